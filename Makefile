@@ -1,0 +1,70 @@
+# pipectl: `make demo` and `make test` install what they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+JAR := target/pyflink-dependencies.jar
+DEMO_EVENTS ?= 1000
+
+.PHONY: help system-deps install build test test-unit test-e2e test-aws demo lock clean bench
+
+help:
+	@echo "make demo   - install, build, run the local pipeline end to end and print the verify report"
+	@echo "make test   - install, build and run the whole test suite"
+	@echo "make build  - mvn package: the dependency jar, the AWS zip and the Kafka broker classpath"
+
+# Java 17 and Maven come from Debian's packages when missing.
+system-deps:
+	@command -v java >/dev/null && command -v mvn >/dev/null && command -v $(PYTHON) >/dev/null || { \
+	  echo "installing Java 17 and Maven (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null; }
+
+install: $(VENV)/.installed
+
+# The Python environment: the lock (requirements.lock, generated from pyproject.toml by
+# `make lock`) installed exactly, then pipectl itself in editable mode.
+$(VENV)/.installed: pyproject.toml requirements.lock | system-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "$$(grep '^uv==' requirements.lock)"
+	$(UV) pip sync -q --python $(BIN)/python requirements.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+lock:
+	$(UV) pip compile -q pyproject.toml --extra dev --override overrides.txt --python-version 3.11 -o requirements.lock
+
+build: $(JAR)
+
+$(JAR): pom.xml $(wildcard assembly/*) streaming_job.py $(shell find jobs -name '*.py' 2>/dev/null) | system-deps
+	mvn -q -B package -DskipTests
+	@touch $@
+
+test: install build
+	$(BIN)/python -m pytest -q -ra
+
+test-unit: install
+	$(BIN)/python -m pytest -q -ra tests/unit
+
+test-e2e: install build
+	$(BIN)/python -m pytest -q -ra -m e2e
+
+test-aws: install
+	$(BIN)/python -m pytest -q -ra tests/aws
+
+# Starts from a clean slate (deletes the local stack's data), runs the whole flow, stops the stack.
+demo: install build
+	@set -e; trap '$(BIN)/pipectl local down >/dev/null 2>&1 || true' EXIT; \
+	$(BIN)/pipectl local down --purge >/dev/null; \
+	$(BIN)/pipectl local up; \
+	$(BIN)/pipectl job start; \
+	$(BIN)/pipectl produce orders --rate max --count $(DEMO_EVENTS) --seed 42; \
+	$(BIN)/pipectl verify --expect-rows $(DEMO_EVENTS) --timeout 180; \
+	$(BIN)/pipectl job stop; \
+	$(BIN)/pipectl local down
+
+bench: install build
+	$(BIN)/python bench/producer_throughput.py
+
+clean:
+	rm -rf target .pytest_cache

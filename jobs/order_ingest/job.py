@@ -1,0 +1,121 @@
+"""order_ingest: Kafka topic orders.created.v1 -> Iceberg table analytics.orders.
+
+Valid orders go to analytics.orders (Parquet, partitioned by event_time_day); records that break
+the orders.created.v1 contract go to analytics.orders_rejected with the reason. Iceberg commits
+on every checkpoint, and Kafka offsets live in the checkpoints: exactly once end to end.
+
+Run it
+  * in-process (Flink mini cluster): `python jobs/order_ingest/job.py` (waits until stopped);
+  * on the local cluster: `pipectl job start` (submits it with `flink run`, detached);
+  * on Amazon Managed Service for Apache Flink: through streaming_job.py in the zip.
+
+Settings: environment variables locally, the PipelineConfig property group on Managed Flink
+(see settings.py). This module imports only pyflink and the standard library, and does nothing
+at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `jobs` importable from the project root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from jobs.order_ingest import statements  # noqa: E402
+from jobs.order_ingest.settings import (  # noqa: E402
+    JobConfigError,
+    JobSettings,
+    is_aws_environment,
+    load_job_settings,
+    read_application_properties,
+)
+
+__all__ = ["is_aws_environment", "main", "build_statement_set", "resolve_settings"]
+
+DEFAULT_JAR = Path(__file__).resolve().parents[2] / "target" / "pyflink-dependencies.jar"
+
+
+def resolve_settings() -> JobSettings:
+    """Environment variables, overlaid by the Managed Flink property group when it exists."""
+    values = dict(os.environ)
+    properties = read_application_properties()
+    if properties is not None:
+        values.update(properties)
+    return load_job_settings(values)
+
+
+def _dependency_jars() -> str | None:
+    """pipeline.jars for local runs: PIPELINE_JARS, else the Maven build output if present."""
+    jars = os.environ.get("PIPELINE_JARS", "").strip()
+    if jars:
+        return jars
+    if DEFAULT_JAR.is_file():
+        return DEFAULT_JAR.as_uri()
+    return None
+
+
+def create_table_env(settings: JobSettings):
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    config = t_env.get_config()
+    config.set("table.local-time-zone", "UTC")
+    config.set("pipeline.name", os.environ.get("PIPELINE_NAME", "order_ingest"))
+    if not settings.is_aws:
+        jars = _dependency_jars()
+        if jars is None:
+            raise JobConfigError(
+                f"dependency jar not found at {DEFAULT_JAR}: build it with `mvn -q package` or set PIPELINE_JARS"
+            )
+        config.set("pipeline.jars", jars)
+        # On Managed Flink checkpointing comes from the application configuration, not from code.
+        config.set("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
+        config.set("execution.checkpointing.mode", "EXACTLY_ONCE")
+        parallelism = os.environ.get("PARALLELISM")
+        if parallelism:
+            config.set("parallelism.default", parallelism)
+    return t_env
+
+
+def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
+    """Run the setup DDL and return the statement set holding the inserts."""
+    for sql in statements.setup_statements(settings):
+        t_env.execute_sql(sql)
+    stmt_set = t_env.create_statement_set()
+    inserts = statements.inserts(settings)
+    if sink == "blackhole":
+        ddl = statements.blackhole_inserts()
+        for sql in ddl[:2]:
+            t_env.execute_sql(sql)
+        inserts = ddl[2:]
+    for sql in inserts:
+        stmt_set.add_insert_sql(sql)
+    return stmt_set
+
+
+def main(wait: bool | None = None):
+    """Build and submit the job; returns the TableResult.
+
+    `wait`: block until the job ends. Default: wait when run locally in-process, never on
+    Managed Flink (there main() must return) nor when submitted detached (PIPECTL_DETACHED=1).
+    """
+    settings = resolve_settings()
+    t_env = create_table_env(settings)
+    result = build_statement_set(t_env, settings, sink=os.environ.get("ORDER_INGEST_SINK", "iceberg")).execute()
+    if wait is None:
+        wait = not settings.is_aws and os.environ.get("PIPECTL_DETACHED") != "1"
+    if wait:
+        result.wait()
+    return result
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except JobConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

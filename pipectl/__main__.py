@@ -1,0 +1,3 @@
+from pipectl.cli.main import main
+
+main()

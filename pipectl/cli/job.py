@@ -1,0 +1,46 @@
+"""`pipectl job start|status|stop`: the order_ingest job on the local Flink cluster."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from pipectl.cli import context, render
+
+app = typer.Typer(help="Run the order_ingest job on the local Flink cluster.", no_args_is_help=True)
+
+
+@app.command()
+def start(
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore the last savepoint; resume from committed Kafka offsets."),
+    from_savepoint: Optional[str] = typer.Option(None, "--from-savepoint", help="Restore from this savepoint path."),
+) -> None:
+    """Submit the job (detached; it keeps running after this command). Resumes from the last savepoint by default."""
+    from pipectl.flink import jobs
+
+    context.out().emit(
+        jobs.start(context.settings(), fresh=fresh, from_savepoint=from_savepoint, reporter=context.out()),
+        render.job_info,
+    )
+
+
+@app.command()
+def status() -> None:
+    """State, start time and last checkpoint of the job. Exit code 4 when it is not running."""
+    from pipectl.flink import jobs
+
+    info = jobs.status(context.settings())
+    context.out().emit(info, render.job_info)
+    if info.state != "RUNNING":
+        raise typer.Exit(4)
+
+
+@app.command()
+def stop(
+    no_savepoint: bool = typer.Option(False, "--no-savepoint", help="Cancel without taking a savepoint."),
+) -> None:
+    """Stop the job with a savepoint (the next 'job start' resumes from it)."""
+    from pipectl.flink import jobs
+
+    context.out().emit(jobs.stop(context.settings(), savepoint=not no_savepoint, reporter=context.out()), render.job_info)

@@ -1,0 +1,51 @@
+"""`pipectl local up|status|logs|down`: the local stack."""
+
+from __future__ import annotations
+
+import typer
+
+from pipectl.cli import context, render
+
+app = typer.Typer(help="Run the local stack: a Kafka broker and a Flink cluster.", no_args_is_help=True)
+
+
+def _stack():
+    from pipectl.stack import get_stack
+
+    return get_stack(context.settings(), reporter=context.out())
+
+
+@app.command()
+def up() -> None:
+    """Start Kafka (127.0.0.1:9092) and Flink (REST and UI on 127.0.0.1:8081); create the topic. Idempotent."""
+    context.out().emit(_stack().up(), render.stack_up)
+
+
+@app.command()
+def status() -> None:
+    """Show each component: pid, address, healthy. Exit code 4 when one is not healthy."""
+    result = _stack().status()
+    context.out().emit(result, render.stack_status)
+    if not result.healthy:
+        raise typer.Exit(4)
+
+
+@app.command()
+def logs(
+    component: str = typer.Argument("kafka", help="kafka, jobmanager or taskmanager"),
+    lines: int = typer.Option(50, "--lines", "-n", help="How many of the last lines."),
+) -> None:
+    """Print the last lines of a component's log."""
+    from pipectl import procs
+
+    path = _stack().log_path(component)
+    context.out().emit(
+        {"component": component, "log": str(path), "lines": procs.tail(path, lines)},
+        lambda console, r: console.out("\n".join(r["lines"]) if r["lines"] else f"(no log yet at {r['log']})", highlight=False),
+    )
+
+
+@app.command()
+def down(purge: bool = typer.Option(False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse.")) -> None:
+    """Stop the local stack. Data is kept unless --purge."""
+    context.out().emit(_stack().down(purge=purge), render.stack_down)

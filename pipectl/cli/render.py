@@ -1,0 +1,93 @@
+"""Text renderers for results (JSON output uses the results' to_dict())."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _yes(ok: bool) -> str:
+    return "[green]yes[/green]" if ok else "[red]no[/red]"
+
+
+def stack_status(console: Console, status) -> None:
+    for m in status.messages:
+        console.print(m)
+    table = Table(title=f"local stack ({status.runtime})", title_justify="left")
+    for col in ("component", "pid", "address", "healthy", "detail"):
+        table.add_column(col)
+    for c in status.components:
+        table.add_row(c.name, str(c.pid or "-"), c.address, _yes(c.healthy), c.detail)
+    console.print(table)
+
+
+def stack_up(console: Console, status) -> None:
+    stack_status(console, status)
+    console.print(f"state, data and logs: {status.state_dir}")
+    console.print("Flink web UI: " + next(c.address for c in status.components if c.name == "jobmanager"))
+    console.print("next: pipectl job start && pipectl produce orders --rate 10 --count 100 && pipectl verify")
+
+
+def stack_down(console: Console, status) -> None:
+    for m in status.messages:
+        console.print(m)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+def job_info(console: Console, info) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("job", info.name)
+    table.add_row("id", info.job_id or "-")
+    table.add_row("state", info.state)
+    if info.started_at:
+        table.add_row("started", dt.datetime.fromtimestamp(info.started_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    if info.last_checkpoint:
+        cp = info.last_checkpoint
+        table.add_row("last checkpoint", f"#{cp['id']} {_age(cp['age_s'])}, {cp['duration_ms']} ms, {cp['size_bytes']} bytes")
+    if info.restored_from:
+        table.add_row("restored from", info.restored_from)
+    if info.savepoint:
+        table.add_row("last savepoint", info.savepoint)
+    if info.message:
+        table.add_row("note", info.message)
+    console.print(table)
+
+
+def verify_report(console: Console, report) -> None:
+    table = Table(show_header=False, box=None, title=f"Iceberg table {report.table}", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("location", report.location)
+    table.add_row("rows", f"{report.rows:,}")
+    table.add_row("distinct event_id", f"{report.distinct_event_ids:,}")
+    table.add_row("duplicates", f"{report.duplicates:,}")
+    table.add_row("snapshots", str(report.snapshots))
+    table.add_row("last commit", _age(report.last_commit_age_s))
+    table.add_row("data files", f"{report.data_files} (avg {report.avg_file_bytes / 1024:.1f} KiB)")
+    if report.rejected_rows is not None:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.rejected_reasons.items()))
+        table.add_row("quarantined", f"{report.rejected_rows:,}" + (f" ({reasons})" if reasons else ""))
+    console.print(table)
+    if report.partitions:
+        parts = Table(title="rows per day", title_justify="left")
+        parts.add_column("partition")
+        parts.add_column("rows", justify="right")
+        parts.add_column("")
+        top = max(p.rows for p in report.partitions)
+        for p in report.partitions:
+            parts.add_row(p.partition, f"{p.rows:,}", "█" * max(1, round(30 * p.rows / top)))
+        console.print(parts)

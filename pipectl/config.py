@@ -1,0 +1,278 @@
+"""One frozen settings object: defaults < pipectl.toml < environment < flags.
+
+Sections map to dataclasses below. A key `key` of section `sect` is set in pipectl.toml as
+
+    [sect]
+    key = value
+
+in the environment as PIPECTL_SECT_KEY, and by commands through `overrides={"sect.key": v}`.
+`DEPLOYMENT_ENV` (the variable the job reads) also selects the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from pipectl.errors import ConfigError
+
+CONFIG_FILE = "pipectl.toml"
+ENVIRONMENTS = ("local", "aws")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What flows where: the same in both environments."""
+
+    topic: str = "orders.created.v1"
+    namespace: str = "analytics"
+    table: str = "orders"
+    rejected_table: str = "orders_rejected"
+    consumer_group: str = "pipectl-order-ingest"
+    checkpoint_interval_s: int = 10
+    parallelism: int = 1
+    partitions: int = 2
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """The local stack. Paths are relative to the project folder."""
+
+    runtime: str = "native"  # native | docker | auto
+    state_dir: str = ".pipectl"
+    warehouse: str = "warehouse"
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    flink_host: str = "127.0.0.1"
+    flink_port: int = 8081
+    taskmanager_slots: int = 2
+    taskmanager_memory: str = "1728m"
+    jobmanager_memory: str = "1024m"
+    kafka_heap: str = "512m"
+    start_timeout_s: int = 90
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Amazon MSK + Managed Flink + S3 Tables."""
+
+    region: str = ""
+    profile: str = ""
+    endpoint_url: str = ""  # for emulators (moto); empty for real AWS
+    application_name: str = "order-ingest"
+    code_bucket: str = ""
+    code_prefix: str = "pipectl/"
+    service_role_arn: str = ""
+    msk_cluster_arn: str = ""
+    bootstrap_servers: str = ""
+    table_bucket_arn: str = ""
+    namespace: str = "analytics"
+    table: str = "orders"
+    topic: str = "orders.created.v1"
+    parallelism: int = 1
+    parallelism_per_kpu: int = 1
+    checkpoint_interval_s: int = 60
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    log_group: str = ""
+    wait_timeout_s: int = 900  # how long deploy/stop/destroy wait for the service
+    poll_interval_ms: int = 5000  # how often they ask
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    env: str = "local"
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    local: LocalSettings = field(default_factory=LocalSettings)
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    config_file: Path | None = None
+
+    # Derived paths -------------------------------------------------------------------------
+    def path(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else self.project_dir / p
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.local.state_dir)
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.path(self.local.warehouse)
+
+    @property
+    def target_dir(self) -> Path:
+        return self.project_dir / "target"
+
+    @property
+    def dependency_jar(self) -> Path:
+        return self.target_dir / "pyflink-dependencies.jar"
+
+    @property
+    def aws_zip(self) -> Path:
+        return self.target_dir / "data-pipeline-aws.zip"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.local.kafka_host}:{self.local.kafka_port}"
+
+    @property
+    def flink_rest_url(self) -> str:
+        return f"http://{self.local.flink_host}:{self.local.flink_port}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_SECTIONS = {"pipeline": PipelineSettings, "local": LocalSettings, "aws": AwsSettings}
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The project folder: PIPECTL_PROJECT_DIR, else the nearest folder upwards holding
+    pipectl.toml or this project's pom.xml + jobs/, else the current folder."""
+    env = os.environ.get("PIPECTL_PROJECT_DIR")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_FILE).is_file() or ((d / "pom.xml").is_file() and (d / "jobs").is_dir()):
+            return d
+    return here
+
+
+def _coerce(section: str, name: str, tp: Any, value: Any) -> Any:
+    origin = typing.get_origin(tp)
+    where = f"{section}.{name}"
+    if tp is int:
+        if isinstance(value, bool):
+            raise ValueError(f"{where} must be a whole number, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where} must be a whole number, got {value!r}") from None
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{where} must be true or false, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",")]
+        elif isinstance(value, (list, tuple)):
+            items = [str(v).strip() for v in value]
+        else:
+            raise ValueError(f"{where} must be a list or a comma-separated string, got {value!r}")
+        return tuple(v for v in items if v)
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"{where} must be a string, got {value!r}")
+    return str(value)
+
+
+def _section_values(
+    section: str, cls: type, layers: list[Mapping[str, Any]], problems: list[str]
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    for layer in layers:
+        for key, raw in layer.items():
+            if key not in names:
+                problems.append(f"unknown setting {section}.{key}")
+                continue
+            try:
+                values[key] = _coerce(section, key, hints[key], raw)
+            except ValueError as exc:
+                problems.append(str(exc))
+    return cls(**values)
+
+
+def _env_layer(section: str, cls: type, environ: Mapping[str, str]) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(cls):
+        var = f"PIPECTL_{section.upper()}_{f.name.upper()}"
+        if var in environ:
+            out[f.name] = environ[var]
+    return out
+
+
+def load_settings(
+    project_dir: Path | None = None,
+    *,
+    config_file: Path | None = None,
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings. All problems are collected and reported at once."""
+    environ = os.environ if environ is None else environ
+    project = (project_dir or find_project_dir()).resolve()
+    problems: list[str] = []
+
+    path = config_file or Path(environ.get("PIPECTL_CONFIG", project / CONFIG_FILE))
+    file_data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            file_data = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML ({exc})", hint="fix the file") from None
+    elif config_file is not None:
+        raise ConfigError(f"config file {path} does not exist", hint="check the --config path")
+
+    flag_layers: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, name = key.partition(".")
+        flag_layers.setdefault(section, {})[name] = value
+
+    for key in file_data:
+        if key not in _SECTIONS and key != "env":
+            problems.append(f"unknown section [{key}] in {path.name}")
+
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        file_section = file_data.get(section, {})
+        if not isinstance(file_section, dict):
+            problems.append(f"[{section}] in {path.name} must be a table")
+            file_section = {}
+        sections[section] = _section_values(
+            section,
+            cls,
+            [file_section, _env_layer(section, cls, environ), flag_layers.get(section, {})],
+            problems,
+        )
+
+    chosen = env or environ.get("PIPECTL_ENV") or environ.get("DEPLOYMENT_ENV") or file_data.get("env") or "local"
+    if chosen not in ENVIRONMENTS:
+        problems.append(f"environment must be one of {', '.join(ENVIRONMENTS)}, got {chosen!r}")
+    if sections["local"].runtime not in ("native", "docker", "auto"):
+        problems.append(f"local.runtime must be native, docker or auto, got {sections['local'].runtime!r}")
+    p = sections["pipeline"]
+    if p.checkpoint_interval_s < 1:
+        problems.append("pipeline.checkpoint_interval_s must be at least 1")
+    if p.parallelism < 1:
+        problems.append("pipeline.parallelism must be at least 1")
+    if p.partitions < 1:
+        problems.append("pipeline.partitions must be at least 1")
+
+    if problems:
+        raise ConfigError("invalid settings", hint=f"fix {path.name}, PIPECTL_* variables or flags", problems=problems)
+    return Settings(
+        project_dir=project,
+        env=chosen,
+        pipeline=sections["pipeline"],
+        local=sections["local"],
+        aws=sections["aws"],
+        config_file=path if path.is_file() else None,
+    )

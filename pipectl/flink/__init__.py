@@ -1,0 +1,1 @@
+"""Flink: REST client and job lifecycle."""

@@ -1,0 +1,228 @@
+"""The order_ingest job on the local Flink cluster: start (submit), status, stop (with savepoint)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pipectl.config import Settings
+from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
+from pipectl.flink.rest import FlinkRest
+from pipectl.progress import SILENT, Reporter
+from pipectl.wait import wait_until
+
+JOB_NAME = "order_ingest"
+ACTIVE_STATES = {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING"}
+
+
+@dataclass
+class JobInfo:
+    name: str
+    job_id: str | None
+    state: str
+    started_at: float | None = None
+    duration_s: float | None = None
+    restarts: int | None = None
+    last_checkpoint: dict | None = None
+    restored_from: str | None = None
+    savepoint: str | None = None
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _state_file(settings: Settings) -> Path:
+    return settings.state_dir / "job.json"
+
+
+def read_state(settings: Settings) -> dict:
+    try:
+        return json.loads(_state_file(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(settings: Settings, **changes) -> None:
+    state = read_state(settings)
+    state.update(changes)
+    path = _state_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=2))
+
+
+def _rest(settings: Settings) -> FlinkRest:
+    return FlinkRest(settings.flink_rest_url)
+
+
+def find_job(settings: Settings, active_only: bool = True) -> dict | None:
+    """The newest job called order_ingest (active ones first)."""
+    jobs = [j for j in _rest(settings).jobs() if j.get("name") == JOB_NAME]
+    jobs.sort(key=lambda j: j.get("start-time", 0), reverse=True)
+    for j in jobs:
+        if j.get("state") in ACTIVE_STATES:
+            return j
+    return None if active_only or not jobs else jobs[0]
+
+
+def job_environment(settings: Settings) -> dict[str, str]:
+    """The job's settings as the environment variables jobs/order_ingest/settings.py reads."""
+    p = settings.pipeline
+    return {
+        "DEPLOYMENT_ENV": "local",
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap,
+        "KAFKA_TOPIC": p.topic,
+        "KAFKA_GROUP_ID": p.consumer_group,
+        "ICEBERG_WAREHOUSE": settings.warehouse_dir.resolve().as_uri(),
+        "ICEBERG_NAMESPACE": p.namespace,
+        "ICEBERG_TABLE": p.table,
+        "ICEBERG_REJECTED_TABLE": p.rejected_table,
+        "CHECKPOINT_INTERVAL_MS": str(p.checkpoint_interval_s * 1000),
+        "PARALLELISM": str(p.parallelism),
+        "PIPELINE_JARS": settings.dependency_jar.resolve().as_uri(),
+    }
+
+
+def _submit_error(output: str) -> str:
+    """The most telling line of a failed `flink run`."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for pattern in (r"JobConfigError: (.*)", r"^error: (.*)", r"Caused by: (.*)", r"(\w+(?:Exception|Error): .*)"):
+        hits = [m.group(1) for line in lines if (m := re.search(pattern, line))]
+        if hits:
+            return hits[-1][:400]
+    return lines[-1][:400] if lines else "no output"
+
+
+def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None,
+          reporter: Reporter = SILENT, table_rows: int | None = None) -> JobInfo:
+    from pipectl.stack.native import NativeStack, flink_home
+
+    rest = _rest(settings)
+    rest.overview()  # raises a clear error when no cluster answers
+    running = find_job(settings)
+    if running:
+        return JobInfo(JOB_NAME, running["jid"], running["state"], started_at=running.get("start-time", 0) / 1000,
+                       message="already running, nothing to do")
+    if not settings.dependency_jar.is_file():
+        raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
+
+    warnings = []
+    restore = from_savepoint
+    if restore is None and not fresh:
+        restore = read_state(settings).get("savepoint")
+        if restore and not Path(restore.removeprefix("file:")).exists():
+            warnings.append(f"last savepoint {restore} no longer exists; starting from committed offsets")
+            restore = None
+    if fresh and table_rows:
+        warnings.append(
+            f"starting fresh while {settings.pipeline.namespace}.{settings.pipeline.table} holds {table_rows} rows: "
+            "the job resumes from the consumer group's committed offsets, not a savepoint; records after the "
+            "last completed checkpoint can be written twice"
+        )
+    for w in warnings:
+        reporter.warn(w)
+
+    stack = NativeStack(settings)
+    env = stack.flink_env()
+    env.update(job_environment(settings))
+    env["PYTHONPATH"] = str(settings.project_dir)
+    env["PIPECTL_DETACHED"] = "1"
+    argv = ["bash", str(flink_home() / "bin" / "flink"), "run", "-d",
+            "-py", str(settings.project_dir / "jobs" / "order_ingest" / "job.py")]
+    if restore:
+        argv += ["-s", restore]
+    reporter.step("submitting order_ingest to the Flink cluster" + (f" from {restore}" if restore else ""))
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=settings.project_dir)
+    output = proc.stdout + "\n" + proc.stderr
+    match = re.search(r"JobID ([0-9a-f]{32})", output)
+    if proc.returncode != 0 or not match:
+        log = settings.state_dir / "logs" / "job-submit.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(output)
+        raise PipectlError(f"job submission failed: {_submit_error(output)}", hint=f"full output in {log}")
+    job_id = match.group(1)
+
+    def running_state():
+        job = rest.job(job_id)
+        if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
+            raise PipectlError(f"job {job_id} ended as {job['state']}", hint="see 'pipectl local logs jobmanager'")
+        tasks = job.get("status-counts", {}) or {}
+        vertices_running = job["state"] == "RUNNING" and all(v.get("status") == "RUNNING" for v in job.get("vertices", []))
+        return job if vertices_running else None
+
+    try:
+        job = wait_until(running_state, what="job order_ingest", timeout=120, interval=1,
+                         hint="see 'pipectl job status' and 'pipectl local logs jobmanager'")
+    except UnhealthyError:
+        raise
+    _write_state(settings, job_id=job_id, restored_from=restore, started_at=time.time())
+    reporter.done(f"order_ingest is RUNNING ({job_id})")
+    return JobInfo(JOB_NAME, job_id, job["state"], started_at=job.get("start-time", 0) / 1000,
+                   restored_from=restore, message="started", warnings=warnings)
+
+
+def status(settings: Settings) -> JobInfo:
+    rest = _rest(settings)
+    job = find_job(settings, active_only=False)
+    state = read_state(settings)
+    if job is None:
+        return JobInfo(JOB_NAME, None, "NOT RUNNING", savepoint=state.get("savepoint"),
+                       message="no order_ingest job on the cluster; start it with 'pipectl job start'")
+    jid = job["jid"]
+    info = JobInfo(JOB_NAME, jid, job["state"], started_at=job.get("start-time", 0) / 1000,
+                   duration_s=job.get("duration", 0) / 1000, savepoint=state.get("savepoint"),
+                   restored_from=state.get("restored_from") if state.get("job_id") == jid else None)
+    try:
+        cps = rest.checkpoints(jid)
+        info.restarts = None
+        latest = (cps.get("latest") or {}).get("completed")
+        if latest:
+            info.last_checkpoint = {
+                "id": latest.get("id"),
+                "age_s": round(time.time() - latest.get("latest_ack_timestamp", 0) / 1000, 1),
+                "duration_ms": latest.get("end_to_end_duration"),
+                "size_bytes": latest.get("state_size", latest.get("checkpointed_size")),
+            }
+        counts = cps.get("counts") or {}
+        info.message = f"{counts.get('completed', 0)} checkpoints completed, {counts.get('failed', 0)} failed"
+    except PipectlError:
+        pass
+    return info
+
+
+def stop(settings: Settings, *, savepoint: bool = True, reporter: Reporter = SILENT) -> JobInfo:
+    rest = _rest(settings)
+    job = find_job(settings)
+    if job is None:
+        return JobInfo(JOB_NAME, None, "NOT RUNNING", savepoint=read_state(settings).get("savepoint"),
+                       message="no running order_ingest job, nothing to stop")
+    jid = job["jid"]
+    if not savepoint:
+        reporter.step(f"cancelling {jid} without a savepoint")
+        rest.cancel(jid)
+        wait_until(lambda: rest.job(jid)["state"] == "CANCELED", what="job cancel", timeout=60)
+        return JobInfo(JOB_NAME, jid, "CANCELED", message="cancelled without a savepoint")
+    target = (settings.state_dir / "flink" / "savepoints").resolve()
+    reporter.step(f"stopping {jid} with a savepoint")
+    trigger = rest.stop_with_savepoint(jid, target.as_uri())
+
+    def done():
+        st = rest.savepoint_status(jid, trigger)
+        if st.get("status", {}).get("id") != "COMPLETED":
+            return None
+        op = st.get("operation", {})
+        if "failure-cause" in op:
+            cause = op["failure-cause"].get("class", "") + ": " + (op["failure-cause"].get("stack-trace", "").splitlines() or [""])[0]
+            raise PipectlError(f"stop with savepoint failed: {cause}", hint="retry, or 'pipectl job stop --no-savepoint'")
+        return op.get("location")
+
+    location = wait_until(done, what="stop with savepoint", timeout=180, interval=1)
+    wait_until(lambda: rest.job(jid)["state"] in ("FINISHED", "CANCELED"), what="job stop", timeout=60)
+    _write_state(settings, savepoint=location, stopped_job_id=jid, stopped_at=time.time())
+    reporter.done(f"savepoint written to {location}")
+    return JobInfo(JOB_NAME, jid, "STOPPED", savepoint=location, message="stopped with a savepoint")

@@ -1,0 +1,70 @@
+"""Small Kafka admin operations over kafka-python: health, topics, offsets, group lag."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from pipectl.errors import UnhealthyError
+
+
+@contextmanager
+def admin(bootstrap: str, timeout_s: float = 5.0) -> Iterator[object]:
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="pipectl",
+            request_timeout_ms=int(timeout_s * 1000),
+        )
+    except KafkaError as exc:
+        raise UnhealthyError(
+            f"cannot reach Kafka at {bootstrap} ({type(exc).__name__})",
+            hint="start the stack with 'pipectl local up'",
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def ping(bootstrap: str, timeout_s: float = 3.0) -> bool:
+    with admin(bootstrap, timeout_s) as client:
+        client.list_topics()
+    return True
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int) -> bool:
+    """Create the topic when missing. True when it was created."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    with admin(bootstrap) as client:
+        if topic in client.list_topics():
+            return False
+        try:
+            client.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)])
+        except TopicAlreadyExistsError:
+            return False
+    return True
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Latest offset per partition (the number of records ever written, for a non-compacted topic)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        return {tp.partition: off for tp, off in consumer.end_offsets(tps).items()} if tps else {}
+    finally:
+        consumer.close()
+
+
+def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    with admin(bootstrap) as client:
+        offsets = client.list_consumer_group_offsets(group)
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}

@@ -1,0 +1,32 @@
+"""What the stacks report: plain data with to_dict() for the JSON output."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    pid: int | None
+    address: str
+    healthy: bool
+    detail: str = ""
+
+
+@dataclass
+class StackStatus:
+    runtime: str
+    components: list[ComponentStatus]
+    state_dir: str
+    topic: str = ""
+    messages: list[str] = field(default_factory=list)  # what `up`/`down` did, in order
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.healthy for c in self.components)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["healthy"] = self.healthy
+        return d

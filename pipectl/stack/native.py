@@ -1,0 +1,353 @@
+"""The native local stack: a Kafka broker from its Maven-resolved jars and a Flink standalone
+cluster from the distribution inside the apache-flink wheel. No Docker.
+
+Everything lives under the state folder (default ./.pipectl):
+  run/<component>.json   pid files        logs/<component>.log  stdout+stderr
+  kafka/data             KRaft log dirs   flink/conf            FLINK_CONF_DIR
+  flink/checkpoints, flink/savepoints
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+from pipectl import kafka_admin, procs
+from pipectl.config import Settings
+from pipectl.errors import NotFoundError, PipectlError
+from pipectl.progress import SILENT, Reporter
+from pipectl.stack.model import ComponentStatus, StackStatus
+from pipectl.wait import wait_until
+
+COMPONENTS = ("kafka", "jobmanager", "taskmanager")
+
+
+def flink_home() -> Path:
+    """The Flink distribution shipped inside the apache-flink wheel."""
+    spec = importlib.util.find_spec("pyflink")
+    if spec is None or not spec.submodule_search_locations:
+        raise NotFoundError(
+            "the apache-flink package is not installed in this Python",
+            hint="run 'make install' (or use .venv/bin/pipectl)",
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def java_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if shutil.which("java", path=env.get("PATH")) is None and not env.get("JAVA_HOME"):
+        raise NotFoundError("java is not on PATH", hint="install Java 17 (apt-get install openjdk-17-jre-headless)")
+    # the Flink client runs the job's Python with this interpreter; make its scripts findable
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+class NativeStack:
+    runtime = "native"
+
+    def __init__(self, settings: Settings, reporter: Reporter = SILENT):
+        self.s = settings
+        self.r = reporter
+        self.state = settings.state_dir
+        self.run_dir = self.state / "run"
+        self.log_dir = self.state / "logs"
+        self.kafka_dir = self.state / "kafka"
+        self.flink_dir = self.state / "flink"
+        self.conf_dir = self.flink_dir / "conf"
+
+    # ------------------------------------------------------------------ addresses, paths
+    @property
+    def kafka_libs(self) -> Path:
+        return self.s.target_dir / "kafka" / "libs"
+
+    def address(self, name: str) -> str:
+        if name == "kafka":
+            return self.s.kafka_bootstrap
+        if name == "jobmanager":
+            return self.s.flink_rest_url
+        return "-"
+
+    def log_path(self, name: str) -> Path:
+        if name not in COMPONENTS:
+            raise PipectlError(f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}", exit_code=2)
+        return self.log_dir / f"{name}.log"
+
+    def proc(self, name: str) -> procs.Managed | None:
+        return procs.read(self.run_dir, name)
+
+    # ------------------------------------------------------------------ health
+    def kafka_healthy(self) -> bool:
+        try:
+            return kafka_admin.ping(self.s.kafka_bootstrap, timeout_s=3)
+        except Exception:  # noqa: BLE001 - unhealthy is an answer, not an error
+            return False
+
+    def flink_overview(self) -> dict | None:
+        from pipectl.flink.rest import FlinkRest
+
+        try:
+            return FlinkRest(self.s.flink_rest_url, timeout=3).overview()
+        except Exception:  # noqa: BLE001
+            return None
+
+    # ------------------------------------------------------------------ up
+    def up(self) -> StackStatus:
+        messages: list[str] = []
+        self._check_artifacts()
+        for d in (self.run_dir, self.log_dir, self.kafka_dir, self.flink_dir, self.s.warehouse_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+        if procs.is_alive(self.proc("kafka")):
+            messages.append("kafka: found running, reusing it")
+        else:
+            self._ensure_ports_free("kafka", [self.s.local.kafka_port, self.s.local.kafka_controller_port])
+            self.r.step(f"starting Kafka on {self.s.kafka_bootstrap}")
+            self._start_kafka()
+            messages.append("kafka: started")
+        self._wait("kafka", self.kafka_healthy, timeout=self.s.local.start_timeout_s)
+        self.r.done(f"Kafka answers on {self.s.kafka_bootstrap}")
+        created = kafka_admin.ensure_topic(self.s.kafka_bootstrap, self.s.pipeline.topic, self.s.pipeline.partitions)
+        messages.append(
+            f"topic {self.s.pipeline.topic}: " + (f"created with {self.s.pipeline.partitions} partitions" if created else "exists")
+        )
+
+        self._write_flink_conf()
+        if procs.is_alive(self.proc("jobmanager")):
+            messages.append("jobmanager: found running, reusing it")
+        else:
+            self._ensure_ports_free("jobmanager", [self.s.local.flink_port])
+            self.r.step(f"starting Flink JobManager on {self.s.flink_rest_url}")
+            self._start_flink("jobmanager")
+            messages.append("jobmanager: started")
+        self._wait("jobmanager", self.flink_overview, timeout=self.s.local.start_timeout_s)
+        self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
+
+        if procs.is_alive(self.proc("taskmanager")):
+            messages.append("taskmanager: found running, reusing it")
+        else:
+            self.r.step("starting Flink TaskManager")
+            self._start_flink("taskmanager")
+            messages.append("taskmanager: started")
+        self._wait(
+            "taskmanager",
+            lambda: (self.flink_overview() or {}).get("taskmanagers", 0) >= 1,
+            timeout=self.s.local.start_timeout_s,
+        )
+        self.r.done("Flink TaskManager registered")
+        status = self.status()
+        status.messages = messages
+        return status
+
+    def start_taskmanager(self) -> None:
+        """Start (or restart) only the TaskManager; used after a crash."""
+        if not procs.is_alive(self.proc("taskmanager")):
+            self._start_flink("taskmanager")
+        self._wait(
+            "taskmanager",
+            lambda: (self.flink_overview() or {}).get("taskmanagers", 0) >= 1,
+            timeout=self.s.local.start_timeout_s,
+        )
+
+    def _wait(self, name: str, check, timeout: float) -> None:
+        proc = self.proc(name)
+        wait_until(
+            check,
+            what=name,
+            timeout=timeout,
+            interval=0.5,
+            hint=f"see 'pipectl local logs {name}'",
+            log_tail=lambda: procs.tail(self.log_path(name), 15),
+            alive=lambda: procs.is_alive(proc),
+        )
+
+    def _check_artifacts(self) -> None:
+        if not any(self.kafka_libs.glob("kafka_2.13-*.jar")):
+            raise NotFoundError(
+                f"the Kafka broker classpath is missing ({self.kafka_libs})",
+                hint="build it with 'make build' (runs mvn -q package)",
+            )
+        flink_home()
+
+    def _ensure_ports_free(self, name: str, ports: list[int]) -> None:
+        for port in ports:
+            owner = procs.port_owner(port)
+            if owner is not None:
+                pid, command = owner
+                held = f"pid {pid} ({command})" if pid else "another process"
+                raise PipectlError(
+                    f"port {port} needed by {name} is already in use by {held}",
+                    hint="stop that process, or change local ports in pipectl.toml",
+                    exit_code=2,
+                )
+
+    # ------------------------------------------------------------------ kafka
+    def _start_kafka(self) -> None:
+        data = self.kafka_dir / "data"
+        props = self.kafka_dir / "server.properties"
+        host, port, cport = self.s.local.kafka_host, self.s.local.kafka_port, self.s.local.kafka_controller_port
+        props.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{host}:{cport}",
+                    f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+                    f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={data}",
+                    f"num.partitions={self.s.pipeline.partitions}",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=4",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "log.retention.hours=168",
+                    "",
+                ]
+            )
+        )
+        log4j = self.kafka_dir / "log4j.properties"
+        log4j.write_text(
+            "log4j.rootLogger=INFO, stdout\n"
+            "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+            "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=INFO\n"
+            "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
+        )
+        env = java_env()
+        classpath = str(self.kafka_libs / "*")
+        if not (data / "meta.properties").is_file():
+            import subprocess
+
+            fmt = subprocess.run(
+                ["java", "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool",
+                 "format", "-t", _kafka_cluster_id(), "-c", str(props)],
+                capture_output=True, text=True, env=env,
+            )
+            if fmt.returncode != 0:
+                raise PipectlError(
+                    "could not format the Kafka data folder: " + (fmt.stderr or fmt.stdout).strip().splitlines()[-1],
+                    hint=f"delete {data} with 'pipectl local down --purge' and try again",
+                )
+        argv = [
+            "java", f"-Xmx{self.s.local.kafka_heap}", f"-Xms{self.s.local.kafka_heap}",
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{log4j}",
+            "-cp", classpath, "kafka.Kafka", str(props),
+        ]
+        procs.spawn(self.run_dir, "kafka", argv, env=env, log=self.log_path("kafka"), marker=str(props), cwd=self.kafka_dir)
+
+    # ------------------------------------------------------------------ flink
+    def _write_flink_conf(self) -> None:
+        home = flink_home()
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        for f in (home / "conf").iterdir():
+            if f.name != "config.yaml" and f.is_file():
+                shutil.copyfile(f, self.conf_dir / f.name)
+        host = self.s.local.flink_host
+        conf = {
+            "jobmanager.rpc.address": host,
+            "jobmanager.rpc.port": 6123,
+            "jobmanager.bind-host": host,
+            "jobmanager.memory.process.size": self.s.local.jobmanager_memory,
+            "taskmanager.bind-host": host,
+            "taskmanager.host": host,
+            "taskmanager.memory.process.size": self.s.local.taskmanager_memory,
+            "taskmanager.numberOfTaskSlots": self.s.local.taskmanager_slots,
+            "parallelism.default": self.s.pipeline.parallelism,
+            "rest.address": host,
+            "rest.bind-address": host,
+            "rest.port": self.s.local.flink_port,
+            "heartbeat.timeout": 20000,
+            "state.checkpoints.dir": (self.flink_dir / "checkpoints").resolve().as_uri(),
+            "state.savepoints.dir": (self.flink_dir / "savepoints").resolve().as_uri(),
+            "state.checkpoints.num-retained": 3,
+            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+            "restart-strategy.type": "fixed-delay",
+            "restart-strategy.fixed-delay.attempts": 1000,
+            "restart-strategy.fixed-delay.delay": "5 s",
+            "python.client.executable": sys.executable,
+            "python.executable": sys.executable,
+            "env.java.opts.all": "-Djava.awt.headless=true",
+            "web.submit.enable": "false",
+        }
+        lines = [f"{k}: {v}" for k, v in conf.items()]
+        (self.conf_dir / "config.yaml").write_text("\n".join(lines) + "\n")
+
+    def flink_env(self) -> dict[str, str]:
+        env = java_env()
+        env["FLINK_CONF_DIR"] = str(self.conf_dir)
+        env["FLINK_LOG_DIR"] = str(self.log_dir / "flink")
+        env["FLINK_PID_DIR"] = str(self.run_dir)
+        (self.log_dir / "flink").mkdir(parents=True, exist_ok=True)
+        return env
+
+    def _start_flink(self, name: str) -> None:
+        script = flink_home() / "bin" / f"{name}.sh"
+        argv = ["bash", str(script), "start-foreground"]
+        procs.spawn(
+            self.run_dir, name, argv, env=self.flink_env(), log=self.log_path(name),
+            # the script execs java: before that the command line names the script, after it the class
+            marker=f"{name}.sh|" + ("standalonesession|StandaloneSessionClusterEntrypoint" if name == "jobmanager"
+                                    else "taskexecutor|TaskManagerRunner"),
+            cwd=self.flink_dir,
+        )
+
+    # ------------------------------------------------------------------ status / down
+    def status(self) -> StackStatus:
+        overview = self.flink_overview()
+        rows = []
+        kafka = self.proc("kafka")
+        rows.append(
+            ComponentStatus("kafka", kafka.pid if procs.is_alive(kafka) else None, self.s.kafka_bootstrap,
+                            procs.is_alive(kafka) and self.kafka_healthy())
+        )
+        jm = self.proc("jobmanager")
+        rows.append(
+            ComponentStatus("jobmanager", jm.pid if procs.is_alive(jm) else None, self.s.flink_rest_url,
+                            procs.is_alive(jm) and overview is not None,
+                            detail=f"flink {overview.get('flink-version', '?')}" if overview else "")
+        )
+        tm = self.proc("taskmanager")
+        registered = (overview or {}).get("taskmanagers", 0)
+        rows.append(
+            ComponentStatus("taskmanager", tm.pid if procs.is_alive(tm) else None, "-",
+                            procs.is_alive(tm) and registered >= 1,
+                            detail=f"{(overview or {}).get('slots-total', 0)} slots" if overview else "")
+        )
+        return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
+
+    def down(self, purge: bool = False) -> StackStatus:
+        messages = []
+        for name in ("taskmanager", "jobmanager", "kafka"):
+            proc = self.proc(name)
+            if procs.stop(self.run_dir, proc, timeout=30 if name == "kafka" else 20):
+                messages.append(f"{name}: stopped")
+            else:
+                messages.append(f"{name}: not running")
+        if purge:
+            for path in (self.kafka_dir, self.flink_dir / "checkpoints", self.flink_dir / "savepoints",
+                         self.s.warehouse_dir, self.state / "job.json"):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                    messages.append(f"deleted {path}")
+                elif path.exists():
+                    path.unlink()
+        status = self.status()
+        status.messages = messages
+        return status
+
+
+def _kafka_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding (22 characters)."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+
+from jobs.order_ingest.settings import (
+    JobConfigError,
+    is_aws_environment,
+    load_job_settings,
+    read_application_properties,
+)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("aws", True), ("AWS", True), (" aws ", True), ("local", False), ("", False), ("prod", False)],
+)
+def test_is_aws_environment_reads_deployment_env(value, expected):
+    assert is_aws_environment({"DEPLOYMENT_ENV": value}) is expected
+
+
+def test_is_aws_environment_defaults_to_local():
+    assert is_aws_environment({}) is False
+
+
+def test_local_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_job_settings({})
+    assert s.deployment_env == "local"
+    assert s.bootstrap_servers == "127.0.0.1:9092"
+    assert s.topic == "orders.created.v1"
+    assert (s.namespace, s.table, s.rejected_table) == ("analytics", "orders", "orders_rejected")
+    assert s.warehouse == (tmp_path / "warehouse").as_uri()
+    assert s.checkpoint_interval_ms == 10_000
+
+
+def test_aws_requires_bootstrap_and_bucket_all_at_once():
+    with pytest.raises(JobConfigError) as err:
+        load_job_settings({"DEPLOYMENT_ENV": "aws"})
+    assert str(err.value).startswith("missing job settings: KAFKA_BOOTSTRAP_SERVERS, S3_TABLES_BUCKET_ARN")
+
+
+def test_aws_rejects_a_bucket_name_instead_of_an_arn():
+    with pytest.raises(JobConfigError, match="S3_TABLES_BUCKET_ARN must be a table bucket ARN"):
+        load_job_settings({"DEPLOYMENT_ENV": "aws", "KAFKA_BOOTSTRAP_SERVERS": "b:9098", "S3_TABLES_BUCKET_ARN": "mybucket"})
+
+
+def test_aws_leaves_checkpointing_to_the_service():
+    s = load_job_settings(
+        {"DEPLOYMENT_ENV": "aws", "KAFKA_BOOTSTRAP_SERVERS": "b-1:9098",
+         "S3_TABLES_BUCKET_ARN": "arn:aws:s3tables:us-east-1:111122223333:bucket/orders"}
+    )
+    assert s.is_aws and s.checkpoint_interval_ms is None
+
+
+def test_application_properties_group(tmp_path):
+    path = tmp_path / "application_properties.json"
+    path.write_text(json.dumps([
+        {"PropertyGroupId": "kinesis.analytics.flink.run.options", "PropertyMap": {"python": "streaming_job.py"}},
+        {"PropertyGroupId": "PipelineConfig", "PropertyMap": {"DEPLOYMENT_ENV": "aws", "KAFKA_TOPIC": "t"}},
+    ]))
+    assert read_application_properties(path) == {"DEPLOYMENT_ENV": "aws", "KAFKA_TOPIC": "t"}
+    assert read_application_properties(tmp_path / "missing.json") is None
+
+
+def test_bad_checkpoint_interval_is_named():
+    with pytest.raises(JobConfigError, match="CHECKPOINT_INTERVAL_MS must be a whole number"):
+        load_job_settings({"CHECKPOINT_INTERVAL_MS": "10s"})

@@ -1,0 +1,79 @@
+"""The SQL the job runs, rendered for both environments without Flink."""
+
+import re
+
+from jobs.order_ingest import statements
+from jobs.order_ingest.settings import load_job_settings
+
+BUCKET = "arn:aws:s3tables:us-east-1:111122223333:bucket/orders-lake"
+
+
+def local():
+    return load_job_settings({"ICEBERG_WAREHOUSE": "file:///data/warehouse"})
+
+
+def aws():
+    return load_job_settings(
+        {"DEPLOYMENT_ENV": "aws", "KAFKA_BOOTSTRAP_SERVERS": "b-1.msk:9098,b-2.msk:9098", "S3_TABLES_BUCKET_ARN": BUCKET}
+    )
+
+
+def all_sql(s):
+    return "\n".join(statements.setup_statements(s) + statements.inserts(s))
+
+
+def test_local_uses_the_hadoop_catalog_on_the_warehouse():
+    sql = statements.setup_statements(local())[0]
+    assert sql == (
+        "CREATE CATALOG `lakehouse` WITH (\n  'type' = 'iceberg',\n  'catalog-type' = 'hadoop',\n"
+        "  'warehouse' = 'file:///data/warehouse',\n  'property-version' = '1'\n)"
+    )
+
+
+def test_aws_uses_the_s3_tables_catalog_with_the_bucket_arn():
+    sql = statements.setup_statements(aws())[0]
+    assert "'catalog-impl' = 'software.amazon.s3tables.iceberg.S3TablesCatalog'" in sql
+    assert f"'warehouse' = '{BUCKET}'" in sql
+    assert "hadoop" not in sql
+
+
+def test_iam_options_only_for_aws():
+    local_sql, aws_sql = all_sql(local()), all_sql(aws())
+    for option in ("SASL_SSL", "AWS_MSK_IAM", "IAMLoginModule", "IAMClientCallbackHandler"):
+        assert option not in local_sql
+        assert option in aws_sql
+    assert "'properties.bootstrap.servers' = 'b-1.msk:9098,b-2.msk:9098'" in aws_sql
+
+
+def test_no_secrets_in_any_statement():
+    for sql in (all_sql(local()), all_sql(aws())):
+        assert not re.search(r"secret|password|access[._-]?key|session[._-]?token", sql, re.IGNORECASE)
+
+
+def test_tables_are_created_idempotently_and_partitioned_by_day():
+    ddl = statements.create_tables(local())
+    assert ddl[0] == "CREATE DATABASE IF NOT EXISTS `lakehouse`.`analytics`"
+    assert ddl[1].startswith("CREATE TABLE IF NOT EXISTS `lakehouse`.`analytics`.`orders` (")
+    assert "PARTITIONED BY (`event_time_day`)" in ddl[1]
+    assert "'write.format.default' = 'parquet'" in ddl[1]
+    assert ddl[2].startswith("CREATE TABLE IF NOT EXISTS `lakehouse`.`analytics`.`orders_rejected` (")
+
+
+def test_source_reads_raw_records_with_partition_and_offset_and_a_watermark():
+    src = statements.source_table(local())
+    assert "'format' = 'raw'" in src
+    assert "METADATA FROM 'partition'" in src and "METADATA FROM 'offset'" in src
+    assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '60' SECOND" in src
+    assert "'scan.startup.mode' = 'group-offsets'" in src
+
+
+def test_inserts_split_valid_and_rejected():
+    valid, rejected = statements.inserts(local())
+    assert valid.startswith("INSERT INTO `lakehouse`.`analytics`.`orders`")
+    assert valid.endswith("WHERE `reject_reason` IS NULL")
+    assert rejected.startswith("INSERT INTO `lakehouse`.`analytics`.`orders_rejected`")
+    assert rejected.endswith("WHERE `reject_reason` IS NOT NULL")
+
+
+def test_string_literals_are_escaped():
+    assert statements.quote("it's") == "'it''s'"
