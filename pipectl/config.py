@@ -51,6 +51,7 @@ class LocalSettings:
     kafka_controller_port: int = 9093
     flink_host: str = "127.0.0.1"
     flink_port: int = 8081
+    flink_rpc_port: int = 6123
     taskmanager_slots: int = 2
     taskmanager_memory: str = "1728m"
     jobmanager_memory: str = "1024m"

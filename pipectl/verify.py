@@ -101,6 +101,32 @@ def rejected_summary(table) -> tuple[int, dict[str, int]]:
     return arrow.num_rows, reasons
 
 
+def wait_for_rows(settings: Settings, expected: int, timeout: float) -> VerifyReport:
+    """Poll until the table holds at least `expected` rows (or the deadline passes); return the report."""
+    from pipectl.errors import UnhealthyError
+    from pipectl.wait import wait_until
+
+    last: list[VerifyReport] = []
+
+    def enough():
+        try:
+            report = verify(settings)
+        except NotFoundError:
+            return None
+        last[:] = [report]
+        return report if report.rows >= expected else None
+
+    try:
+        return wait_until(enough, what=f"{expected} rows in the table", timeout=timeout, interval=1)
+    except UnhealthyError:
+        if last:
+            return last[0]
+        raise NotFoundError(
+            f"table {settings.pipeline.namespace}.{settings.pipeline.table} did not appear within {timeout:.0f}s",
+            hint="is the job running? see 'pipectl job status'",
+        ) from None
+
+
 def verify(settings: Settings) -> VerifyReport:
     """The report for the orders table; raises NotFoundError when the table is missing."""
     ns = settings.aws.namespace if settings.env == "aws" else settings.pipeline.namespace

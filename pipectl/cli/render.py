@@ -48,8 +48,8 @@ def _age(seconds: float | None) -> str:
 
 def job_info(console: Console, info) -> None:
     table = Table(show_header=False, box=None)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     table.add_row("job", info.name)
     table.add_row("id", info.job_id or "-")
     table.add_row("state", info.state)
@@ -69,8 +69,8 @@ def job_info(console: Console, info) -> None:
 
 def verify_report(console: Console, report) -> None:
     table = Table(show_header=False, box=None, title=f"Iceberg table {report.table}", title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     table.add_row("location", report.location)
     table.add_row("rows", f"{report.rows:,}")
     table.add_row("distinct event_id", f"{report.distinct_event_ids:,}")

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from pipectl.cli import context, render
-from pipectl.errors import EXIT_NOT_FOUND
+from pipectl.errors import EXIT_INCOMPLETE, EXIT_NOT_FOUND
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def verify() -> None:
+    def verify(
+        expect_rows: Optional[int] = typer.Option(
+            None, "--expect-rows", help="Wait until the table holds this many rows; exit 5 unless it holds exactly these, each once."),
+        timeout: float = typer.Option(120, "--timeout", help="Seconds to wait with --expect-rows."),
+    ) -> None:
         """Rows, distinct event ids, partitions, snapshots and last commit of analytics.orders, read with pyiceberg.
 
-        Exit code 3 when the table is missing or empty."""
-        from pipectl.verify import verify as run_verify
+        Exit code 3 when the table is missing or empty, 5 when --expect-rows is not met or rows are duplicated."""
+        from pipectl import verify as lib
 
-        report = run_verify(context.settings())
+        s = context.settings()
+        report = lib.verify(s) if expect_rows is None else lib.wait_for_rows(s, expect_rows, timeout)
         context.out().emit(report, render.verify_report)
         if report.rows == 0:
             context.out().warn(f"table {report.table} is empty: produce events and wait for a checkpoint")
             raise typer.Exit(EXIT_NOT_FOUND)
+        if expect_rows is not None and (report.rows != expect_rows or report.duplicates):
+            context.out().warn(
+                f"expected {expect_rows} rows, found {report.rows} ({report.duplicates} duplicated event ids)")
+            raise typer.Exit(EXIT_INCOMPLETE)

@@ -119,7 +119,7 @@ class NativeStack:
         if procs.is_alive(self.proc("jobmanager")):
             messages.append("jobmanager: found running, reusing it")
         else:
-            self._ensure_ports_free("jobmanager", [self.s.local.flink_port])
+            self._ensure_ports_free("jobmanager", [self.s.local.flink_port, self.s.local.flink_rpc_port])
             self.r.step(f"starting Flink JobManager on {self.s.flink_rest_url}")
             self._start_flink("jobmanager")
             messages.append("jobmanager: started")
@@ -255,7 +255,7 @@ class NativeStack:
         host = self.s.local.flink_host
         conf = {
             "jobmanager.rpc.address": host,
-            "jobmanager.rpc.port": 6123,
+            "jobmanager.rpc.port": self.s.local.flink_rpc_port,
             "jobmanager.bind-host": host,
             "jobmanager.memory.process.size": self.s.local.jobmanager_memory,
             "taskmanager.bind-host": host,
@@ -276,7 +276,8 @@ class NativeStack:
             "restart-strategy.fixed-delay.delay": "5 s",
             "python.client.executable": sys.executable,
             "python.executable": sys.executable,
-            "env.java.opts.all": "-Djava.awt.headless=true",
+            # Java 17 needs the distribution's --add-opens/--add-exports list (clients too)
+            "env.java.opts.all": (_default_java_opts(home) + " -Djava.awt.headless=true").strip(),
             "web.submit.enable": "false",
         }
         lines = [f"{k}: {v}" for k, v in conf.items()]
@@ -344,6 +345,15 @@ class NativeStack:
         status = self.status()
         status.messages = messages
         return status
+
+
+def _default_java_opts(home: Path) -> str:
+    """env.java.opts.all from the distribution's own config.yaml (the JDK 17 module flags)."""
+    for line in (home / "conf" / "config.yaml").read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("all: --add-"):
+            return stripped.removeprefix("all:").strip()
+    return ""
 
 
 def _kafka_cluster_id() -> str:
