@@ -51,20 +51,24 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int) -> bool:
     return True
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Latest offset per partition (the number of records ever written, for a non-compacted topic)."""
+def topic_offsets(bootstrap: str, topic: str) -> tuple[dict[int, int], dict[int, int]]:
+    """(beginning, end) offset per partition of `topic`."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        return {tp.partition: off for tp, off in consumer.end_offsets(tps).items()} if tps else {}
+        if not tps:
+            return {}, {}
+        begin = {tp.partition: off for tp, off in consumer.beginning_offsets(tps).items()}
+        end = {tp.partition: off for tp, off in consumer.end_offsets(tps).items()}
+        return begin, end
     finally:
         consumer.close()
 
 
 def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     with admin(bootstrap) as client:
-        offsets = client.list_consumer_group_offsets(group)
+        offsets = client.list_group_offsets(group).get(group, {})
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}

@@ -30,6 +30,28 @@ class VerifyReport:
     data_bytes: int
     rejected_rows: int | None = None
     rejected_reasons: dict[str, int] = field(default_factory=dict)
+    kafka: dict | None = None  # the topic side: records, consumer lag; None when not compared
+
+    @property
+    def complete(self) -> bool | None:
+        """True when every record of the topic is in the table or in quarantine, once."""
+        if self.kafka is None:
+            return None
+        return self.kafka["missing"] == 0 and self.duplicates == 0
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        if self.duplicates:
+            out.append(f"{self.duplicates} duplicated event ids")
+        if self.kafka is not None:
+            k = self.kafka
+            if k["missing"] > 0:
+                out.append(f"{k['missing']} of {k['records']} Kafka records are neither stored nor quarantined"
+                           f" (consumer lag {k['lag']})")
+            elif k["missing"] < 0:
+                out.append(f"{-k['missing']} more rows stored and quarantined than records in the topic")
+        return out
 
     @property
     def avg_file_bytes(self) -> int:
@@ -38,6 +60,8 @@ class VerifyReport:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["avg_file_bytes"] = self.avg_file_bytes
+        d["complete"] = self.complete
+        d["problems"] = self.problems
         return d
 
 
@@ -110,25 +134,30 @@ def wait_for_rows(settings: Settings, expected: int, timeout: float) -> VerifyRe
 
     def enough():
         try:
-            report = verify(settings)
+            report = verify(settings, compare=False)
         except NotFoundError:
             return None
         last[:] = [report]
         return report if report.rows >= expected else None
 
     try:
-        return wait_until(enough, what=f"{expected} rows in the table", timeout=timeout, interval=1)
+        report = wait_until(enough, what=f"{expected} rows in the table", timeout=timeout, interval=1)
     except UnhealthyError:
-        if last:
-            return last[0]
-        raise NotFoundError(
-            f"table {settings.pipeline.namespace}.{settings.pipeline.table} did not appear within {timeout:.0f}s",
-            hint="is the job running? see 'pipectl job status'",
-        ) from None
+        if not last:
+            raise NotFoundError(
+                f"table {settings.pipeline.namespace}.{settings.pipeline.table} did not appear within {timeout:.0f}s",
+                hint="is the job running? see 'pipectl job status'",
+            ) from None
+        report = last[0]
+    if settings.env == "local":
+        compare_with_topic(settings, report)
+    return report
 
 
-def verify(settings: Settings) -> VerifyReport:
-    """The report for the orders table; raises NotFoundError when the table is missing."""
+def verify(settings: Settings, compare: bool = True) -> VerifyReport:
+    """The report for the orders table; raises NotFoundError when the table is missing.
+
+    Locally it also compares the table with the topic (see compare_with_topic)."""
     ns = settings.aws.namespace if settings.env == "aws" else settings.pipeline.namespace
     name = settings.aws.table if settings.env == "aws" else settings.pipeline.table
     table = load_table(settings)
@@ -138,5 +167,32 @@ def verify(settings: Settings) -> VerifyReport:
         report.rejected_rows, report.rejected_reasons = rejected_summary(load_table(settings, rejected_name))
     except NotFoundError:
         report.rejected_rows = None
+    if compare and settings.env == "local":
+        compare_with_topic(settings, report)
     return report
 
+
+
+def compare_with_topic(settings: Settings, report: VerifyReport) -> None:
+    """Fill report.kafka: records in the topic, the job's consumer lag, and what is missing.
+
+    Left as None when the broker does not answer: the table report stands on its own."""
+    from pipectl import kafka_admin
+
+    try:
+        begin, end = kafka_admin.topic_offsets(settings.kafka_bootstrap, settings.pipeline.topic)
+        committed = kafka_admin.group_offsets(settings.kafka_bootstrap, settings.pipeline.consumer_group, settings.pipeline.topic)
+    except Exception:  # noqa: BLE001 - no broker: no comparison, said in the report
+        return
+    records = sum(end[p] - begin.get(p, 0) for p in end)
+    lag = {p: end[p] - committed.get(p, begin.get(p, 0)) for p in sorted(end)}
+    stored = report.rows + (report.rejected_rows or 0)
+    report.kafka = {
+        "topic": settings.pipeline.topic,
+        "records": records,
+        "stored_plus_quarantined": stored,
+        "missing": records - stored,
+        "consumer_group": settings.pipeline.consumer_group,
+        "lag": sum(lag.values()),
+        "lag_per_partition": {str(p): v for p, v in lag.items()},
+    }

@@ -81,6 +81,14 @@ def verify_report(console: Console, report) -> None:
     if report.rejected_rows is not None:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.rejected_reasons.items()))
         table.add_row("quarantined", f"{report.rejected_rows:,}" + (f" ({reasons})" if reasons else ""))
+    if report.kafka is None:
+        table.add_row("kafka", "not compared (broker not reachable)" if report.rows is not None else "-")
+    else:
+        k = report.kafka
+        table.add_row("kafka records", f"{k['records']:,} in {k['topic']}")
+        table.add_row("consumer lag", f"{k['lag']:,} ({k['consumer_group']})")
+        verdict = "[green]complete[/green]" if report.complete else "[red]incomplete[/red]: " + "; ".join(report.problems)
+        table.add_row("verdict", verdict)
     console.print(table)
     if report.partitions:
         parts = Table(title="rows per day", title_justify="left")

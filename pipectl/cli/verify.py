@@ -19,7 +19,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rows, distinct event ids, partitions, snapshots and last commit of analytics.orders, read with pyiceberg.
 
-        Exit code 3 when the table is missing or empty, 5 when --expect-rows is not met or rows are duplicated."""
+        Locally it also compares the table with the topic: Kafka records against rows stored plus
+        rows quarantined, duplicates, and the job's consumer lag; "complete" only when nothing is
+        missing or doubled.
+
+        Exit code 3 when the table is missing or empty; 5 when incomplete, or --expect-rows is not met."""
         from pipectl import verify as lib
 
         s = context.settings()
@@ -28,7 +32,9 @@ def register(app: typer.Typer) -> None:
         if report.rows == 0:
             context.out().warn(f"table {report.table} is empty: produce events and wait for a checkpoint")
             raise typer.Exit(EXIT_NOT_FOUND)
-        if expect_rows is not None and (report.rows != expect_rows or report.duplicates):
-            context.out().warn(
-                f"expected {expect_rows} rows, found {report.rows} ({report.duplicates} duplicated event ids)")
+        if expect_rows is not None and report.rows != expect_rows:
+            context.out().warn(f"expected {expect_rows} rows, found {report.rows}")
+            raise typer.Exit(EXIT_INCOMPLETE)
+        if report.problems:
+            context.out().warn("incomplete: " + "; ".join(report.problems))
             raise typer.Exit(EXIT_INCOMPLETE)
