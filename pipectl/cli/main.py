@@ -39,13 +39,14 @@ def root(
 
 def _register() -> None:
     # Imported here so that each module stays light: none imports an SDK at import time.
-    from pipectl.cli import aws, job, local, produce, verify
+    from pipectl.cli import aws, job, local, maintain, produce, verify
 
     app.add_typer(local.app, name="local")
     app.add_typer(job.app, name="job")
     app.add_typer(aws.app, name="aws")
     app.add_typer(produce.app, name="produce")
     verify.register(app)
+    maintain.register(app)
 
 
 _register()

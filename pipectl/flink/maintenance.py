@@ -1,0 +1,119 @@
+"""Table maintenance for the local Iceberg tables: compaction of small files and snapshot expiry.
+
+Runs Iceberg's own Java actions (RewriteDataFiles through Flink, ExpireSnapshots) in this
+process's Flink gateway, on the Hadoop catalog the job writes to. Before and after are measured
+with pyiceberg, the independent reader. It is safe while the job runs: Iceberg's optimistic
+concurrency retries a commit that races with the job's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from pipectl.config import Settings
+from pipectl.errors import PipectlError
+from pipectl.progress import SILENT, Reporter
+
+SHADED_HADOOP = "pipectl.shaded.org.apache.hadoop.conf.Configuration"
+
+
+@dataclass
+class TableShape:
+    data_files: int
+    data_bytes: int
+    snapshots: int
+    rows: int
+
+    @property
+    def avg_file_bytes(self) -> int:
+        return self.data_bytes // self.data_files if self.data_files else 0
+
+
+@dataclass
+class MaintainReport:
+    table: str
+    before: TableShape
+    after: TableShape
+    rewritten_files: int
+    added_files: int
+    expired_snapshots: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["before"]["avg_file_bytes"] = self.before.avg_file_bytes
+        d["after"]["avg_file_bytes"] = self.after.avg_file_bytes
+        return d
+
+
+def _shape(settings: Settings, table: str) -> TableShape:
+    from pipectl.verify import load_local_table
+
+    t = load_local_table(settings, table)
+    files = size = rows = 0
+    if t.current_snapshot() is not None:
+        for task in t.scan().plan_files():
+            files += 1
+            size += task.file.file_size_in_bytes
+            rows += task.file.record_count
+    return TableShape(files, size, len(t.metadata.snapshots), rows)
+
+
+def _java_class(jvm, dotted: str):
+    obj = jvm
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def maintain(settings: Settings, *, table: str | None = None, target_file_mb: int = 128,
+             retain_last: int = 5, older_than_s: int = 3600, reporter: Reporter = SILENT) -> MaintainReport:
+    if settings.env != "local":
+        raise PipectlError(
+            "Amazon S3 Tables compacts files and expires snapshots itself",
+            hint="tune it with 'aws s3tables put-table-maintenance-configuration'",
+            exit_code=2,
+        )
+    name = table or settings.pipeline.table
+    before = _shape(settings, name)  # raises NotFoundError when the table is missing
+    if not settings.dependency_jar.is_file():
+        from pipectl.errors import NotFoundError
+
+        raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
+
+    reporter.step("starting Flink in-process for Iceberg's maintenance actions")
+    from pyflink.java_gateway import get_gateway
+    from pyflink.util.java_utils import add_jars_to_context_class_loader
+
+    add_jars_to_context_class_loader([settings.dependency_jar.resolve().as_uri()])
+    jvm = get_gateway().jvm
+    conf = _java_class(jvm, SHADED_HADOOP)()
+    catalog = jvm.org.apache.iceberg.hadoop.HadoopCatalog(conf, settings.warehouse_dir.resolve().as_uri())
+    ident = jvm.org.apache.iceberg.catalog.TableIdentifier.parse(f"{settings.pipeline.namespace}.{name}")
+    jtable = catalog.loadTable(ident)
+
+    reporter.step(f"compacting data files of {settings.pipeline.namespace}.{name} to about {target_file_mb} MiB")
+    env = jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.createLocalEnvironment(1)
+    result = (
+        jvm.org.apache.iceberg.flink.actions.Actions.forTable(env, jtable)
+        .rewriteDataFiles()
+        .targetSizeInBytes(target_file_mb * 1024 * 1024)
+        .execute()
+    )
+    rewritten, added = result.deletedDataFiles().size(), result.addedDataFiles().size()
+
+    reporter.step(f"expiring snapshots older than {older_than_s}s, keeping the last {retain_last}")
+    jtable.refresh()
+    snapshots_before = len(list(jtable.snapshots()))
+    cutoff_ms = int((time.time() - older_than_s) * 1000)
+    jtable.expireSnapshots().expireOlderThan(cutoff_ms).retainLast(retain_last).commit()
+    jtable.refresh()
+    expired = snapshots_before - len(list(jtable.snapshots()))
+    after = _shape(settings, name)
+    if after.rows != before.rows:
+        raise PipectlError(
+            f"row count changed during maintenance ({before.rows} -> {after.rows}): the job committed meanwhile",
+            hint="run 'pipectl verify' to check the table",
+        )
+    reporter.done(f"{rewritten} files rewritten into {added}; {expired} snapshots expired")
+    return MaintainReport(f"{settings.pipeline.namespace}.{name}", before, after, rewritten, added, expired)
