@@ -36,7 +36,7 @@ lock:
 
 build: $(JAR)
 
-$(JAR): pom.xml $(wildcard assembly/*) streaming_job.py $(shell find jobs -name '*.py' 2>/dev/null) | system-deps
+$(JAR): pom.xml $(shell find assembly -type f 2>/dev/null) streaming_job.py $(shell find jobs -name '*.py' 2>/dev/null) | system-deps
 	mvn -q -B package -DskipTests
 	@touch $@
 

@@ -21,8 +21,9 @@ class JobConfigError(Exception):
     """A setting the job needs is missing or invalid. The message names it."""
 
 
-def read_application_properties(path: Path = APPLICATION_PROPERTIES) -> dict[str, str] | None:
+def read_application_properties(path: Path | None = None) -> dict[str, str] | None:
     """The PipelineConfig group from Managed Flink's properties file, or None when not there."""
+    path = path or APPLICATION_PROPERTIES
     if not path.is_file():
         return None
     groups = json.loads(path.read_text())
