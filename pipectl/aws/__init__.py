@@ -1,0 +1,12 @@
+"""AWS: package and upload the job, Managed Flink lifecycle, S3 Tables, the execution role's IAM policy.
+
+Modules (boto3 and pyiceberg are imported inside functions):
+  target       checked settings (all problems at once) and boto3 clients
+  errors       the one mapping of botocore errors to PipectlErrors
+  application  the application's desired configuration and its diff against DescribeApplication
+  deploy       package -> upload -> create/update -> start -> wait -> driver check
+  manage       status, stop, destroy and the wait on the service
+  logs         CloudWatch Logs: log group/stream, recent events, Python driver errors
+  iam          the execution role's policy and trust policy
+  tables       S3 Tables catalog listing and pyiceberg reads
+"""

@@ -1,0 +1,340 @@
+"""`deploy`: from source to a RUNNING Managed Flink application, in visible phases.
+
+  settings checked (all problems at once, before any AWS call)
+  -> package (Maven, layout check) unless skipped
+  -> resources checked (code bucket, execution role, table bucket)
+  -> Kafka bootstrap servers (from MSK when only the cluster ARN is set)
+  -> upload under a content-hash key (skipped when the object is already there)
+  -> log group/stream
+  -> create, update (conditional token) or nothing when unchanged
+  -> start (restoring from the latest snapshot) and wait for RUNNING
+  -> Python driver errors in CloudWatch (the app can be RUNNING while the driver failed)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from pipectl import build
+from pipectl.aws import application as appcfg
+from pipectl.aws.errors import aws_call, error_code
+from pipectl.aws.logs import driver_errors, ensure_log_stream
+from pipectl.aws.manage import app_not_found, console_url, describe, snapshots, wait_settled
+from pipectl.aws.reporting import transfer
+from pipectl.aws.target import Target, resolve
+from pipectl.config import Settings
+from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError, UnhealthyError
+from pipectl.progress import SILENT, Reporter
+
+ARTIFACT_STEM = "data-pipeline-aws"
+RESTORE_LATEST = "latest"
+RESTORE_NONE = "none"
+
+
+@dataclass
+class DeployResult:
+    application: str
+    region: str
+    arn: str = ""
+    action: str = ""  # created | updated | unchanged
+    changes: list[str] = field(default_factory=list)
+    code: str = ""
+    uploaded: bool = False
+    started: bool = False
+    restored_from: str | None = None
+    status: str = ""
+    version: int = 0
+    log_group: str = ""
+    console_url: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def code_key(target: Target, sha256: str) -> str:
+    return f"{target.code_prefix}{ARTIFACT_STEM}-{sha256[:16]}.zip"
+
+
+# resources --------------------------------------------------------------------------------
+def check_resources(target: Target, reporter: Reporter) -> None:
+    aws = target.aws
+    s3 = target.client("s3")
+    with aws_call(
+        f"read the code bucket '{aws.code_bucket}'",
+        not_found=NotFoundError(
+            f"code bucket '{aws.code_bucket}' does not exist",
+            hint=f"create it (`aws s3 mb s3://{aws.code_bucket} --region {target.region}`) or fix aws.code_bucket",
+        ),
+    ):
+        s3.head_bucket(Bucket=aws.code_bucket)
+
+    role_name = aws.service_role_arn.rsplit("/", 1)[-1]
+    iam = target.client("iam")
+    try:
+        with aws_call(
+            f"read the execution role '{role_name}'",
+            not_found=NotFoundError(
+                f"execution role '{role_name}' does not exist",
+                hint="create it with the policies from `pipectl aws iam-policy` (see docs/aws.md), or fix aws.service_role_arn",
+            ),
+        ):
+            iam.get_role(RoleName=role_name)
+    except PipectlError as exc:
+        if getattr(exc, "code", "") not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        reporter.warn(f"cannot check the execution role (no iam:GetRole); assuming '{role_name}' exists")
+
+    tables = target.client("s3tables")
+    try:
+        with aws_call(
+            "read the S3 table bucket",
+            not_found=NotFoundError(
+                f"table bucket {aws.table_bucket_arn} does not exist",
+                hint=f"create it (`aws s3tables create-table-bucket --name NAME --region {target.region}`) "
+                "or fix aws.table_bucket_arn",
+            ),
+        ):
+            tables.get_table_bucket(tableBucketARN=aws.table_bucket_arn)
+    except PipectlError as exc:
+        if getattr(exc, "code", "") not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        reporter.warn("cannot check the table bucket (no s3tables:GetTableBucket); assuming it exists")
+    reporter.done("code bucket, execution role and table bucket found")
+
+
+def bootstrap_servers(target: Target, reporter: Reporter) -> str:
+    aws = target.aws
+    if aws.bootstrap_servers:
+        return ",".join(b.strip() for b in aws.bootstrap_servers.split(",") if b.strip())
+    kafka = target.client("kafka")
+    with aws_call(
+        "read the MSK bootstrap brokers",
+        not_found=NotFoundError(
+            f"MSK cluster {aws.msk_cluster_arn} does not exist",
+            hint="fix aws.msk_cluster_arn (or set aws.bootstrap_servers)",
+        ),
+    ):
+        brokers = kafka.get_bootstrap_brokers(ClusterArn=aws.msk_cluster_arn)
+    servers = brokers.get("BootstrapBrokerStringSaslIam") or ""
+    if not servers:
+        raise PipectlError(
+            "the MSK cluster offers no IAM-authenticated brokers",
+            hint="enable IAM access control on the cluster, or set aws.bootstrap_servers",
+            exit_code=EXIT_USAGE,
+        )
+    reporter.done(f"MSK bootstrap servers (IAM): {servers.split(',')[0]}{' …' if ',' in servers else ''}")
+    return servers
+
+
+# upload ------------------------------------------------------------------------------------
+def upload(target: Target, artifact: build.Artifact, reporter: Reporter) -> tuple[str, bool]:
+    """Upload the zip under its content-hash key unless it is already there: (key, uploaded?)."""
+    bucket = target.aws.code_bucket
+    key = code_key(target, artifact.sha256)
+    s3 = target.client("s3")
+    with aws_call(f"read s3://{bucket}/{key}"):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            reporter.done(f"s3://{bucket}/{key} is already uploaded; upload skipped")
+            return key, False
+        except Exception as exc:
+            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+    with transfer(reporter, f"uploading to s3://{bucket}/{key}", artifact.size) as advance:
+        with aws_call(f"upload to s3://{bucket}/{key}"):
+            s3.upload_file(
+                artifact.path,
+                bucket,
+                key,
+                ExtraArgs={"Metadata": {"sha256": artifact.sha256}, "ContentType": "application/zip"},
+                Callback=advance,
+            )
+    reporter.done(f"uploaded s3://{bucket}/{key} ({artifact.size:,} bytes)")
+    return key, True
+
+
+# create / update ---------------------------------------------------------------------------
+def _create(target: Target, desired: appcfg.Desired) -> dict:
+    client = target.client("kinesisanalyticsv2")
+    name = target.aws.application_name
+    with aws_call(f"create the application '{name}'"):
+        return client.create_application(**appcfg.create_request(name, desired))["ApplicationDetail"]
+
+
+def _update(target: Target, detail: dict, desired: appcfg.Desired, changes: list[str]) -> dict:
+    client = target.client("kinesisanalyticsv2")
+    name = target.aws.application_name
+    unsupported = appcfg.unsupported_changes(detail, desired, changes)
+    if unsupported:
+        raise PipectlError(
+            f"deploy cannot change {', '.join(unsupported)} on the existing application '{name}'",
+            hint="`pipectl aws destroy --yes` and deploy again, or change it in the console",
+        )
+    if appcfg.needs_log_option(detail, changes):
+        with aws_call(f"add CloudWatch logging to '{name}'", not_found=app_not_found(target)):
+            client.add_application_cloud_watch_logging_option(
+                ApplicationName=name,
+                ConditionalToken=detail["ConditionalToken"],
+                CloudWatchLoggingOption={"LogStreamARN": desired.log_stream_arn},
+            )
+        detail = describe(target) or detail
+        changes = [c for c in changes if c != "logging"]
+        if not changes:
+            return detail
+    request = appcfg.update_request(name, detail, desired, changes)
+    with aws_call(f"update the application '{name}'", not_found=app_not_found(target)):
+        return client.update_application(**request)["ApplicationDetail"]
+
+
+def _start(target: Target, restore: str, allow_non_restored: bool, reporter: Reporter) -> str | None:
+    """Start a READY application; return the snapshot it restores from, if any."""
+    name = target.aws.application_name
+    restored_from: str | None = None
+    if restore == RESTORE_NONE:
+        restore_cfg = {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}
+    elif restore == RESTORE_LATEST:
+        snaps = [s for s in snapshots(target) if s.get("SnapshotStatus") == "READY"]
+        if snaps:
+            restored_from = snaps[0]["SnapshotName"]
+            restore_cfg = {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"}
+        else:
+            restore_cfg = {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}
+    else:
+        restored_from = restore
+        restore_cfg = {"ApplicationRestoreType": "RESTORE_FROM_CUSTOM_SNAPSHOT", "SnapshotName": restore}
+    reporter.step(
+        f"starting '{name}'" + (f" from snapshot {restored_from}" if restored_from else " without a snapshot")
+    )
+    client = target.client("kinesisanalyticsv2")
+    with aws_call(
+        f"start the application '{name}'",
+        not_found=NotFoundError(
+            f"application '{name}' or snapshot '{restore}' does not exist",
+            hint="list snapshots with `aws kinesisanalyticsv2 list-application-snapshots`, or use --restore latest",
+        ),
+    ):
+        client.start_application(
+            ApplicationName=name,
+            RunConfiguration={
+                "FlinkRunConfiguration": {"AllowNonRestoredState": allow_non_restored},
+                "ApplicationRestoreConfiguration": restore_cfg,
+            },
+        )
+    return restored_from
+
+
+def _check_driver(target: Target, since_ms: int, reporter: Reporter) -> None:
+    try:
+        errors = driver_errors(target, since_ms)
+    except NotFoundError:
+        return
+    except PipectlError as exc:
+        reporter.warn(f"could not read the Python driver's log ({exc.message})")
+        return
+    if errors:
+        raise UnhealthyError(
+            f"application '{target.aws.application_name}' is RUNNING but its Python driver failed",
+            hint="fix the job and deploy again; `pipectl aws logs` shows the rest, `pipectl aws stop` stops the app",
+            log_tail=[e.line() for e in errors[:15]],
+        )
+
+
+def deploy(
+    settings: Settings,
+    *,
+    skip_build: bool = False,
+    restore: str = RESTORE_LATEST,
+    allow_non_restored_state: bool = False,
+    reporter: Reporter = SILENT,
+) -> DeployResult:
+    target = resolve(settings, "deploy")
+    aws = target.aws
+    name = aws.application_name
+    result = DeployResult(application=name, region=target.region, log_group=target.log_group)
+    reporter.step(f"deploying '{name}' to Managed Flink in {target.region} (runtime {appcfg.RUNTIME})")
+
+    artifact = build.package(settings, reporter, build=not skip_build)
+    check_resources(target, reporter)
+    servers = bootstrap_servers(target, reporter)
+    key, result.uploaded = upload(target, artifact, reporter)
+    result.code = f"s3://{aws.code_bucket}/{key}"
+    stream_arn, created = ensure_log_stream(target)
+    if created:
+        reporter.done(f"log group {target.log_group} ready")
+
+    desired = appcfg.Desired(
+        role_arn=aws.service_role_arn,
+        bucket_arn=f"arn:{target.partition}:s3:::{aws.code_bucket}",
+        file_key=key,
+        property_groups=appcfg.property_groups(target, servers),
+        checkpoint_interval_ms=aws.checkpoint_interval_s * 1000,
+        parallelism=aws.parallelism,
+        parallelism_per_kpu=aws.parallelism_per_kpu,
+        log_stream_arn=stream_arn,
+        subnets=aws.subnets,
+        security_groups=aws.security_groups,
+    )
+
+    detail = describe(target)
+    if detail is not None and detail["ApplicationStatus"] == "DELETING":
+        raise PipectlError(
+            f"application '{name}' is being deleted",
+            hint="wait until `pipectl aws status` reports it gone, then deploy again",
+        )
+    if detail is not None and detail["ApplicationStatus"] in appcfg.SETTLING:
+        detail = wait_settled(
+            target, reporter, want=None, message=f"waiting for '{name}' to finish {detail['ApplicationStatus']}"
+        )
+
+    if detail is None:
+        detail = _create(target, desired)
+        result.action = "created"
+        reporter.done(f"created application '{name}' (version {detail['ApplicationVersionId']})")
+    else:
+        changes = appcfg.diff(detail, desired)
+        if changes:
+            detail = _update(target, detail, desired, changes)
+            result.action, result.changes = "updated", changes
+            reporter.done(f"updated application '{name}': {', '.join(changes)} (version {detail['ApplicationVersionId']})")
+        else:
+            result.action = "unchanged"
+            reporter.done(f"no changes: application '{name}' already has this code and configuration")
+    result.arn = detail["ApplicationARN"]
+    version = detail["ApplicationVersionId"]
+
+    since_ms = int(time.time() * 1000) - 1000
+    status = detail["ApplicationStatus"]
+    if status == appcfg.READY:
+        result.restored_from = _start(target, restore, allow_non_restored_state, reporter)
+        result.started = True
+    elif status not in appcfg.SETTLING and status != appcfg.RUNNING:
+        raise PipectlError(
+            f"application '{name}' is {status}; deploy cannot start it from there",
+            hint="see `pipectl aws status`; stop it (`pipectl aws stop`) and deploy again",
+        )
+    if result.started or result.action != "unchanged" or status != appcfg.RUNNING:
+        detail = wait_settled(
+            target,
+            reporter,
+            want=appcfg.RUNNING,
+            message=f"waiting for '{name}' to be RUNNING",
+            min_version=version,
+            since_ms=since_ms,
+        )
+        _check_driver(target, since_ms, reporter)
+        reporter.done(f"application '{name}' is RUNNING (version {detail['ApplicationVersionId']})")
+    else:
+        reporter.done(f"application '{name}' is RUNNING (version {version})")
+    result.status = detail["ApplicationStatus"]
+    result.version = detail["ApplicationVersionId"]
+    result.console_url = console_url(target)
+    return result
+
+
+def package(settings: Settings, reporter: Reporter = SILENT) -> build.Artifact:
+    """`pipectl aws package`: build the zip and check its layout."""
+    return build.package(settings, reporter, build=True)
+
+
+__all__ = ["DeployResult", "deploy", "package", "code_key"]

@@ -1,0 +1,277 @@
+"""`pipectl aws ...`: package, deploy and operate the job on Amazon Managed Service for Apache Flink."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from pipectl.cli import context
+from pipectl.cli.output import Output
+from pipectl.errors import EXIT_USAGE, PipectlError
+
+app = typer.Typer(
+    help="Package, deploy and operate the job on Amazon Managed Service for Apache Flink.",
+    no_args_is_help=True,
+)
+
+REGION = typer.Option(None, "--region", help="AWS region (aws.region).")
+PROFILE = typer.Option(None, "--profile", help="AWS profile (aws.profile).")
+APP = typer.Option(None, "--app", help="Managed Flink application name (aws.application_name).")
+
+
+class _Reporter:
+    """Progress on stderr: steps, a transfer bar on a terminal, a spinner while waiting."""
+
+    def __init__(self, out: Output):
+        self.out = out
+
+    def step(self, message: str) -> None:
+        self.out.step(message)
+
+    def done(self, message: str) -> None:
+        self.out.done(message)
+
+    def warn(self, message: str) -> None:
+        self.out.warn(message)
+
+    @contextmanager
+    def transfer(self, message: str, total: int) -> Iterator[Callable[[int], None]]:
+        if not self.out.err.is_terminal:
+            self.out.step(message)
+            yield lambda _n: None
+            return
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=self.out.err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(message, total=total)
+            yield lambda n: bar.advance(task, n)
+
+    @contextmanager
+    def waiting(self, message: str) -> Iterator[None]:
+        with self.out.spinner(message):
+            yield
+
+
+def _settings(region: Optional[str], profile: Optional[str], app_name: Optional[str], **more: Any):
+    return context.settings(
+        env="aws", aws__region=region, aws__profile=profile, aws__application_name=app_name, **more
+    )
+
+
+def _kv(console: Console, rows: list[tuple[str, Any]]) -> None:
+    width = max(len(key) for key, _ in rows) + 2
+    for key, value in rows:
+        console.out(f"{key:<{width}}{'-' if value in (None, '') else value}", highlight=False)
+
+
+# package ---------------------------------------------------------------------------------
+def _render_artifact(console: Console, a: Any) -> None:
+    _kv(console, [("artifact", a.path), ("size", f"{a.size:,} bytes"), ("sha256", a.sha256), ("entries", a.entries)])
+
+
+@app.command()
+def package() -> None:
+    """Build target/data-pipeline-aws.zip with Maven and check its layout."""
+    from pipectl.aws.deploy import package as build_package
+
+    out = context.out()
+    out.emit(build_package(context.settings(), _Reporter(out)), _render_artifact)
+
+
+# deploy ----------------------------------------------------------------------------------
+def _render_deploy(console: Console, r: Any) -> None:
+    what = r.action + (f" ({', '.join(r.changes)})" if r.changes else "")
+    _kv(
+        console,
+        [
+            ("application", r.application),
+            ("region", r.region),
+            ("action", what),
+            ("code", r.code + ("" if r.uploaded else " (already uploaded)")),
+            ("started", ("yes, from snapshot " + r.restored_from) if r.restored_from else ("yes" if r.started else "no, already running")),
+            ("status", f"{r.status} (version {r.version})"),
+            ("logs", r.log_group),
+            ("console", r.console_url),
+        ],
+    )
+    console.print("next: pipectl aws status | pipectl aws logs | pipectl --env aws verify")
+
+
+@app.command()
+def deploy(
+    skip_build: bool = typer.Option(False, "--skip-build", help="Deploy target/data-pipeline-aws.zip as it is."),
+    restore: str = typer.Option("latest", "--restore", help="latest, none, or a snapshot name to start from."),
+    allow_non_restored_state: bool = typer.Option(
+        False, "--allow-non-restored-state", help="Start even if snapshot state cannot be mapped to the job."
+    ),
+    parallelism: Optional[int] = typer.Option(None, "--parallelism", help="Job parallelism (aws.parallelism)."),
+    timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait for RUNNING (aws.wait_timeout_s)."),
+    region: Optional[str] = REGION,
+    profile: Optional[str] = PROFILE,
+    app_name: Optional[str] = APP,
+) -> None:
+    """Package, upload, create or update the application, start it and wait until RUNNING."""
+    from pipectl.aws.deploy import deploy as run_deploy
+
+    out = context.out()
+    settings = _settings(region, profile, app_name, aws__parallelism=parallelism, aws__wait_timeout_s=timeout)
+    result = run_deploy(
+        settings,
+        skip_build=skip_build,
+        restore=restore,
+        allow_non_restored_state=allow_non_restored_state,
+        reporter=_Reporter(out),
+    )
+    out.emit(result, _render_deploy)
+
+
+# status ----------------------------------------------------------------------------------
+def _render_status(console: Console, s: Any) -> None:
+    snap = f"{s.last_snapshot} ({s.last_snapshot_time})" if s.last_snapshot else "none"
+    cp = f"{s.checkpoint_interval_ms // 1000}s" if s.checkpoint_interval_ms else None
+    _kv(
+        console,
+        [
+            ("application", s.application),
+            ("status", s.status),
+            ("version", s.version),
+            ("runtime", s.runtime),
+            ("parallelism", s.parallelism),
+            ("checkpoints", f"every {cp}" if cp else None),
+            ("last snapshot", snap),
+            ("code", s.code),
+            ("region", s.region),
+            ("logs", s.log_group),
+            ("console", s.console_url),
+        ],
+    )
+
+
+@app.command()
+def status(region: Optional[str] = REGION, profile: Optional[str] = PROFILE, app_name: Optional[str] = APP) -> None:
+    """Show status, version, runtime, parallelism and the last snapshot."""
+    from pipectl.aws.manage import status as app_status
+
+    context.out().emit(app_status(_settings(region, profile, app_name)), _render_status)
+
+
+# stop ------------------------------------------------------------------------------------
+def _render_stop(console: Console, r: Any) -> None:
+    if not r.stopped:
+        console.print(f"application '{r.application}' was not running (status {r.status})")
+    elif r.forced:
+        console.print(f"application '{r.application}' stopped (forced, no snapshot)")
+    else:
+        console.print(f"application '{r.application}' stopped; snapshot: {r.snapshot or 'none'}")
+
+
+@app.command()
+def stop(
+    force: bool = typer.Option(False, "--force", help="Stop at once, without taking a snapshot."),
+    timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait (aws.wait_timeout_s)."),
+    region: Optional[str] = REGION,
+    profile: Optional[str] = PROFILE,
+    app_name: Optional[str] = APP,
+) -> None:
+    """Stop the application, taking a snapshot first unless --force."""
+    from pipectl.aws.manage import stop as app_stop
+
+    out = context.out()
+    settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
+    out.emit(app_stop(settings, force=force, reporter=_Reporter(out)), _render_stop)
+
+
+# logs ------------------------------------------------------------------------------------
+def _render_logs(console: Console, r: Any) -> None:
+    if r.driver_errors:
+        console.print(f"Python driver errors ({len(r.driver_errors)}):", style="bold red")
+        for e in r.driver_errors:
+            console.out(f"  {e.line()}", highlight=False)
+    else:
+        console.print("Python driver errors: none")
+    console.print(f"recent events in {r.log_group} (last {r.since_minutes} min, {len(r.events)}):", style="bold")
+    for e in r.events:
+        console.out(f"  {e.line()}", highlight=False)
+
+
+@app.command()
+def logs(
+    since: int = typer.Option(60, "--since", help="Minutes to look back."),
+    limit: int = typer.Option(100, "--limit", help="Most events to show."),
+    region: Optional[str] = REGION,
+    profile: Optional[str] = PROFILE,
+    app_name: Optional[str] = APP,
+) -> None:
+    """Show recent CloudWatch events of the application, Python driver errors first."""
+    from pipectl.aws.logs import recent_logs
+
+    context.out().emit(recent_logs(_settings(region, profile, app_name), since, limit), _render_logs)
+
+
+# destroy ---------------------------------------------------------------------------------
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise PipectlError("refusing to delete without confirmation", hint="pass --yes", exit_code=EXIT_USAGE)
+    return typer.confirm(question, default=False, err=True)
+
+
+def _render_destroy(console: Console, r: Any) -> None:
+    if not r.deleted:
+        console.print(f"application '{r.application}' does not exist in {r.region}; nothing deleted")
+        return
+    console.print(f"application '{r.application}' deleted from {r.region}")
+    for item in r.kept:
+        console.print(f"kept: {item}")
+
+
+@app.command()
+def destroy(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait (aws.wait_timeout_s)."),
+    region: Optional[str] = REGION,
+    profile: Optional[str] = PROFILE,
+    app_name: Optional[str] = APP,
+) -> None:
+    """Delete the application and its snapshots (asks first unless --yes)."""
+    from pipectl.aws.manage import destroy as app_destroy
+
+    out = context.out()
+    settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
+    out.emit(app_destroy(settings, confirm=None if yes else _ask, reporter=_Reporter(out)), _render_destroy)
+
+
+# iam-policy ------------------------------------------------------------------------------
+def _render_iam(console: Console, r: Any) -> None:
+    if isinstance(r, dict) and "Version" in r:  # a single document (--document)
+        console.out(json.dumps(r, indent=2), highlight=False)
+        return
+    console.print(f"# permissions policy for the execution role of '{r.application}' ({r.region})")
+    console.out(json.dumps(r.policy, indent=2), highlight=False)
+    console.print("# trust policy")
+    console.out(json.dumps(r.trust_policy, indent=2), highlight=False)
+    for note in r.notes:
+        console.print(f"# note: {note}")
+
+
+@app.command("iam-policy")
+def iam_policy(
+    document: str = typer.Option("both", "--document", help="both, policy or trust (one raw JSON document)."),
+    region: Optional[str] = REGION,
+    app_name: Optional[str] = APP,
+) -> None:
+    """Print the execution role's least-privilege policy and trust policy."""
+    from pipectl.aws.iam import select_document
+
+    context.out().emit(select_document(_settings(region, None, app_name), document), _render_iam)
