@@ -31,6 +31,7 @@ class VerifyReport:
     rejected_rows: int | None = None
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     kafka: dict | None = None  # the topic side: records, consumer lag; None when not compared
+    catalog: dict | None = None  # on AWS: table buckets -> namespaces -> tables
 
     @property
     def complete(self) -> bool | None:
@@ -160,8 +161,14 @@ def verify(settings: Settings, compare: bool = True) -> VerifyReport:
     Locally it also compares the table with the topic (see compare_with_topic)."""
     ns = settings.aws.namespace if settings.env == "aws" else settings.pipeline.namespace
     name = settings.aws.table if settings.env == "aws" else settings.pipeline.table
+    catalog = None
+    if settings.env == "aws":
+        from pipectl.aws.tables import describe_catalog
+
+        catalog = describe_catalog(settings)
     table = load_table(settings)
     report = build_report(table, f"{ns}.{name}")
+    report.catalog = catalog
     rejected_name = settings.pipeline.rejected_table
     try:
         report.rejected_rows, report.rejected_reasons = rejected_summary(load_table(settings, rejected_name))

@@ -67,7 +67,22 @@ def job_info(console: Console, info) -> None:
     console.print(table)
 
 
+def catalog_tree(console: Console, catalog: dict) -> None:
+    from rich.tree import Tree
+
+    tree = Tree(f"S3 table buckets in {catalog['region']}")
+    for bucket in catalog["table_buckets"]:
+        b = tree.add(f"{bucket['name']} ({bucket['arn']})")
+        for ns in bucket["namespaces"]:
+            n = b.add(ns["name"])
+            for t in ns["tables"]:
+                n.add(t["name"])
+    console.print(tree)
+
+
 def verify_report(console: Console, report) -> None:
+    if report.catalog:
+        catalog_tree(console, report.catalog)
     table = Table(show_header=False, box=None, title=f"Iceberg table {report.table}", title_justify="left")
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -82,7 +97,8 @@ def verify_report(console: Console, report) -> None:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.rejected_reasons.items()))
         table.add_row("quarantined", f"{report.rejected_rows:,}" + (f" ({reasons})" if reasons else ""))
     if report.kafka is None:
-        table.add_row("kafka", "not compared (broker not reachable)" if report.rows is not None else "-")
+        if report.catalog is None:
+            table.add_row("kafka", "not compared (broker not reachable)")
     else:
         k = report.kafka
         table.add_row("kafka records", f"{k['records']:,} in {k['topic']}")

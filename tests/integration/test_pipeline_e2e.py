@@ -31,6 +31,12 @@ def test_local_pipeline_end_to_end(native_stack):
     assert again.returncode == 0, again.stderr
     assert "kafka: found running, reusing it" in again.stdout
 
+    # the spine test needs the session's fresh stack: nothing on the topic before it produces
+    from pipectl import kafka_admin
+
+    begin, end = kafka_admin.topic_offsets("127.0.0.1:" + env["PIPECTL_LOCAL_KAFKA_PORT"], "orders.created.v1")
+    assert sum(end.values()) == 0, "orders.created.v1 is not empty: run this test on a fresh stack"
+
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
     assert started["state"] == "RUNNING" and len(started["job_id"]) == 32

@@ -1,0 +1,67 @@
+"""`pipectl produce orders`: generated order events into the pipeline's topic.
+
+The options are producer/cli_options.py's (shared with `python producer/cli.py produce orders`);
+the work is producer.send.produce. Settings give the defaults: topic = pipeline.topic, and the
+bootstrap servers of the local broker (env local) or aws.bootstrap_servers (env aws).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import typer
+
+from pipectl.cli import context
+from pipectl.config import Settings
+from pipectl.errors import ConfigError, PipectlError
+from producer.cli_options import orders_command
+from producer.options import RawOptions
+
+app = typer.Typer(help="Send generated events to Kafka.", no_args_is_help=True)
+
+
+@contextmanager
+def _as_pipectl_errors() -> Iterator[None]:
+    """The producer runs without pipectl, so it has its own error type: map it to ours."""
+    from producer.errors import ProducerError
+
+    try:
+        yield
+    except ProducerError as exc:
+        raise PipectlError(exc.message, hint=exc.hint, exit_code=exc.exit_code) from None
+
+
+def _orders(raw: RawOptions) -> None:
+    from producer.cli_display import render_dry_run, render_summary, render_summary_stderr, reporting
+    from producer.options import build_config
+    from producer.send import dry_run, produce
+
+    settings = context.settings()
+    out = context.out()
+    raw.output = context.GLOBALS.output
+    with _as_pipectl_errors():
+        config = build_config(raw, **_defaults(settings, raw))
+        if config.dry_run:
+            out.emit(dry_run(config), render_dry_run)
+            return
+        with reporting(out.err, quiet=config.stdout) as reporter:
+            summary = produce(config, reporter)
+    out.emit(summary, render_summary_stderr if config.stdout else render_summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _defaults(settings: Settings, raw: RawOptions) -> dict[str, str]:
+    """Topic and bootstrap servers from the settings, for the options left out."""
+    if settings.env == "aws":
+        if not settings.aws.bootstrap_servers and raw.bootstrap_servers is None and not (raw.stdout or raw.dry_run):
+            raise ConfigError(
+                "aws.bootstrap_servers is not set",
+                hint="set it in pipectl.toml [aws] or PIPECTL_AWS_BOOTSTRAP_SERVERS, or pass --bootstrap-servers",
+            )
+        return {"topic": settings.aws.topic, "bootstrap_servers": settings.aws.bootstrap_servers or "127.0.0.1:9092"}
+    return {"topic": settings.pipeline.topic, "bootstrap_servers": settings.kafka_bootstrap}
+
+
+app.command("orders")(orders_command(_orders))
