@@ -16,13 +16,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# PIPECTL_TEST_PORT_OFFSET lets two test runs share a machine (each on its own ports).
+_OFFSET = int(os.environ.get("PIPECTL_TEST_PORT_OFFSET", "0"))
 TEST_PORTS = {
-    "PIPECTL_LOCAL_KAFKA_PORT": "29092",
-    "PIPECTL_LOCAL_KAFKA_CONTROLLER_PORT": "29093",
-    "PIPECTL_LOCAL_FLINK_PORT": "28081",
-    "PIPECTL_LOCAL_FLINK_RPC_PORT": "26123",
+    "PIPECTL_LOCAL_KAFKA_PORT": str(29092 + _OFFSET),
+    "PIPECTL_LOCAL_KAFKA_CONTROLLER_PORT": str(29093 + _OFFSET),
+    "PIPECTL_LOCAL_FLINK_PORT": str(28081 + _OFFSET),
+    "PIPECTL_LOCAL_FLINK_RPC_PORT": str(26123 + _OFFSET),
 }
-TEST_BOOTSTRAP = "127.0.0.1:29092"
+TEST_BOOTSTRAP = f"127.0.0.1:{29092 + _OFFSET}"
 
 
 def run_pipectl(env: dict, *args: str, timeout: float = 600, input: str | None = None) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,8 +99,6 @@ def _submit_error(output: str) -> str:
 
 def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None,
           reporter: Reporter = SILENT, table_rows: int | None = None) -> JobInfo:
-    from pipectl.stack.native import NativeStack, flink_home
-
     rest = _rest(settings)
     rest.overview()  # raises a clear error when no cluster answers
     running = find_job(settings)
@@ -127,20 +124,12 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
     for w in warnings:
         reporter.warn(w)
 
-    stack = NativeStack(settings)
-    env = stack.flink_env()
-    env.update(job_environment(settings))
-    env["PYTHONPATH"] = str(settings.project_dir)
-    env["PIPECTL_DETACHED"] = "1"
-    argv = ["bash", str(flink_home() / "bin" / "flink"), "run", "-d",
-            "-py", str(settings.project_dir / "jobs" / "order_ingest" / "job.py")]
-    if restore:
-        argv += ["-s", restore]
+    from pipectl.stack import get_stack
+
     reporter.step("submitting order_ingest to the Flink cluster" + (f" from {restore}" if restore else ""))
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=settings.project_dir)
-    output = proc.stdout + "\n" + proc.stderr
+    returncode, output = get_stack(settings).submit_job(job_environment(settings), restore)
     match = re.search(r"JobID ([0-9a-f]{32})", output)
-    if proc.returncode != 0 or not match:
+    if returncode != 0 or not match:
         log = settings.state_dir / "logs" / "job-submit.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(output)

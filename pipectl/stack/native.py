@@ -302,6 +302,21 @@ class NativeStack:
             cwd=self.flink_dir,
         )
 
+    def submit_job(self, job_env: dict[str, str], restore: str | None) -> tuple[int, str]:
+        """`flink run -d -py jobs/order_ingest/job.py` against this cluster: (exit code, output)."""
+        import subprocess
+
+        env = self.flink_env()
+        env.update(job_env)
+        env["PYTHONPATH"] = str(self.s.project_dir)
+        env["PIPECTL_DETACHED"] = "1"
+        argv = ["bash", str(flink_home() / "bin" / "flink"), "run", "-d",
+                "-py", str(self.s.project_dir / "jobs" / "order_ingest" / "job.py")]
+        if restore:
+            argv += ["-s", restore]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=self.s.project_dir)
+        return proc.returncode, proc.stdout + "\n" + proc.stderr
+
     # ------------------------------------------------------------------ status / down
     def status(self) -> StackStatus:
         overview = self.flink_overview()
