@@ -82,10 +82,14 @@ def maintain(settings: Settings, *, table: str | None = None, target_file_mb: in
         raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
 
     reporter.step("starting Flink in-process for Iceberg's maintenance actions")
+    from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.java_gateway import get_gateway
-    from pyflink.util.java_utils import add_jars_to_context_class_loader
 
-    add_jars_to_context_class_loader([settings.dependency_jar.resolve().as_uri()])
+    # add_jars puts the jar on the gateway's class loader (for the catalog calls below) and in
+    # pipeline.jars (for the rewrite job's tasks)
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.add_jars(settings.dependency_jar.resolve().as_uri())
+    env.set_parallelism(1)
     jvm = get_gateway().jvm
     conf = _java_class(jvm, SHADED_HADOOP)()
     catalog = jvm.org.apache.iceberg.hadoop.HadoopCatalog(conf, settings.warehouse_dir.resolve().as_uri())
@@ -93,9 +97,8 @@ def maintain(settings: Settings, *, table: str | None = None, target_file_mb: in
     jtable = catalog.loadTable(ident)
 
     reporter.step(f"compacting data files of {settings.pipeline.namespace}.{name} to about {target_file_mb} MiB")
-    env = jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.createLocalEnvironment(1)
     result = (
-        jvm.org.apache.iceberg.flink.actions.Actions.forTable(env, jtable)
+        jvm.org.apache.iceberg.flink.actions.Actions.forTable(env._j_stream_execution_environment, jtable)
         .rewriteDataFiles()
         .targetSizeInBytes(target_file_mb * 1024 * 1024)
         .execute()
