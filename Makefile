@@ -58,7 +58,7 @@ demo: install build
 	$(BIN)/pipectl local down --purge >/dev/null; \
 	$(BIN)/pipectl local up; \
 	$(BIN)/pipectl job start; \
-	$(BIN)/pipectl produce orders --rate max --count $(DEMO_EVENTS) --seed 42; \
+	$(BIN)/pipectl produce orders --rate max --count $(DEMO_EVENTS); \
 	$(BIN)/pipectl verify --expect-rows $(DEMO_EVENTS) --timeout 180; \
 	$(BIN)/pipectl job stop; \
 	$(BIN)/pipectl local down
