@@ -66,6 +66,26 @@ def _java_class(jvm, dotted: str):
     return obj
 
 
+def _log_to_file(settings: Settings) -> None:
+    """Keep the in-process JVM's log out of stdout (the JSON output lives there): to logs/maintain.log."""
+    import os
+
+    log_dir = settings.state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    props = settings.state_dir / "maintain-log4j.properties"
+    props.write_text(
+        "rootLogger.level = INFO\n"
+        "rootLogger.appenderRef.file.ref = FileAppender\n"
+        "appender.file.name = FileAppender\n"
+        "appender.file.type = FILE\n"
+        f"appender.file.fileName = {log_dir / 'maintain.log'}\n"
+        "appender.file.layout.type = PatternLayout\n"
+        "appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n\n"
+    )
+    os.environ["LOG4J_PROPERTIES"] = str(props)
+    os.environ["FLINK_LOG_DIR"] = str(log_dir)
+
+
 def maintain(settings: Settings, *, table: str | None = None, target_file_mb: int = 128,
              retain_last: int = 5, older_than_s: int = 3600, reporter: Reporter = SILENT) -> MaintainReport:
     if settings.env != "local":
@@ -82,6 +102,7 @@ def maintain(settings: Settings, *, table: str | None = None, target_file_mb: in
         raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
 
     reporter.step("starting Flink in-process for Iceberg's maintenance actions")
+    _log_to_file(settings)
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.java_gateway import get_gateway
 
