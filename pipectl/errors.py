@@ -12,6 +12,7 @@ EXIT_USAGE = 2  # bad flags, settings or input
 EXIT_NOT_FOUND = 3  # something that should exist does not (table, app, artifact)
 EXIT_UNHEALTHY = 4  # a component did not become healthy / timed out
 EXIT_INCOMPLETE = 5  # verification found missing or duplicated data
+EXIT_DEGRADED = 6  # `status`: a stage is degraded (data may still flow; the reason names what)
 EXIT_INTERRUPTED = 130
 
 

@@ -39,7 +39,7 @@ def root(
 
 def _register() -> None:
     # Imported here so that each module stays light: none imports an SDK at import time.
-    from pipectl.cli import aws, job, local, maintain, produce, verify
+    from pipectl.cli import aws, doctor, job, local, maintain, produce, status, verify
 
     app.add_typer(local.app, name="local")
     app.add_typer(job.app, name="job")
@@ -47,6 +47,8 @@ def _register() -> None:
     app.add_typer(produce.app, name="produce")
     verify.register(app)
     maintain.register(app)
+    status.register(app)
+    doctor.register(app)
 
 
 _register()

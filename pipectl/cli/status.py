@@ -1,0 +1,184 @@
+"""`pipectl status`: one screen for the whole pipeline, a verdict per stage and overall."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from pipectl.cli import context
+
+COLORS = {"healthy": "green", "degraded": "yellow", "down": "red", "unknown": "dim"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def status(
+        interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between the two samples of the topic's end offsets (the produce rate); with --watch, seconds between refreshes."),
+        watch: bool = typer.Option(False, "--watch", help="Refresh in place until Ctrl-C, with sparklines of throughput and lag (text output only)."),
+    ) -> None:
+        """Is data flowing from producer to table? Kafka, Flink and Iceberg side by side.
+
+        Each stage gets a verdict, healthy, degraded or down, with the reason; the overall verdict is
+        the worst. Exit code 0 healthy, 6 degraded, 4 down (docs/status.md has the rules and the JSON)."""
+        from pipectl import status as lib
+
+        s = context.settings()
+        if watch:
+            _watch(lib.watch(s, interval))
+            return
+        result = lib.collect(s, interval)
+        context.out().emit(result, render)
+        raise typer.Exit(result.exit_code)
+
+
+def _watch(statuses) -> None:
+    from pipectl.errors import EXIT_USAGE, PipectlError
+
+    out = context.out()
+    if out.json_mode:
+        raise PipectlError("--watch draws on a terminal; it cannot be combined with --output json",
+                           hint="drop --watch to get one JSON document", exit_code=EXIT_USAGE)
+    from rich.live import Live
+
+    code = 0
+    with Live(console=out.console, auto_refresh=False, transient=False) as live:
+        try:
+            for st in statuses:
+                live.update(view(st, sparklines=True), refresh=True)
+                code = st.exit_code
+        except KeyboardInterrupt:
+            pass
+    raise typer.Exit(code)
+
+
+# ------------------------------------------------------------------------------ rendering
+def _num(v, suffix: str = "") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and not v.is_integer():
+        return f"{v:,.1f}{suffix}"
+    return f"{int(v):,}{suffix}"
+
+
+def _bytes(n) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _verdict(v: str) -> Text:
+    return Text(v.upper() if v != "healthy" else v, style=f"bold {COLORS.get(v, '')}")
+
+
+def kafka_figures(k: dict) -> str:
+    from pipectl.status import fmt_age
+
+    if k.get("topic_exists") is None and k.get("cluster_state") is None:
+        return k.get("note") or f"{k.get('bootstrap')}: not reachable"
+    lag = k.get("lag") or {}
+    parts = [f"topic {k.get('topic')}"]
+    if k.get("cluster_state"):
+        parts.append(f"MSK {k['cluster_state']}")
+    if k.get("partitions") is not None:
+        parts.append(f"{k['partitions']} partitions, {_num(k.get('records'))} records")
+    if k.get("produce_rate_per_s") is not None:
+        parts.append(f"{_num(k['produce_rate_per_s'])}/s produced")
+    per = lag.get("per_partition") or {}
+    parts.append(f"lag {_num(lag.get('total'))}" + (" (" + ", ".join(f"p{p} {_num(v)}" for p, v in per.items()) + ")" if per else "")
+                 + f" for group {k.get('consumer_group')}")
+    if k.get("oldest_waiting_s") is not None:
+        parts.append(f"oldest waiting {fmt_age(k['oldest_waiting_s'])}")
+    return ", ".join(parts)
+
+
+def flink_figures(f: dict) -> str:
+    from pipectl.status import fmt_age
+
+    parts = []
+    if f.get("application"):
+        parts.append(f"application {f['application']} {f.get('application_status') or 'missing'}"
+                     + (f" v{f['application_version']}" if f.get("application_version") else ""))
+    elif f.get("reachable"):
+        tm = f.get("taskmanagers")
+        parts.append(f"{tm} TaskManager{'s' if tm != 1 else ''}, {f.get('slots_available')}/{f.get('slots_total')} slots free")
+    else:
+        return f"{f.get('rest_url')}: not reachable"
+    job = f.get("job")
+    if job is None:
+        parts.append("no order_ingest job" if not f.get("application") else "no job metrics")
+        return ", ".join(parts)
+    parts.append(f"job {job.get('state') or '?'}" + (f" up {fmt_age(job['uptime_s'])}" if job.get("uptime_s") is not None else ""))
+    if job.get("state") in ("FINISHED", "CANCELED", "FAILED", "SUSPENDED"):
+        return ", ".join(parts)
+    parts.append(f"restarts {_num(job.get('restarts'))}")
+    cp = job.get("last_checkpoint")
+    if cp:
+        age = f" {fmt_age(cp['age_s'])} ago" if cp.get("age_s") is not None else ""
+        parts.append(f"checkpoint{' #' + str(cp['id']) if cp.get('id') is not None else ''}{age} "
+                     f"({_num(cp.get('duration_ms'))} ms, {_bytes(cp.get('size_bytes'))})")
+    elif job.get("state") == "RUNNING":
+        parts.append("no checkpoint yet")
+    parts.append(f"{_num(job.get('records_in_per_s'))}/s in, {_num(job.get('records_out_per_s'))}/s out")
+    if job.get("backpressure"):
+        parts.append(f"backpressure {job['backpressure']}")
+    return ", ".join(parts)
+
+
+def iceberg_figures(i: dict) -> str:
+    from pipectl.status import fmt_age
+
+    if not i.get("exists"):
+        return f"table {i.get('table')}: missing"
+    parts = [f"table {i.get('table')}: {_num(i.get('rows'))} rows"]
+    age = i.get("last_commit_age_s")
+    parts.append(f"last commit {fmt_age(age)} ago" if age is not None else "no commit yet")
+    if i.get("idle"):
+        parts.append("idle")
+    parts.append(f"{_num(i.get('data_files'))} files (avg {_bytes(i.get('avg_file_bytes'))})")
+    parts.append(f"{_num(i.get('quarantined_rows'))} quarantined")
+    return ", ".join(parts)
+
+
+FIGURES = {"kafka": kafka_figures, "flink": flink_figures, "iceberg": iceberg_figures}
+
+
+def view(st, sparklines: bool = False):
+    import datetime as dt
+
+    from pipectl.cli.sparkline import sparkline
+
+    d = st.to_dict()
+    head = Text.assemble(_verdict(d["verdict"]), "  ", d["reason"])
+    when = dt.datetime.fromtimestamp(st.checked_at).strftime("%H:%M:%S")
+    sub = Text(f"{d['env']} · checked {when} · exit code {d['exit_code']}", style="dim")
+    table = Table(show_header=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, stage in d["stages"].items():
+        table.add_row(name, _verdict(stage["verdict"]), FIGURES[name](stage))
+        for problem in stage["problems"]:
+            table.add_row("", "", Text(f"↳ {problem}", style=COLORS.get(stage["verdict"], "")))
+    parts = [head, sub, Text(""), table]
+    if sparklines:
+        spark = Table(show_header=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
+        spark.add_column(style="bold", no_wrap=True)
+        spark.add_column(no_wrap=True, style="cyan")
+        spark.add_column(no_wrap=True)
+        for key, label, suffix in (("produce_rate_per_s", "produced", "/s"), ("records_in_per_s", "read by job", "/s"),
+                                   ("lag", "lag", "")):
+            values = d["history"].get(key) or []
+            last = next((v for v in reversed(values) if v is not None), None)
+            spark.add_row(label, sparkline(values, 40) or " ", _num(last, suffix))
+        parts += [Text(""), spark, Text("Ctrl-C to stop", style="dim")]
+    return Group(*parts)
+
+
+def render(console: Console, st) -> None:
+    console.print(view(st))
