@@ -41,15 +41,15 @@ def _register() -> None:
     # Imported here so that each module stays light: none imports an SDK at import time.
     from pipectl.cli import aws, doctor, job, local, maintain, produce, status, verify
 
+    # in the order a newcomer uses them
     app.add_typer(local.app, name="local")
     app.add_typer(job.app, name="job")
-    app.add_typer(aws.app, name="aws")
     app.add_typer(produce.app, name="produce")
     verify.register(app)
-    maintain.register(app)
     status.register(app)
     doctor.register(app)
-
+    maintain.register(app)
+    app.add_typer(aws.app, name="aws")
 
 _register()
 
