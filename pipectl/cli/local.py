@@ -16,9 +16,18 @@ def _stack():
 
 
 @app.command()
-def up() -> None:
-    """Start Kafka (127.0.0.1:9092) and Flink (REST and UI on 127.0.0.1:8081); create the topic. Idempotent."""
-    context.out().emit(_stack().up(), render.stack_up)
+def up(
+    runtime: str = typer.Option(
+        None, "--runtime", metavar="native|docker|auto",
+        help="native: local processes; docker: containers; auto: docker when an engine answers. Default: the running stack's, else local.runtime.",
+    ),
+) -> None:
+    """Start Kafka (127.0.0.1:9092) and Flink (REST and UI on 127.0.0.1:8081); create the topic. Idempotent.
+
+    The runtime is recorded in the state folder; status, logs, down and job commands use it."""
+    from pipectl.stack import start_stack
+
+    context.out().emit(start_stack(context.settings(), runtime, reporter=context.out()), render.stack_up)
 
 
 @app.command()
@@ -35,12 +44,11 @@ def logs(
     component: str = typer.Argument("kafka", help="kafka, jobmanager or taskmanager"),
     lines: int = typer.Option(50, "--lines", "-n", help="How many of the last lines."),
 ) -> None:
-    """Print the last lines of a component's log."""
-    from pipectl import procs
+    """Print the last lines of a component's log (a container's log in the docker runtime)."""
+    from pipectl.stack import component_log
 
-    path = _stack().log_path(component)
     context.out().emit(
-        {"component": component, "log": str(path), "lines": procs.tail(path, lines)},
+        component_log(context.settings(), component, lines),
         lambda console, r: console.out("\n".join(r["lines"]) if r["lines"] else f"(no log yet at {r['log']})", highlight=False),
     )
 

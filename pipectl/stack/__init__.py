@@ -1,13 +1,104 @@
-"""Local runtimes behind one interface: `get_stack(settings)` returns the native or docker stack."""
+"""Local runtimes behind one interface: native (processes) or docker (containers).
+
+`local up` chooses the runtime (--runtime, else local.runtime; `auto` means docker when a Docker
+engine answers, native otherwise) and records it in <state_dir>/runtime; every later command
+(status, logs, down, job start) uses the recorded one.
+"""
 
 from __future__ import annotations
 
 from pipectl.config import Settings
+from pipectl.errors import EXIT_USAGE, PipectlError
+
+RUNTIMES = ("native", "docker", "auto")
 
 
-def get_stack(settings: Settings, reporter=None):
-    from pipectl.stack.native import NativeStack
+def _record_file(settings: Settings):
+    return settings.state_dir / "runtime"
 
+
+def recorded_runtime(settings: Settings) -> str | None:
+    """The runtime the last `local up` used in this state folder, if any."""
+    try:
+        value = _record_file(settings).read_text().strip()
+    except OSError:
+        return None
+    return value if value in ("native", "docker") else None
+
+
+def resolve_runtime(requested: str) -> tuple[str, str]:
+    """(runtime, why): `auto` becomes docker when an engine answers, native otherwise."""
+    if requested not in RUNTIMES:
+        raise PipectlError(f"unknown runtime {requested!r}", hint="choose native, docker or auto", exit_code=EXIT_USAGE)
+    if requested != "auto":
+        return requested, ""
+    from pipectl.stack.docker import engine_address, engine_answers
+
+    if engine_answers():
+        return "docker", f"auto: a Docker engine answers at {engine_address()}"
+    return "native", "auto: no Docker engine answers"
+
+
+def _make(runtime: str, settings: Settings, reporter):
     from pipectl.progress import SILENT
 
+    if runtime == "docker":
+        from pipectl.stack.docker import DockerStack
+
+        return DockerStack(settings, reporter or SILENT)
+    from pipectl.stack.native import NativeStack
+
     return NativeStack(settings, reporter or SILENT)
+
+
+def get_stack(settings: Settings, reporter=None, runtime: str | None = None):
+    """The stack of `runtime`, else of the runtime `local up` recorded, else of local.runtime."""
+    chosen = runtime or recorded_runtime(settings) or settings.local.runtime
+    if chosen == "auto":
+        chosen, _ = resolve_runtime(chosen)
+    return _make(chosen, settings, reporter)
+
+
+def _running(stack) -> bool:
+    if hasattr(stack, "any_running"):
+        return stack.any_running()
+    return any(c.pid for c in stack.status().components)
+
+
+def start_stack(settings: Settings, runtime: str | None = None, reporter=None):
+    """`local up`: choose the runtime (`runtime`, else the recorded one while its stack runs, so
+    `up` twice reuses it, else local.runtime), refuse to start a second stack beside a running one
+    of the other runtime, record the choice, start (or reuse) the stack."""
+    previous = recorded_runtime(settings)
+    previous_running = bool(previous) and _running(_make(previous, settings, None))
+    if runtime is None and previous_running:
+        chosen, why = previous, ""
+    else:
+        chosen, why = resolve_runtime(runtime or settings.local.runtime)
+    if previous_running and previous != chosen:
+        raise PipectlError(
+            f"the {previous} stack of {settings.state_dir} is running",
+            hint=f"stop it with 'pipectl local down' first, or use --runtime {previous}",
+            exit_code=EXIT_USAGE,
+        )
+    if reporter is not None and why:
+        reporter.done(f"runtime {chosen} ({why})")
+    record = _record_file(settings)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(chosen + "\n")
+    status = _make(chosen, settings, reporter).up()
+    if why:
+        status.messages.insert(0, f"runtime: {chosen} ({why})")
+    return status
+
+
+def component_log(settings: Settings, component: str, lines: int) -> dict:
+    """The last `lines` of a component's log, from the recorded runtime: a file (native) or the
+    container's log (docker)."""
+    from pipectl import procs
+
+    stack = get_stack(settings)
+    if hasattr(stack, "log_lines"):
+        return {"component": component, "log": stack.log_source(component), "lines": stack.log_lines(component, lines)}
+    path = stack.log_path(component)
+    return {"component": component, "log": str(path), "lines": procs.tail(path, lines)}

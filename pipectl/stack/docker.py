@@ -1,0 +1,500 @@
+"""The docker local stack: the services of pipectl/stack/spec.py as containers, through the
+Docker SDK (docker-py). Same interface and messages as the native stack.
+
+The images are built from compose/*/Dockerfile with a build context pipectl assembles from the
+project (only the files a Dockerfile copies), so a build sends no virtualenv or warehouse.
+Where things come from:
+  PIPECTL_DOCKER_BASE_IMAGE   the base of both images (default: the public ones in spec.py);
+                              the tests use a local debootstrap image, since nothing can be pulled
+  PIPECTL_DOCKER_WHEELHOUSE   the Flink image's Python packages (default target/docker/wheels),
+                              filled on the host with `pip wheel` from requirements.lock: the image
+                              build itself never downloads Python packages.
+Host folders (warehouse, <state>/flink) are mounted at the same absolute paths in the Flink
+containers; Kafka's data lives in <state>/docker/kafka. Containers run as the host user, so
+everything they write stays the user's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from pipectl import kafka_admin, procs
+from pipectl.config import Settings
+from pipectl.errors import EXIT_UNHEALTHY, NotFoundError, PipectlError
+from pipectl.progress import SILENT, Reporter
+from pipectl.stack import spec
+from pipectl.stack.model import ComponentStatus, StackStatus
+from pipectl.wait import wait_until
+
+COMPONENTS = spec.COMPONENTS
+ENV_BASE_IMAGE = "PIPECTL_DOCKER_BASE_IMAGE"
+ENV_WHEELHOUSE = "PIPECTL_DOCKER_WHEELHOUSE"
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+LABEL = "io.pipectl.component"
+
+
+def engine_address(environ=None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+def engine_answers(timeout: float = 3.0) -> bool:
+    """Whether a Docker engine answers at DOCKER_HOST (or the default socket)."""
+    address = engine_address()
+    if address.startswith("unix://") and not Path(address.removeprefix("unix://")).exists():
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # noqa: BLE001 - "no engine" is an answer
+        return False
+
+
+def connect(timeout: float = 600.0):
+    """A Docker SDK client, or a clear error when no engine answers."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        probe = docker.from_env(timeout=10)  # a quick answer first; builds and `flink run` take longer
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+        return docker.from_env(timeout=timeout)
+    except DockerException as exc:
+        raise PipectlError(
+            f"no Docker engine answers at {engine_address()} ({type(exc).__name__})",
+            hint="start Docker or set DOCKER_HOST, or use 'pipectl local up --runtime native'",
+            exit_code=EXIT_UNHEALTHY,
+        ) from None
+
+
+# ---------------------------------------------------------------------------------- wheelhouse
+def python_pins(lock: Path) -> list[str]:
+    """`name==version` from requirements.lock for the packages the Flink image needs."""
+    wanted = set(spec.FLINK_PYTHON_PACKAGES)
+    pins = []
+    for line in lock.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)", line.strip())
+        if m and _norm(m.group(1)) in wanted:
+            pins.append(f"{_norm(m.group(1))}=={m.group(2)}")
+    missing = wanted - {p.split("==")[0] for p in pins}
+    if missing:
+        raise NotFoundError(f"{lock.name} pins no version of {', '.join(sorted(missing))}", hint="run 'make lock'")
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _has_wheel(folder: Path, pin: str) -> bool:
+    name, version = pin.split("==")
+    stem = re.sub(r"[-_.]+", "_", name).lower() + "-" + version + "-"
+    return any(f.name.lower().startswith(stem) for f in folder.glob("*.whl"))
+
+
+def ensure_wheelhouse(dest: Path, lock: Path, reporter: Reporter = SILENT) -> Path:
+    """Wheels of the pinned packages (and of pip, which a base without pip installs them with)
+    in `dest`, made on the host with `pip wheel` when missing."""
+    import importlib.metadata
+
+    try:
+        pip_version = importlib.metadata.version("pip")
+    except importlib.metadata.PackageNotFoundError:
+        raise NotFoundError(
+            f"pip is not installed in {sys.executable}; it fetches the Flink image's wheels",
+            hint=f"install it ({sys.executable} -m ensurepip), or fill {ENV_WHEELHOUSE} with the wheels",
+        ) from None
+    pins = python_pins(lock) + [f"pip=={pip_version}"]
+    dest.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in pins if not _has_wheel(dest, p)]
+    if missing:
+        reporter.step(f"fetching Python wheels for the Flink image into {dest}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
+             "--wheel-dir", str(dest), *missing],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0 or not all(_has_wheel(dest, p) for p in pins):
+            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise PipectlError(
+                f"could not fetch the Flink image's Python wheels: {last[0]}",
+                hint=f"check the package index is reachable, or fill {dest} with wheels of {', '.join(pins)}",
+            )
+        reporter.done(f"wheels ready in {dest}")
+    return dest
+
+
+# ---------------------------------------------------------------------------------- the stack
+class DockerStack:
+    runtime = "docker"
+
+    def __init__(self, settings: Settings, reporter: Reporter = SILENT):
+        self.s = settings
+        self.r = reporter
+        self.state = settings.state_dir
+        self.layout = spec.runtime_layout(settings)
+        self.services = {svc.name: svc for svc in spec.services(self.layout)}
+        self._client = None
+
+    # ------------------------------------------------------------------ engine, containers
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    def container(self, name: str):
+        from docker.errors import NotFound
+
+        try:
+            return self.client.containers.get(self.services[name].container_name)
+        except NotFound:
+            return None
+
+    @staticmethod
+    def _running(container) -> bool:
+        if container is None:
+            return False
+        try:
+            container.reload()
+        except Exception:  # noqa: BLE001 - gone meanwhile
+            return False
+        return container.status == "running"
+
+    def address(self, name: str) -> str:
+        if name == "kafka":
+            return self.s.kafka_bootstrap
+        if name == "jobmanager":
+            return self.s.flink_rest_url
+        return "-"
+
+    def _check_component(self, name: str) -> None:
+        if name not in COMPONENTS:
+            raise PipectlError(f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}", exit_code=2)
+
+    def log_path(self, name: str) -> Path:
+        """Docker keeps the logs; this is where `log_lines` would be saved (for messages)."""
+        self._check_component(name)
+        return self.state / "logs" / f"{name}.log"
+
+    def log_source(self, name: str) -> str:
+        self._check_component(name)
+        return f"docker logs {self.services[name].container_name}"
+
+    def log_lines(self, name: str, lines: int = 50) -> list[str]:
+        self._check_component(name)
+        container = self.container(name)
+        if container is None:
+            return []
+        raw = container.logs(tail=lines, stdout=True, stderr=True)
+        return raw.decode(errors="replace").splitlines()[-lines:]
+
+    # ------------------------------------------------------------------ health
+    def kafka_healthy(self) -> bool:
+        try:
+            return kafka_admin.ping(self.s.kafka_bootstrap, timeout_s=3)
+        except Exception:  # noqa: BLE001
+            return False
+
+    def flink_overview(self) -> dict | None:
+        from pipectl.flink.rest import FlinkRest
+
+        try:
+            return FlinkRest(self.s.flink_rest_url, timeout=3).overview()
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _wait(self, name: str, check, timeout: float) -> None:
+        container = self.container(name)
+        wait_until(
+            check,
+            what=name,
+            timeout=timeout,
+            interval=0.5,
+            hint=f"see 'pipectl local logs {name}'",
+            log_tail=lambda: self.log_lines(name, 15),
+            alive=lambda: self._running(container),
+        )
+
+    # ------------------------------------------------------------------ up
+    def up(self) -> StackStatus:
+        messages: list[str] = []
+        self._check_artifacts()
+        for d in (self.state / "logs", Path(self.layout.kafka_data_host), Path(self.layout.flink_state_host),
+                  Path(self.layout.warehouse_host)):
+            d.mkdir(parents=True, exist_ok=True)
+        client = self.client
+        self._ensure_network()
+
+        missing = [n for n in COMPONENTS if not self._running(self.container(n))]
+        if missing:
+            self._build_images({self.services[n].image for n in missing})
+
+        for name in COMPONENTS:
+            svc = self.services[name]
+            if name in missing:
+                self._ensure_ports_free(name)
+                old = self.container(name)
+                if old is not None:
+                    old.remove(force=True)
+                self.r.step(f"starting {name} ({svc.container_name})")
+                self._create(client, svc).start()
+                messages.append(f"{name}: started")
+            else:
+                messages.append(f"{name}: found running, reusing it")
+            if name == "kafka":
+                self._wait("kafka", self.kafka_healthy, timeout=self.s.local.start_timeout_s)
+                self.r.done(f"Kafka answers on {self.s.kafka_bootstrap}")
+                created = kafka_admin.ensure_topic(self.s.kafka_bootstrap, self.s.pipeline.topic,
+                                                   self.s.pipeline.partitions)
+                messages.append(
+                    f"topic {self.s.pipeline.topic}: "
+                    + (f"created with {self.s.pipeline.partitions} partitions" if created else "exists")
+                )
+            elif name == "jobmanager":
+                self._wait("jobmanager", self.flink_overview, timeout=self.s.local.start_timeout_s)
+                self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
+            else:
+                self._wait("taskmanager", self._taskmanager_registered, timeout=self.s.local.start_timeout_s)
+                self.r.done("Flink TaskManager registered")
+        status = self.status()
+        status.messages = messages
+        return status
+
+    def _taskmanager_registered(self) -> bool:
+        return (self.flink_overview() or {}).get("taskmanagers", 0) >= 1
+
+    def start_taskmanager(self) -> None:
+        """Start (or restart) only the TaskManager; used after a crash."""
+        container = self.container("taskmanager")
+        if container is None:
+            self._create(self.client, self.services["taskmanager"]).start()
+        elif not self._running(container):
+            container.start()
+        self._wait("taskmanager", self._taskmanager_registered, timeout=self.s.local.start_timeout_s)
+
+    def _check_artifacts(self) -> None:
+        if not self.s.dependency_jar.is_file():
+            raise NotFoundError(f"dependency jar {self.s.dependency_jar} is missing", hint="build it with 'make build'")
+        if not any((self.s.target_dir / "kafka" / "libs").glob("kafka_2.13-*.jar")):
+            raise NotFoundError(
+                f"the Kafka broker classpath is missing ({self.s.target_dir / 'kafka' / 'libs'})",
+                hint="build it with 'make build' (runs mvn -q package)",
+            )
+
+    def _ensure_ports_free(self, name: str) -> None:
+        for _ip, port, _cport in self.services[name].ports:
+            owner = procs.port_owner(port)
+            if owner is not None:
+                pid, command = owner
+                held = f"pid {pid} ({command})" if pid else "another process"
+                raise PipectlError(
+                    f"port {port} needed by {name} is already in use by {held}",
+                    hint="stop that process, or change local ports in pipectl.toml",
+                    exit_code=2,
+                )
+
+    def _ensure_network(self) -> None:
+        from docker.errors import NotFound
+
+        try:
+            self.client.networks.get(self.layout.network)
+        except NotFound:
+            self.client.networks.create(self.layout.network, driver="bridge", labels={LABEL: "network"})
+
+    def _create(self, client, svc: spec.Service):
+        net = self.layout.network
+        return client.containers.create(
+            svc.image,
+            command=list(svc.command) or None,
+            name=svc.container_name,
+            hostname=svc.name,
+            environment=svc.environment,
+            ports={f"{cport}/tcp": (ip, port) for ip, port, cport in svc.ports},
+            volumes={m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in svc.mounts},
+            network=net,
+            networking_config={net: client.api.create_endpoint_config(aliases=[svc.name])},
+            labels={LABEL: svc.name, "io.pipectl.state-dir": str(self.state.resolve())},
+            user=f"{os.getuid()}:{os.getgid()}",
+        )
+
+    # ------------------------------------------------------------------ images
+    def _build_images(self, images: set[str]) -> None:
+        base = os.environ.get(ENV_BASE_IMAGE, "").strip()
+        wheelhouse = Path(os.environ.get(ENV_WHEELHOUSE) or self.s.target_dir / "docker" / "wheels")
+        built: set[str] = set()
+        for svc in self.services.values():
+            if svc.image not in images or svc.image in built:
+                continue
+            built.add(svc.image)
+            args = dict(svc.build.args)
+            if base:
+                args["BASE_IMAGE"] = base
+            extra: dict[str, Path] = {}
+            if "PYTHON_PACKAGES" in args:
+                ensure_wheelhouse(wheelhouse, self.s.project_dir / "requirements.lock", self.r)
+                args["PYTHON_PACKAGES"] = "wheels"
+                extra[spec.WHEELS_DIR + "/"] = wheelhouse
+            self._build(svc, args, extra)
+
+    def _context(self, svc: spec.Service, replace: dict[str, Path]):
+        """The build context as a tar file: the Dockerfile and the inputs the spec lists."""
+        root = self.s.project_dir
+        f = tempfile.TemporaryFile()
+        with tarfile.open(fileobj=f, mode="w") as tar:
+            def add(path: Path, arcname: str) -> None:
+                info = tar.gettarinfo(str(path), arcname)
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if info.isdir():
+                    tar.addfile(info)
+                    return
+                with open(path, "rb") as fh:
+                    tar.addfile(info, fh)
+
+            add(root / svc.build.dockerfile, svc.build.dockerfile)
+            for item in svc.build.inputs:
+                src = replace.get(item, root / item.rstrip("/"))
+                if not src.exists():
+                    raise NotFoundError(f"{src} is missing (needed to build {svc.image})", hint="run 'make build'")
+                if src.is_dir():
+                    add(src, item.rstrip("/"))
+                    for p in sorted(src.rglob("*")):
+                        if "__pycache__" in p.parts or p.suffix == ".pyc" or p.name == ".gitignore":
+                            continue
+                        add(p, item.rstrip("/") + "/" + p.relative_to(src).as_posix())
+                else:
+                    add(src, item)
+        f.seek(0)
+        return f
+
+    def _build(self, svc: spec.Service, args: dict[str, str], replace: dict[str, Path]) -> None:
+        from docker.errors import APIError
+
+        log = self.state / "logs" / f"build-{svc.image.split(':')[0]}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.r.step(f"building image {svc.image} (base {args['BASE_IMAGE']})")
+        started = time.monotonic()
+        error = None
+        context = self._context(svc, replace)
+        try:
+            with open(log, "w") as out:
+                stream = self.client.api.build(
+                    fileobj=context, custom_context=True, dockerfile=svc.build.dockerfile, tag=svc.image,
+                    buildargs=args, rm=True, forcerm=True, decode=True,
+                )
+                for chunk in stream:
+                    if "stream" in chunk:
+                        out.write(chunk["stream"])
+                    if "error" in chunk:
+                        error = chunk["error"].strip()
+                        out.write(error + "\n")
+        except APIError as exc:
+            error = exc.explanation or str(exc)
+        finally:
+            context.close()
+        if error:
+            hint = f"full build log in {log}"
+            if "pull access denied" in error or "manifest" in error or "dial tcp" in error or "lookup" in error:
+                hint += f"; the base image could not be pulled: set {ENV_BASE_IMAGE} to an image the engine has"
+            raise PipectlError(f"building {svc.image} failed: {error.splitlines()[-1][:300]}", hint=hint)
+        self.r.done(f"image {svc.image} built in {time.monotonic() - started:.0f}s")
+
+    # ------------------------------------------------------------------ job submission
+    def submit_job(self, job_env: dict[str, str], restore: str | None) -> tuple[int, str]:
+        """`flink run -d -py` inside the JobManager container: (exit code, output)."""
+        container = self.container("jobmanager")
+        if not self._running(container):
+            raise PipectlError("the JobManager container is not running", hint="start it with 'pipectl local up --runtime docker'",
+                               exit_code=EXIT_UNHEALTHY)
+        env = dict(job_env)
+        # what differs inside the network; the warehouse path is the same on both sides
+        env.update(spec.job_environment(self.layout))
+        argv = ["flink", "run", "-d", "-py", spec.JOB_PY]
+        if restore:
+            argv += ["-s", restore]
+        result = container.exec_run(argv, environment=env, workdir=spec.USRLIB, user=f"{os.getuid()}:{os.getgid()}")
+        return result.exit_code, (result.output or b"").decode(errors="replace")
+
+    # ------------------------------------------------------------------ status / down
+    def status(self) -> StackStatus:
+        try:
+            self.client
+        except PipectlError as exc:
+            rows = [ComponentStatus(n, None, self.address(n), False, detail=exc.message) for n in COMPONENTS]
+            return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
+        overview = self.flink_overview()
+        rows = []
+        for name in COMPONENTS:
+            container = self.container(name)
+            running = self._running(container)
+            pid = (container.attrs.get("State", {}).get("Pid") or None) if running else None
+            if running:
+                detail = f"container {container.name}"
+            else:
+                detail = "no container" if container is None else f"container {container.name} {container.status}"
+            if name == "kafka":
+                healthy = running and self.kafka_healthy()
+            elif name == "jobmanager":
+                healthy = running and overview is not None
+                if overview and running:
+                    detail = f"flink {overview.get('flink-version', '?')}"
+            else:
+                healthy = running and (overview or {}).get("taskmanagers", 0) >= 1
+                if overview and running:
+                    detail = f"{overview.get('slots-total', 0)} slots"
+            rows.append(ComponentStatus(name, pid, self.address(name), healthy, detail=detail))
+        return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
+
+    def any_running(self) -> bool:
+        if not engine_answers():
+            return False
+        return any(self._running(self.container(n)) for n in COMPONENTS)
+
+    def down(self, purge: bool = False) -> StackStatus:
+        from docker.errors import APIError, NotFound
+
+        messages = []
+        for name in ("taskmanager", "jobmanager", "kafka"):
+            container = self.container(name)
+            if self._running(container):
+                container.stop(timeout=30 if name == "kafka" else 20)
+                messages.append(f"{name}: stopped")
+            else:
+                messages.append(f"{name}: not running")
+            if container is not None:
+                try:
+                    container.remove(force=True)
+                except NotFound:
+                    pass
+        try:
+            self.client.networks.get(self.layout.network).remove()
+        except (NotFound, APIError):
+            pass
+        if purge:
+            for path in (Path(self.layout.kafka_data_host).parent, Path(self.layout.flink_state_host) / "checkpoints",
+                         Path(self.layout.flink_state_host) / "savepoints", self.s.warehouse_dir, self.state / "job.json"):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                    messages.append(f"deleted {path}")
+                elif path.exists():
+                    path.unlink()
+        status = self.status()
+        status.messages = messages
+        return status
