@@ -97,8 +97,19 @@ def _submit_error(output: str) -> str:
     return lines[-1][:400] if lines else "no output"
 
 
+def _table_rows(settings: Settings) -> int:
+    """Rows in the orders table from its current snapshot's summary (0 when there is no table)."""
+    from pipectl.verify import load_local_table
+
+    try:
+        snapshot = load_local_table(settings).current_snapshot()
+    except NotFoundError:
+        return 0
+    return int(snapshot.summary["total-records"]) if snapshot and snapshot.summary else 0
+
+
 def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None,
-          reporter: Reporter = SILENT, table_rows: int | None = None) -> JobInfo:
+          reporter: Reporter = SILENT) -> JobInfo:
     rest = _rest(settings)
     rest.overview()  # raises a clear error when no cluster answers
     running = find_job(settings)
@@ -115,7 +126,8 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
         if restore and not Path(restore.removeprefix("file:")).exists():
             warnings.append(f"last savepoint {restore} no longer exists; starting from committed offsets")
             restore = None
-    if fresh and table_rows:
+    table_rows = _table_rows(settings) if fresh else 0
+    if table_rows:
         warnings.append(
             f"starting fresh while {settings.pipeline.namespace}.{settings.pipeline.table} holds {table_rows} rows: "
             "the job resumes from the consumer group's committed offsets, not a savepoint; records after the "
