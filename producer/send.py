@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from producer.generate import MALFORMED_KINDS, EventClock, OrderGenerator, new_seed
+from producer.generate import EventClock, OrderGenerator, new_seed
 from producer.options import ProduceConfig
 from producer.rate import Pacer
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
+from pipectl.errors import NotFoundError, PipectlError
 from pipectl.flink.rest import FlinkRest
 from pipectl.progress import SILENT, Reporter
 from pipectl.wait import wait_until
@@ -152,15 +152,11 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
         job = rest.job(job_id)
         if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
             raise PipectlError(f"job {job_id} ended as {job['state']}", hint="see 'pipectl local logs jobmanager'")
-        tasks = job.get("status-counts", {}) or {}
         vertices_running = job["state"] == "RUNNING" and all(v.get("status") == "RUNNING" for v in job.get("vertices", []))
         return job if vertices_running else None
 
-    try:
-        job = wait_until(running_state, what="job order_ingest", timeout=120, interval=1,
-                         hint="see 'pipectl job status' and 'pipectl local logs jobmanager'")
-    except UnhealthyError:
-        raise
+    job = wait_until(running_state, what="job order_ingest", timeout=120, interval=1,
+                     hint="see 'pipectl job status' and 'pipectl local logs jobmanager'")
     _write_state(settings, job_id=job_id, restored_from=restore, started_at=time.time())
     reporter.done(f"order_ingest is RUNNING ({job_id})")
     return JobInfo(JOB_NAME, job_id, job["state"], started_at=job.get("start-time", 0) / 1000,
@@ -180,7 +176,6 @@ def status(settings: Settings) -> JobInfo:
                    restored_from=state.get("restored_from") if state.get("job_id") == jid else None)
     try:
         cps = rest.checkpoints(jid)
-        info.restarts = None
         latest = (cps.get("latest") or {}).get("completed")
         if latest:
             info.last_checkpoint = {

@@ -26,11 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipectl import kafka_admin, procs
+from pipectl import kafka_admin
 from pipectl.config import Settings
 from pipectl.errors import EXIT_UNHEALTHY, NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack import spec
+from pipectl.stack.base import StackBase
 from pipectl.stack.model import ComponentStatus, StackStatus
 from pipectl.wait import wait_until
 
@@ -141,13 +142,11 @@ def ensure_wheelhouse(dest: Path, lock: Path, reporter: Reporter = SILENT) -> Pa
 
 
 # ---------------------------------------------------------------------------------- the stack
-class DockerStack:
+class DockerStack(StackBase):
     runtime = "docker"
 
     def __init__(self, settings: Settings, reporter: Reporter = SILENT):
-        self.s = settings
-        self.r = reporter
-        self.state = settings.state_dir
+        super().__init__(settings, reporter)
         self.layout = spec.runtime_layout(settings)
         self.services = {svc.name: svc for svc in spec.services(self.layout)}
         self._client = None
@@ -177,48 +176,17 @@ class DockerStack:
             return False
         return container.status == "running"
 
-    def address(self, name: str) -> str:
-        if name == "kafka":
-            return self.s.kafka_bootstrap
-        if name == "jobmanager":
-            return self.s.flink_rest_url
-        return "-"
-
-    def _check_component(self, name: str) -> None:
-        if name not in COMPONENTS:
-            raise PipectlError(f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}", exit_code=2)
-
-    def log_path(self, name: str) -> Path:
-        """Docker keeps the logs; this is where `log_lines` would be saved (for messages)."""
-        self._check_component(name)
-        return self.state / "logs" / f"{name}.log"
-
     def log_source(self, name: str) -> str:
-        self._check_component(name)
+        self.check_component(name)
         return f"docker logs {self.services[name].container_name}"
 
     def log_lines(self, name: str, lines: int = 50) -> list[str]:
-        self._check_component(name)
+        self.check_component(name)
         container = self.container(name)
         if container is None:
             return []
         raw = container.logs(tail=lines, stdout=True, stderr=True)
         return raw.decode(errors="replace").splitlines()[-lines:]
-
-    # ------------------------------------------------------------------ health
-    def kafka_healthy(self) -> bool:
-        try:
-            return kafka_admin.ping(self.s.kafka_bootstrap, timeout_s=3)
-        except Exception:  # noqa: BLE001
-            return False
-
-    def flink_overview(self) -> dict | None:
-        from pipectl.flink.rest import FlinkRest
-
-        try:
-            return FlinkRest(self.s.flink_rest_url, timeout=3).overview()
-        except Exception:  # noqa: BLE001
-            return None
 
     def _wait(self, name: str, check, timeout: float) -> None:
         container = self.container(name)
@@ -271,14 +239,11 @@ class DockerStack:
                 self._wait("jobmanager", self.flink_overview, timeout=self.s.local.start_timeout_s)
                 self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
             else:
-                self._wait("taskmanager", self._taskmanager_registered, timeout=self.s.local.start_timeout_s)
+                self._wait("taskmanager", self.taskmanager_registered, timeout=self.s.local.start_timeout_s)
                 self.r.done("Flink TaskManager registered")
         status = self.status()
         status.messages = messages
         return status
-
-    def _taskmanager_registered(self) -> bool:
-        return (self.flink_overview() or {}).get("taskmanagers", 0) >= 1
 
     def start_taskmanager(self) -> None:
         """Start (or restart) only the TaskManager; used after a crash."""
@@ -287,28 +252,15 @@ class DockerStack:
             self._create(self.client, self.services["taskmanager"]).start()
         elif not self._running(container):
             container.start()
-        self._wait("taskmanager", self._taskmanager_registered, timeout=self.s.local.start_timeout_s)
+        self._wait("taskmanager", self.taskmanager_registered, timeout=self.s.local.start_timeout_s)
 
     def _check_artifacts(self) -> None:
         if not self.s.dependency_jar.is_file():
             raise NotFoundError(f"dependency jar {self.s.dependency_jar} is missing", hint="build it with 'make build'")
-        if not any((self.s.target_dir / "kafka" / "libs").glob("kafka_2.13-*.jar")):
-            raise NotFoundError(
-                f"the Kafka broker classpath is missing ({self.s.target_dir / 'kafka' / 'libs'})",
-                hint="build it with 'make build' (runs mvn -q package)",
-            )
+        self.check_kafka_libs()
 
     def _ensure_ports_free(self, name: str) -> None:
-        for _ip, port, _cport in self.services[name].ports:
-            owner = procs.port_owner(port)
-            if owner is not None:
-                pid, command = owner
-                held = f"pid {pid} ({command})" if pid else "another process"
-                raise PipectlError(
-                    f"port {port} needed by {name} is already in use by {held}",
-                    hint="stop that process, or change local ports in pipectl.toml",
-                    exit_code=2,
-                )
+        self.ensure_ports_free(name, [port for _ip, port, _cport in self.services[name].ports])
 
     def _ensure_network(self) -> None:
         from docker.errors import NotFound

@@ -20,10 +20,10 @@ from pipectl import kafka_admin, procs
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
+from pipectl.stack.base import StackBase
 from pipectl.stack.model import ComponentStatus, StackStatus
 from pipectl.wait import wait_until
 
-COMPONENTS = ("kafka", "jobmanager", "taskmanager")
 
 
 def flink_home() -> Path:
@@ -46,13 +46,11 @@ def java_env() -> dict[str, str]:
     return env
 
 
-class NativeStack:
+class NativeStack(StackBase):
     runtime = "native"
 
     def __init__(self, settings: Settings, reporter: Reporter = SILENT):
-        self.s = settings
-        self.r = reporter
-        self.state = settings.state_dir
+        super().__init__(settings, reporter)
         self.run_dir = self.state / "run"
         self.log_dir = self.state / "logs"
         self.kafka_dir = self.state / "kafka"
@@ -64,35 +62,8 @@ class NativeStack:
     def kafka_libs(self) -> Path:
         return self.s.target_dir / "kafka" / "libs"
 
-    def address(self, name: str) -> str:
-        if name == "kafka":
-            return self.s.kafka_bootstrap
-        if name == "jobmanager":
-            return self.s.flink_rest_url
-        return "-"
-
-    def log_path(self, name: str) -> Path:
-        if name not in COMPONENTS:
-            raise PipectlError(f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}", exit_code=2)
-        return self.log_dir / f"{name}.log"
-
     def proc(self, name: str) -> procs.Managed | None:
         return procs.read(self.run_dir, name)
-
-    # ------------------------------------------------------------------ health
-    def kafka_healthy(self) -> bool:
-        try:
-            return kafka_admin.ping(self.s.kafka_bootstrap, timeout_s=3)
-        except Exception:  # noqa: BLE001 - unhealthy is an answer, not an error
-            return False
-
-    def flink_overview(self) -> dict | None:
-        from pipectl.flink.rest import FlinkRest
-
-        try:
-            return FlinkRest(self.s.flink_rest_url, timeout=3).overview()
-        except Exception:  # noqa: BLE001
-            return None
 
     # ------------------------------------------------------------------ up
     def up(self) -> StackStatus:
@@ -104,7 +75,7 @@ class NativeStack:
         if procs.is_alive(self.proc("kafka")):
             messages.append("kafka: found running, reusing it")
         else:
-            self._ensure_ports_free("kafka", [self.s.local.kafka_port, self.s.local.kafka_controller_port])
+            self.ensure_ports_free("kafka", [self.s.local.kafka_port, self.s.local.kafka_controller_port])
             self.r.step(f"starting Kafka on {self.s.kafka_bootstrap}")
             self._start_kafka()
             messages.append("kafka: started")
@@ -119,7 +90,7 @@ class NativeStack:
         if procs.is_alive(self.proc("jobmanager")):
             messages.append("jobmanager: found running, reusing it")
         else:
-            self._ensure_ports_free("jobmanager", [self.s.local.flink_port, self.s.local.flink_rpc_port])
+            self.ensure_ports_free("jobmanager", [self.s.local.flink_port, self.s.local.flink_rpc_port])
             self.r.step(f"starting Flink JobManager on {self.s.flink_rest_url}")
             self._start_flink("jobmanager")
             messages.append("jobmanager: started")
@@ -134,7 +105,7 @@ class NativeStack:
             messages.append("taskmanager: started")
         self._wait(
             "taskmanager",
-            lambda: (self.flink_overview() or {}).get("taskmanagers", 0) >= 1,
+            self.taskmanager_registered,
             timeout=self.s.local.start_timeout_s,
         )
         self.r.done("Flink TaskManager registered")
@@ -148,7 +119,7 @@ class NativeStack:
             self._start_flink("taskmanager")
         self._wait(
             "taskmanager",
-            lambda: (self.flink_overview() or {}).get("taskmanagers", 0) >= 1,
+            self.taskmanager_registered,
             timeout=self.s.local.start_timeout_s,
         )
 
@@ -165,24 +136,8 @@ class NativeStack:
         )
 
     def _check_artifacts(self) -> None:
-        if not any(self.kafka_libs.glob("kafka_2.13-*.jar")):
-            raise NotFoundError(
-                f"the Kafka broker classpath is missing ({self.kafka_libs})",
-                hint="build it with 'make build' (runs mvn -q package)",
-            )
+        self.check_kafka_libs()
         flink_home()
-
-    def _ensure_ports_free(self, name: str, ports: list[int]) -> None:
-        for port in ports:
-            owner = procs.port_owner(port)
-            if owner is not None:
-                pid, command = owner
-                held = f"pid {pid} ({command})" if pid else "another process"
-                raise PipectlError(
-                    f"port {port} needed by {name} is already in use by {held}",
-                    hint="stop that process, or change local ports in pipectl.toml",
-                    exit_code=2,
-                )
 
     # ------------------------------------------------------------------ kafka
     def _start_kafka(self) -> None:
