@@ -65,6 +65,10 @@ def job_info(console: Console, info) -> None:
     if info.message:
         table.add_row("note", info.message)
     console.print(table)
+    if info.message == "started":
+        console.print("Flink UI: the job is listed there; next: pipectl produce orders --rate 10 --count 100, then pipectl verify")
+    elif info.state == "STOPPED":
+        console.print("next: pipectl job start (resumes from this savepoint)")
 
 
 def catalog_tree(console: Console, catalog: dict) -> None:
