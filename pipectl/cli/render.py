@@ -66,7 +66,7 @@ def job_info(console: Console, info) -> None:
         table.add_row("note", info.message)
     console.print(table)
     if info.message == "started":
-        console.print("Flink UI: the job is listed there; next: pipectl produce orders --rate 10 --count 100, then pipectl verify")
+        console.print("next: pipectl produce orders --rate 10 --count 100, then pipectl verify (the job shows in the Flink UI)")
     elif info.state == "STOPPED":
         console.print("next: pipectl job start (resumes from this savepoint)")
 
