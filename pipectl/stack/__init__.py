@@ -95,10 +95,5 @@ def start_stack(settings: Settings, runtime: str | None = None, reporter=None):
 def component_log(settings: Settings, component: str, lines: int) -> dict:
     """The last `lines` of a component's log, from the recorded runtime: a file (native) or the
     container's log (docker)."""
-    from pipectl import procs
-
     stack = get_stack(settings)
-    if hasattr(stack, "log_lines"):
-        return {"component": component, "log": stack.log_source(component), "lines": stack.log_lines(component, lines)}
-    path = stack.log_path(component)
-    return {"component": component, "log": str(path), "lines": procs.tail(path, lines)}
+    return {"component": component, "log": stack.log_source(component), "lines": stack.log_lines(component, lines)}

@@ -8,6 +8,7 @@ from pipectl import kafka_admin, procs
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
+from pipectl.wait import wait_until
 
 COMPONENTS = ("kafka", "jobmanager", "taskmanager")
 
@@ -75,3 +76,28 @@ class StackBase:
     def log_path(self, name: str) -> Path:
         self.check_component(name)
         return self.state / "logs" / f"{name}.log"
+
+    # ------------------------------------------------------------------ per runtime
+    def log_source(self, name: str) -> str:
+        """Where a component's log comes from, for messages."""
+        raise NotImplementedError
+
+    def log_lines(self, name: str, lines: int = 50) -> list[str]:
+        """The last `lines` of a component's log."""
+        raise NotImplementedError
+
+    def alive_probe(self, name: str):
+        """A callable saying whether the component started just now is still running."""
+        raise NotImplementedError
+
+    def _wait(self, name: str, check, timeout: float) -> None:
+        """Wait until `check` passes; fail at once when the component dies, with its last log lines."""
+        wait_until(
+            check,
+            what=name,
+            timeout=timeout,
+            interval=0.5,
+            hint=f"see 'pipectl local logs {name}'",
+            log_tail=lambda: self.log_lines(name, 15),
+            alive=self.alive_probe(name),
+        )

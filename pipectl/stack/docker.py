@@ -33,7 +33,6 @@ from pipectl.progress import SILENT, Reporter
 from pipectl.stack import spec
 from pipectl.stack.base import StackBase
 from pipectl.stack.model import ComponentStatus, StackStatus
-from pipectl.wait import wait_until
 
 COMPONENTS = spec.COMPONENTS
 ENV_BASE_IMAGE = "PIPECTL_DOCKER_BASE_IMAGE"
@@ -188,17 +187,9 @@ class DockerStack(StackBase):
         raw = container.logs(tail=lines, stdout=True, stderr=True)
         return raw.decode(errors="replace").splitlines()[-lines:]
 
-    def _wait(self, name: str, check, timeout: float) -> None:
+    def alive_probe(self, name: str):
         container = self.container(name)
-        wait_until(
-            check,
-            what=name,
-            timeout=timeout,
-            interval=0.5,
-            hint=f"see 'pipectl local logs {name}'",
-            log_tail=lambda: self.log_lines(name, 15),
-            alive=lambda: self._running(container),
-        )
+        return lambda: self._running(container)
 
     # ------------------------------------------------------------------ up
     def up(self) -> StackStatus:

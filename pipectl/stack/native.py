@@ -22,7 +22,6 @@ from pipectl.errors import NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase
 from pipectl.stack.model import ComponentStatus, StackStatus
-from pipectl.wait import wait_until
 
 
 
@@ -123,17 +122,15 @@ class NativeStack(StackBase):
             timeout=self.s.local.start_timeout_s,
         )
 
-    def _wait(self, name: str, check, timeout: float) -> None:
+    def log_source(self, name: str) -> str:
+        return str(self.log_path(name))
+
+    def log_lines(self, name: str, lines: int = 50) -> list[str]:
+        return procs.tail(self.log_path(name), lines)
+
+    def alive_probe(self, name: str):
         proc = self.proc(name)
-        wait_until(
-            check,
-            what=name,
-            timeout=timeout,
-            interval=0.5,
-            hint=f"see 'pipectl local logs {name}'",
-            log_tail=lambda: procs.tail(self.log_path(name), 15),
-            alive=lambda: procs.is_alive(proc),
-        )
+        return lambda: procs.is_alive(proc)
 
     def _check_artifacts(self) -> None:
         self.check_kafka_libs()
