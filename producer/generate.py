@@ -324,6 +324,14 @@ class OrderGenerator:
             self._sec_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         return "%s.%03dZ" % (self._sec_text, milli)
 
+    def _event_ms(self, random_) -> tuple[int, bool]:
+        """The next event time in ms; a share (late_ratio) is moved back by half to all of max_lateness."""
+        ms = self.clock.next_ms()
+        if self.late_ratio and random_() < self.late_ratio:
+            half = self.max_lateness_ms // 2
+            return ms - (half + int(random_() * (self.max_lateness_ms - half)) + 1), True
+        return ms, False
+
     def _order(self) -> tuple:
         """Draw one order: the values both renderers share."""
         rng = self.rng
@@ -352,12 +360,7 @@ class OrderGenerator:
         lines = [(i, _QUANTITY_TABLE[int(random_() * _TABLE_SIZE)]) for i in picked]
         payment = _PAYMENT_TABLE[int(random_() * _TABLE_SIZE)]
         channel = _CHANNEL_TABLE[int(random_() * _TABLE_SIZE)]
-        ms = self.clock.next_ms()
-        late = False
-        if self.late_ratio and random_() < self.late_ratio:
-            half = self.max_lateness_ms // 2
-            ms -= half + int(random_() * (self.max_lateness_ms - half)) + 1
-            late = True
+        ms, late = self._event_ms(random_)
         return event_id, order_id, customer, address, lines, payment, channel, ms, late
 
     def _as_dict(self, order: tuple) -> dict[str, Any]:
@@ -446,12 +449,7 @@ class OrderGenerator:
             total = sum([line_cents[i][q] for i, q in zip(picked, qs)])
         payment = _PAYMENT_TABLE[int(random_() * _TABLE_SIZE)]
         channel = _CHANNEL_TABLE[int(random_() * _TABLE_SIZE)]
-        ms = self.clock.next_ms()
-        late = False
-        if self.late_ratio and random_() < self.late_ratio:
-            half = self.max_lateness_ms // 2
-            ms -= half + int(random_() * (self.max_lateness_ms - half)) + 1
-            late = True
+        ms, late = self._event_ms(random_)
         sec, milli = divmod(ms, 1000)
         if sec != self._sec:
             self._sec = sec
