@@ -87,6 +87,23 @@ class AwsSettings:
 
 
 @dataclass(frozen=True)
+class PipelineNames:
+    """Where the data of the chosen environment flows: the one place that picks `pipeline.*`
+    (local) or `aws.*` (aws) for the topic, the tables and the checkpoint interval."""
+
+    topic: str
+    namespace: str
+    table: str
+    rejected_table: str
+    consumer_group: str
+    checkpoint_interval_s: int
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.namespace}.{self.table}"
+
+
+@dataclass(frozen=True)
 class Settings:
     project_dir: Path
     env: str = "local"
@@ -127,6 +144,17 @@ class Settings:
     @property
     def flink_rest_url(self) -> str:
         return f"http://{self.local.flink_host}:{self.local.flink_port}"
+
+    @property
+    def names(self) -> PipelineNames:
+        """The topic, tables, consumer group and checkpoint interval of the chosen environment."""
+        p = self.pipeline
+        if self.env == "aws":
+            a = self.aws
+            return PipelineNames(a.topic, a.namespace, a.table, p.rejected_table, p.consumer_group,
+                                 a.checkpoint_interval_s)
+        return PipelineNames(p.topic, p.namespace, p.table, p.rejected_table, p.consumer_group,
+                             p.checkpoint_interval_s)
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

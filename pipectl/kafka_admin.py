@@ -72,3 +72,10 @@ def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     with admin(bootstrap) as client:
         offsets = client.list_group_offsets(group).get(group, {})
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
+def lag_per_partition(begin: dict[int, int], end: dict[int, int], committed: dict[int, int]) -> dict[int, int]:
+    """The consumer group's lag per partition of the topic: records after its committed offset
+    (from the beginning where it never committed), never below zero. The one definition of lag
+    that `status` and `verify` share."""
+    return {p: max(0, end[p] - committed.get(p, begin.get(p, 0))) for p in sorted(end)}

@@ -616,7 +616,7 @@ def _kafka_message(exc: BaseException) -> str:
 
 
 def _load_local(settings: Settings, name: str | None):
-    from pipectl.verify import load_local_table
+    from pipectl.iceberg import load_local_table
 
     return load_local_table(settings, name)
 

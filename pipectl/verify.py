@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError
+from pipectl.errors import NotFoundError, UnhealthyError
+from pipectl.iceberg import last_commit_age_s, load_table, totals
+from pipectl.wait import wait_until
 
 
 @dataclass
@@ -66,31 +66,6 @@ class VerifyReport:
         return d
 
 
-def local_table_dir(settings: Settings, table: str | None = None) -> Path:
-    # Iceberg's Hadoop catalog lays namespace `analytics` out as <warehouse>/analytics/<table>
-    return settings.warehouse_dir / settings.pipeline.namespace / (table or settings.pipeline.table)
-
-
-def load_local_table(settings: Settings, table: str | None = None):
-    from pyiceberg.table import StaticTable
-
-    table_dir = local_table_dir(settings, table)
-    if not (table_dir / "metadata" / "version-hint.text").is_file():
-        raise NotFoundError(
-            f"table {settings.pipeline.namespace}.{table or settings.pipeline.table} does not exist in {settings.warehouse_dir}",
-            hint="start the job with 'pipectl job start' and produce events with 'pipectl produce orders'",
-        )
-    return StaticTable.from_metadata(str(table_dir.resolve()))
-
-
-def load_table(settings: Settings, table: str | None = None):
-    if settings.env == "aws":
-        from pipectl.aws.tables import load_table as load_aws_table
-
-        return load_aws_table(settings, settings.aws.namespace, table or settings.aws.table)
-    return load_local_table(settings, table)
-
-
 def build_report(table, name: str) -> VerifyReport:
     import pyarrow.compute as pc
 
@@ -106,13 +81,9 @@ def build_report(table, name: str) -> VerifyReport:
         days = arrow.group_by("event_time_day").aggregate([("event_id", "count")]).sort_by("event_time_day")
         for day, count in zip(days["event_time_day"].to_pylist(), days["event_id_count"].to_pylist()):
             partitions.append(PartitionCount(f"event_time_day={day}", count))
-    files = 0
-    size = 0
-    for task in table.scan().plan_files():
-        files += 1
-        size += task.file.file_size_in_bytes
-    age = round(time.time() - snapshot.timestamp_ms / 1000, 1)
-    return VerifyReport(name, table.metadata.location, rows, distinct, rows - distinct, partitions, snapshots, age, files, size)
+    counted = totals(table, snapshot)
+    return VerifyReport(name, table.metadata.location, rows, distinct, rows - distinct, partitions, snapshots,
+                        last_commit_age_s(table), counted.data_files, counted.data_bytes)
 
 
 def rejected_summary(table) -> tuple[int, dict[str, int]]:
@@ -128,9 +99,6 @@ def rejected_summary(table) -> tuple[int, dict[str, int]]:
 
 def wait_for_rows(settings: Settings, expected: int, timeout: float) -> VerifyReport:
     """Poll until the table holds at least `expected` rows (or the deadline passes); return the report."""
-    from pipectl.errors import UnhealthyError
-    from pipectl.wait import wait_until
-
     last: list[VerifyReport] = []
 
     def enough():
@@ -146,7 +114,7 @@ def wait_for_rows(settings: Settings, expected: int, timeout: float) -> VerifyRe
     except UnhealthyError:
         if not last:
             raise NotFoundError(
-                f"table {settings.pipeline.namespace}.{settings.pipeline.table} did not appear within {timeout:.0f}s",
+                f"table {settings.names.qualified_table} did not appear within {timeout:.0f}s",
                 hint="is the job running? see 'pipectl job status'",
             ) from None
         report = last[0]
@@ -159,15 +127,13 @@ def verify(settings: Settings, compare: bool = True) -> VerifyReport:
     """The report for the orders table; raises NotFoundError when the table is missing.
 
     Locally it also compares the table with the topic (see compare_with_topic)."""
-    ns = settings.aws.namespace if settings.env == "aws" else settings.pipeline.namespace
-    name = settings.aws.table if settings.env == "aws" else settings.pipeline.table
     catalog = None
     if settings.env == "aws":
         from pipectl.aws.tables import describe_catalog
 
         catalog = describe_catalog(settings)
     table = load_table(settings)
-    report = build_report(table, f"{ns}.{name}")
+    report = build_report(table, settings.names.qualified_table)
     report.catalog = catalog
     rejected_name = settings.pipeline.rejected_table
     try:
@@ -192,7 +158,7 @@ def compare_with_topic(settings: Settings, report: VerifyReport) -> None:
     except Exception:  # noqa: BLE001 - no broker: no comparison, said in the report
         return
     records = sum(end[p] - begin.get(p, 0) for p in end)
-    lag = {p: end[p] - committed.get(p, begin.get(p, 0)) for p in sorted(end)}
+    lag = kafka_admin.lag_per_partition(begin, end, committed)
     stored = report.rows + (report.rejected_rows or 0)
     report.kafka = {
         "topic": settings.pipeline.topic,

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from pipectl import fmt
 from pipectl.cli import context
 
 
@@ -15,7 +16,7 @@ def _render(console, report) -> None:
     for col in ("", "data files", "avg file size", "snapshots", "rows"):
         table.add_column(col, justify="right")
     for label, shape in (("before", report.before), ("after", report.after)):
-        table.add_row(label, str(shape.data_files), f"{shape.avg_file_bytes / 1024:.1f} KiB", str(shape.snapshots), f"{shape.rows:,}")
+        table.add_row(label, str(shape.data_files), fmt.size(shape.avg_file_bytes), str(shape.snapshots), f"{shape.rows:,}")
     console.print(table)
     console.print(f"{report.rewritten_files} files rewritten into {report.added_files}; {report.expired_snapshots} snapshots expired")
 

@@ -7,6 +7,8 @@ import datetime as dt
 from rich.console import Console
 from rich.table import Table
 
+from pipectl import fmt
+
 
 def _yes(ok: bool) -> str:
     return "[green]yes[/green]" if ok else "[red]no[/red]"
@@ -36,14 +38,7 @@ def stack_down(console: Console, status) -> None:
 
 
 def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f}s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m ago"
-    return f"{seconds / 3600:.1f}h ago"
+    return "-" if seconds is None else f"{fmt.age(seconds)} ago"
 
 
 def job_info(console: Console, info) -> None:
@@ -96,7 +91,7 @@ def verify_report(console: Console, report) -> None:
     table.add_row("duplicates", f"{report.duplicates:,}")
     table.add_row("snapshots", str(report.snapshots))
     table.add_row("last commit", _age(report.last_commit_age_s))
-    table.add_row("data files", f"{report.data_files} (avg {report.avg_file_bytes / 1024:.1f} KiB)")
+    table.add_row("data files", f"{report.data_files} (avg {fmt.size(report.avg_file_bytes)})")
     if report.rejected_rows is not None:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.rejected_reasons.items()))
         table.add_row("quarantined", f"{report.rejected_rows:,}" + (f" ({reasons})" if reasons else ""))

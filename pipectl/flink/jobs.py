@@ -10,12 +10,13 @@ from pathlib import Path
 
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError, PipectlError
+from pipectl.flink.job_state import ACTIVE_STATES, JOB_NAME, latest_checkpoint
 from pipectl.flink.rest import FlinkRest
+from pipectl.iceberg import load_local_table, totals
 from pipectl.progress import SILENT, Reporter
 from pipectl.wait import wait_until
 
-JOB_NAME = "order_ingest"
-ACTIVE_STATES = {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING"}
+__all__ = ["ACTIVE_STATES", "JOB_NAME", "JobInfo", "find_job", "start", "status", "stop"]
 
 
 @dataclass
@@ -99,13 +100,10 @@ def _submit_error(output: str) -> str:
 
 def _table_rows(settings: Settings) -> int:
     """Rows in the orders table from its current snapshot's summary (0 when there is no table)."""
-    from pipectl.verify import load_local_table
-
     try:
-        snapshot = load_local_table(settings).current_snapshot()
+        return totals(load_local_table(settings)).rows
     except NotFoundError:
         return 0
-    return int(snapshot.summary["total-records"]) if snapshot and snapshot.summary else 0
 
 
 def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None,
@@ -176,14 +174,9 @@ def status(settings: Settings) -> JobInfo:
                    restored_from=state.get("restored_from") if state.get("job_id") == jid else None)
     try:
         cps = rest.checkpoints(jid)
-        latest = (cps.get("latest") or {}).get("completed")
+        latest = latest_checkpoint(cps)
         if latest:
-            info.last_checkpoint = {
-                "id": latest.get("id"),
-                "age_s": round(time.time() - latest.get("latest_ack_timestamp", 0) / 1000, 1),
-                "duration_ms": latest.get("end_to_end_duration"),
-                "size_bytes": latest.get("state_size", latest.get("checkpointed_size")),
-            }
+            info.last_checkpoint = latest.to_dict()
         counts = cps.get("counts") or {}
         info.message = f"{counts.get('completed', 0)} checkpoints completed, {counts.get('failed', 0)} failed"
     except PipectlError:

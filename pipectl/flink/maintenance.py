@@ -8,11 +8,13 @@ concurrency retries a commit that races with the job's.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 
 from pipectl.config import Settings
-from pipectl.errors import PipectlError
+from pipectl.errors import NotFoundError, PipectlError
+from pipectl.iceberg import load_local_table, totals
 from pipectl.progress import SILENT, Reporter
 
 SHADED_HADOOP = "pipectl.shaded.org.apache.hadoop.conf.Configuration"
@@ -47,16 +49,9 @@ class MaintainReport:
 
 
 def _shape(settings: Settings, table: str) -> TableShape:
-    from pipectl.verify import load_local_table
-
     t = load_local_table(settings, table)
-    files = size = rows = 0
-    if t.current_snapshot() is not None:
-        for task in t.scan().plan_files():
-            files += 1
-            size += task.file.file_size_in_bytes
-            rows += task.file.record_count
-    return TableShape(files, size, len(t.metadata.snapshots), rows)
+    counted = totals(t)
+    return TableShape(counted.data_files, counted.data_bytes, len(t.metadata.snapshots), counted.rows)
 
 
 def _java_class(jvm, dotted: str):
@@ -68,8 +63,6 @@ def _java_class(jvm, dotted: str):
 
 def _log_to_file(settings: Settings) -> None:
     """Keep the in-process JVM's log out of stdout (the JSON output lives there): to logs/maintain.log."""
-    import os
-
     log_dir = settings.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     props = settings.state_dir / "maintain-log4j.properties"
@@ -97,8 +90,6 @@ def maintain(settings: Settings, *, table: str | None = None, target_file_mb: in
     name = table or settings.pipeline.table
     before = _shape(settings, name)  # raises NotFoundError when the table is missing
     if not settings.dependency_jar.is_file():
-        from pipectl.errors import NotFoundError
-
         raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
 
     reporter.step("starting Flink in-process for Iceberg's maintenance actions")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 
 from pipectl.errors import PipectlError, UnhealthyError
 
@@ -18,7 +19,7 @@ class FlinkRest:
         self.base = base_url.rstrip("/")
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if data is not None:
@@ -40,6 +41,10 @@ class FlinkRest:
                 hint="start the stack with 'pipectl local up'",
             ) from None
         return json.loads(raw) if raw else {}
+
+    def get(self, path: str) -> Any:
+        """Any GET of the REST API (metrics, backpressure, ...), decoded from JSON."""
+        return self._call("GET", path)
 
     def overview(self) -> dict:
         return self._call("GET", "/overview")
