@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import typer
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from pipectl import fmt
+from pipectl import status as lib
 from pipectl.cli import context
+from pipectl.cli.sparkline import sparkline
+from pipectl.errors import EXIT_USAGE, PipectlError
+from pipectl.flink.job_state import ENDED_STATES
 
 COLORS = {"healthy": "green", "degraded": "yellow", "down": "red", "unknown": "dim"}
 
@@ -22,8 +29,6 @@ def register(app: typer.Typer) -> None:
 
         Each stage gets a verdict, healthy, degraded or down, with the reason; the overall verdict is
         the worst. Exit code 0 healthy, 6 degraded, 4 down (docs/status.md has the rules and the JSON)."""
-        from pipectl import status as lib
-
         s = context.settings()
         if watch:
             _watch(lib.watch(s, interval))
@@ -34,8 +39,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _watch(statuses) -> None:
-    from pipectl.errors import EXIT_USAGE, PipectlError
-
     out = context.out()
     if out.json_mode:
         raise PipectlError("--watch draws on a terminal; it cannot be combined with --output json",
@@ -62,23 +65,11 @@ def _num(v, suffix: str = "") -> str:
     return f"{int(v):,}{suffix}"
 
 
-def _bytes(n) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
 def _verdict(v: str) -> Text:
     return Text(v.upper() if v != "healthy" else v, style=f"bold {COLORS.get(v, '')}")
 
 
 def kafka_figures(k: dict) -> str:
-    from pipectl.status import fmt_age
-
     if k.get("topic_exists") is None and k.get("cluster_state") is None:
         return k.get("note") or f"{k.get('bootstrap')}: not reachable"
     lag = k.get("lag") or {}
@@ -93,13 +84,11 @@ def kafka_figures(k: dict) -> str:
     parts.append(f"lag {_num(lag.get('total'))}" + (" (" + ", ".join(f"p{p} {_num(v)}" for p, v in per.items()) + ")" if per else "")
                  + f" for group {k.get('consumer_group')}")
     if k.get("oldest_waiting_s") is not None:
-        parts.append(f"oldest waiting {fmt_age(k['oldest_waiting_s'])}")
+        parts.append(f"oldest waiting {fmt.age(k['oldest_waiting_s'])}")
     return ", ".join(parts)
 
 
 def flink_figures(f: dict) -> str:
-    from pipectl.status import fmt_age
-
     parts = []
     if f.get("application"):
         parts.append(f"application {f['application']} {f.get('application_status') or 'missing'}"
@@ -113,15 +102,15 @@ def flink_figures(f: dict) -> str:
     if job is None:
         parts.append("no order_ingest job" if not f.get("application") else "no job metrics")
         return ", ".join(parts)
-    parts.append(f"job {job.get('state') or '?'}" + (f" up {fmt_age(job['uptime_s'])}" if job.get("uptime_s") is not None else ""))
-    if job.get("state") in ("FINISHED", "CANCELED", "FAILED", "SUSPENDED"):
+    parts.append(f"job {job.get('state') or '?'}" + (f" up {fmt.age(job['uptime_s'])}" if job.get("uptime_s") is not None else ""))
+    if job.get("state") in ENDED_STATES:
         return ", ".join(parts)
     parts.append(f"restarts {_num(job.get('restarts'))}")
     cp = job.get("last_checkpoint")
     if cp:
-        age = f" {fmt_age(cp['age_s'])} ago" if cp.get("age_s") is not None else ""
+        age = f" {fmt.age(cp['age_s'])} ago" if cp.get("age_s") is not None else ""
         parts.append(f"checkpoint{' #' + str(cp['id']) if cp.get('id') is not None else ''}{age} "
-                     f"({_num(cp.get('duration_ms'))} ms, {_bytes(cp.get('size_bytes'))})")
+                     f"({_num(cp.get('duration_ms'))} ms, {fmt.size(cp.get('size_bytes'))})")
     elif job.get("state") == "RUNNING":
         parts.append("no checkpoint yet")
     parts.append(f"{_num(job.get('records_in_per_s'))}/s in, {_num(job.get('records_out_per_s'))}/s out")
@@ -131,16 +120,14 @@ def flink_figures(f: dict) -> str:
 
 
 def iceberg_figures(i: dict) -> str:
-    from pipectl.status import fmt_age
-
     if not i.get("exists"):
         return f"table {i.get('table')}: missing"
     parts = [f"table {i.get('table')}: {_num(i.get('rows'))} rows"]
     age = i.get("last_commit_age_s")
-    parts.append(f"last commit {fmt_age(age)} ago" if age is not None else "no commit yet")
+    parts.append(f"last commit {fmt.age(age)} ago" if age is not None else "no commit yet")
     if i.get("idle"):
         parts.append("idle")
-    parts.append(f"{_num(i.get('data_files'))} files (avg {_bytes(i.get('avg_file_bytes'))})")
+    parts.append(f"{_num(i.get('data_files'))} files (avg {fmt.size(i.get('avg_file_bytes'))})")
     parts.append(f"{_num(i.get('quarantined_rows'))} quarantined")
     return ", ".join(parts)
 
@@ -149,10 +136,6 @@ FIGURES = {"kafka": kafka_figures, "flink": flink_figures, "iceberg": iceberg_fi
 
 
 def view(st, sparklines: bool = False):
-    import datetime as dt
-
-    from pipectl.cli.sparkline import sparkline
-
     d = st.to_dict()
     head = Text.assemble(_verdict(d["verdict"]), "  ", d["reason"])
     when = dt.datetime.fromtimestamp(st.checked_at).strftime("%H:%M:%S")

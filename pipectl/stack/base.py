@@ -86,6 +86,11 @@ class StackBase:
         """The last `lines` of a component's log."""
         raise NotImplementedError
 
+    def process_state(self, name: str) -> tuple[int, bool] | None:
+        """(pid, alive) of the component's process when this runtime runs it as a process of its
+        own (native); None otherwise (docker: the engine owns the container's process)."""
+        raise NotImplementedError
+
     def alive_probe(self, name: str):
         """A callable saying whether the component started just now is still running."""
         raise NotImplementedError

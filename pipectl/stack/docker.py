@@ -187,6 +187,9 @@ class DockerStack(StackBase):
         raw = container.logs(tail=lines, stdout=True, stderr=True)
         return raw.decode(errors="replace").splitlines()[-lines:]
 
+    def process_state(self, name: str) -> tuple[int, bool] | None:
+        return None  # the engine owns the container's process; status() reports the container
+
     def alive_probe(self, name: str):
         container = self.container(name)
         return lambda: self._running(container)

@@ -128,6 +128,10 @@ class NativeStack(StackBase):
     def log_lines(self, name: str, lines: int = 50) -> list[str]:
         return procs.tail(self.log_path(name), lines)
 
+    def process_state(self, name: str) -> tuple[int, bool] | None:
+        proc = self.proc(name)
+        return None if proc is None else (proc.pid, procs.is_alive(proc))
+
     def alive_probe(self, name: str):
         proc = self.proc(name)
         return lambda: procs.is_alive(proc)

@@ -12,7 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from pipectl import fmt
 from pipectl import status as st
+from pipectl.flink.job_state import CheckpointSummary
+from pipectl.status.model import (
+    IcebergFacts,
+    Lag,
+    LocalFlinkFacts,
+    LocalJobFacts,
+    LocalKafkaFacts,
+    ManagedFlinkFacts,
+    ManagedJobFacts,
+    MskFacts,
+    TaskManagerProcess,
+)
 from pipectl.cli.sparkline import sparkline
 from tests.unit.test_status_schema import schema
 
@@ -20,38 +33,44 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def kafka_facts(**over):
-    k = {"bootstrap": "127.0.0.1:9092", "topic": "orders.created.v1", "reachable": True, "topic_exists": True,
-         "partitions": 2, "partitions_without_leader": [], "end_offsets": {"0": 10, "1": 10}, "records": 20,
-         "produce_rate_per_s": 0.0, "consumer_group": "g", "lag": {"total": 0, "per_partition": {"0": 0, "1": 0}},
-         "oldest_waiting_s": None}
+    k = dict(bootstrap="127.0.0.1:9092", topic="orders.created.v1", reachable=True, topic_exists=True,
+             partitions=2, partitions_without_leader=[], end_offsets={"0": 10, "1": 10}, records=20,
+             produce_rate_per_s=0.0, consumer_group="g", lag=Lag(total=0, per_partition={"0": 0, "1": 0}),
+             oldest_waiting_s=None)
     k.update(over)
-    return k
+    if isinstance(k["lag"], dict):
+        k["lag"] = Lag(**k["lag"])
+    return LocalKafkaFacts(**k)
 
 
 def job_facts(**over):
-    j = {"name": "order_ingest", "id": "abc", "state": "RUNNING", "uptime_s": 100.0, "restarts": 0,
-         "last_restart_age_s": None, "tasks_running": 3, "tasks_total": 3,
-         "last_checkpoint": {"id": 7, "age_s": 2.0, "duration_ms": 40, "size_bytes": 4000},
-         "checkpoints_failed": 0, "records_in_per_s": 5.0, "records_out_per_s": 5.0, "backpressure": "ok",
-         "backpressured_vertices": []}
+    j = dict(name="order_ingest", id="abc", state="RUNNING", uptime_s=100.0, restarts=0,
+             last_restart_age_s=None, tasks_running=3, tasks_total=3,
+             last_checkpoint={"id": 7, "age_s": 2.0, "duration_ms": 40, "size_bytes": 4000},
+             checkpoints_failed=0, records_in_per_s=5.0, records_out_per_s=5.0, backpressure="ok",
+             backpressured_vertices=[])
     j.update(over)
-    return j
+    if j["last_checkpoint"] is not None:
+        j["last_checkpoint"] = CheckpointSummary(**j["last_checkpoint"])
+    return LocalJobFacts(**j)
 
 
 def flink_facts(job=None, **over):
-    f = {"rest_url": "http://127.0.0.1:8081", "reachable": True, "taskmanagers": 1, "slots_total": 2,
-         "slots_available": 1, "taskmanager_process": {"pid": 42, "alive": True},
-         "job": job_facts() if job is None else job}
+    f = dict(rest_url="http://127.0.0.1:8081", reachable=True, taskmanagers=1, slots_total=2,
+             slots_available=1, taskmanager_process={"pid": 42, "alive": True},
+             job=job_facts() if job is None else job)
     f.update(over)
-    return f
+    if f["taskmanager_process"] is not None:
+        f["taskmanager_process"] = TaskManagerProcess(**f["taskmanager_process"])
+    return LocalFlinkFacts(**f)
 
 
 def iceberg_facts(**over):
-    i = {"table": "analytics.orders", "exists": True, "location": "file:///w", "rows": 20, "snapshots": 3,
-         "last_commit_age_s": 2.0, "data_files": 2, "data_bytes": 2000, "avg_file_bytes": 1000,
-         "quarantined_rows": 0, "rows_per_s": 1.0, "idle": False}
+    i = dict(table="analytics.orders", exists=True, location="file:///w", rows=20, snapshots=3,
+             last_commit_age_s=2.0, data_files=2, data_bytes=2000, avg_file_bytes=1000,
+             quarantined_rows=0, rows_per_s=1.0, idle=False)
     i.update(over)
-    return i
+    return IcebergFacts(**i)
 
 
 FIX = "start it with 'pipectl local up'"
@@ -79,7 +98,9 @@ def test_kafka_degraded_when_a_partition_has_no_leader():
 
 
 def test_kafka_unknown_when_not_observable():
-    assert st.judge_kafka({"observable": False, "note": "set aws.msk_cluster_arn"}, fix=FIX) == (
+    unobservable = MskFacts(bootstrap=None, topic="t", consumer_group="g", observable=False,
+                            note="set aws.msk_cluster_arn")
+    assert st.judge_kafka(unobservable, fix=FIX) == (
         "unknown", ["set aws.msk_cluster_arn"])
 
 
@@ -95,7 +116,7 @@ def test_flink_down_without_a_cluster():
 
 def test_flink_down_without_a_job():
     f = flink_facts()
-    f["job"] = None
+    f.job = None
     assert st.judge_flink(f, interval_s=10) == (
         "down", ["job order_ingest is not running (never started on this cluster); start it with 'pipectl job start'"])
 
@@ -158,18 +179,20 @@ def test_flink_no_checkpoint_is_fine_only_at_first():
 
 
 def test_flink_on_aws():
-    base = {"application": "order-ingest", "region": "us-east-1", "application_status": "RUNNING",
-            "application_version": 2, "job": None}
-    assert st.judge_flink(base, interval_s=60, env="aws") == ("healthy", [])
-    assert st.judge_flink({**base, "application_status": None}, interval_s=60, env="aws") == (
+    def app(status="RUNNING", job=None):
+        return ManagedFlinkFacts(application="order-ingest", region="us-east-1", application_status=status,
+                                 application_version=2, job=job)
+
+    assert st.judge_flink(app(), interval_s=60) == ("healthy", [])
+    assert st.judge_flink(app(None), interval_s=60) == (
         "down", ["application 'order-ingest' does not exist in us-east-1; deploy it with 'pipectl aws deploy'"])
-    assert st.judge_flink({**base, "application_status": "READY"}, interval_s=60, env="aws") == (
+    assert st.judge_flink(app("READY"), interval_s=60) == (
         "down", ["application 'order-ingest' is not running (status READY); start it with 'pipectl aws deploy'"])
-    assert st.judge_flink({**base, "application_status": "UPDATING"}, interval_s=60, env="aws") == (
+    assert st.judge_flink(app("UPDATING"), interval_s=60) == (
         "degraded", ["application 'order-ingest' is UPDATING"])
-    job = {"state": "RESTARTING", "downtime_ms": 12000, "restarts_in_window": 2, "window_s": 600,
-           "failed_checkpoints_in_window": 0, "last_checkpoint": None}
-    verdict, problems = st.judge_flink({**base, "job": job}, interval_s=60, env="aws")
+    job = ManagedJobFacts(state="RESTARTING", downtime_ms=12000, restarts_in_window=2, window_s=600,
+                          failed_checkpoints_in_window=0, last_checkpoint=None)
+    verdict, problems = st.judge_flink(app(job=job), interval_s=60)
     assert verdict == "degraded"
     assert problems == ["the job is not running inside the application (downtime 12s); see 'pipectl aws logs'",
                         "job order_ingest restarted 2 times in the last 10m; see 'pipectl aws logs'"]
@@ -200,8 +223,7 @@ def test_iceberg_fresh_records_after_a_quiet_time_are_not_stale_yet():
 # ---------------------------------------------------------------------------- overall
 def make_status(k=None, f=None, i=None, env="local"):
     k, f, i = k or kafka_facts(), f or flink_facts(), i or iceberg_facts()
-    memory = st._Memory()
-    return st._assemble(None, env, 2.0, 10, k, f, i, memory, 1_700_000_000.0)
+    return st.assemble(k, f, i, env=env, interval_s=2.0, checkpoint_s=10, checked_at=1_700_000_000.0)
 
 
 def test_overall_is_the_worst_stage_and_names_it():
@@ -221,12 +243,13 @@ def test_overall_degraded_exits_6_and_healthy_0():
     assert healthy.reason == "data flows from topic orders.created.v1 to table analytics.orders"
     idle = make_status(f=flink_facts(job=job_facts(records_in_per_s=0.0)), i=iceberg_facts(last_commit_age_s=500))
     assert idle.reason == "every stage is healthy; no new data is arriving (idle)"
-    assert idle.stage("iceberg").facts["idle"] is True
+    assert idle.stage("iceberg").facts.idle is True
     assert idle.stage("iceberg").reason == "20 rows, last commit 8m ago (idle: no new records)"
 
 
 def test_unknown_stage_does_not_make_the_overall_worse():
-    status = make_status(k={"observable": False, "note": "no MSK ARN", "topic": "t", "lag": {"total": None}})
+    status = make_status(k=MskFacts(bootstrap=None, topic="t", consumer_group="g", observable=False,
+                                    note="no MSK ARN", lag=Lag(total=None)))
     assert status.stage("kafka").verdict == "unknown"
     assert status.verdict == "healthy" and status.exit_code == 0
     assert status.reason.endswith("(kafka not observable from here)")
@@ -250,7 +273,7 @@ def test_sparkline():
 
 
 def test_fmt_age():
-    assert [st.fmt_age(s) for s in (None, 3.4, 119, 180, 7300, 200000)] == ["-", "3s", "119s", "3m", "2.0h", "2.3d"]
+    assert [fmt.age(s) for s in (None, 3.4, 119, 180, 7300, 200000)] == ["-", "3s", "119s", "3m", "2.0h", "2.3d"]
 
 
 # ---------------------------------------------------------------------------- the command, nothing running
