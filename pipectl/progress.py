@@ -1,20 +1,34 @@
 """How library code reports progress without knowing about terminals.
 
-The CLI passes a Reporter that draws on stderr; library code calls `step` before a phase and
-`done` after it succeeded. Tests and other callers use the silent default.
+`Reporter` is the one declared interface: the CLI's Output implements it (drawing on stderr:
+steps, a transfer bar and a spinner on a terminal); library code calls `step` before a phase,
+`done` after it succeeded, `transfer` around an upload and `waiting` around a poll. Tests and
+other callers use the silent default.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from contextlib import AbstractContextManager, contextmanager
+from typing import Callable, Iterator, Protocol, runtime_checkable
+
+Advance = Callable[[int], None]  # called with the number of bytes just sent
 
 
+@runtime_checkable
 class Reporter(Protocol):
     def step(self, message: str) -> None: ...
 
     def done(self, message: str) -> None: ...
 
     def warn(self, message: str) -> None: ...
+
+    def transfer(self, message: str, total: int) -> AbstractContextManager[Advance]:
+        """Around sending `total` bytes: yields the callback to call with each chunk's size."""
+        ...
+
+    def waiting(self, message: str) -> AbstractContextManager[None]:
+        """Around a poll of a service (a spinner on a terminal)."""
+        ...
 
 
 class Silent:
@@ -27,5 +41,13 @@ class Silent:
     def warn(self, message: str) -> None:
         pass
 
+    @contextmanager
+    def transfer(self, message: str, total: int) -> Iterator[Advance]:
+        yield lambda _n: None
 
-SILENT = Silent()
+    @contextmanager
+    def waiting(self, message: str) -> Iterator[None]:
+        yield
+
+
+SILENT: Reporter = Silent()

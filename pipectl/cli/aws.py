@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 
 from pipectl.cli import context
-from pipectl.cli.output import Output
 from pipectl.errors import EXIT_USAGE, PipectlError
 
 app = typer.Typer(
@@ -22,46 +20,6 @@ app = typer.Typer(
 REGION = typer.Option(None, "--region", help="AWS region (aws.region).")
 PROFILE = typer.Option(None, "--profile", help="AWS profile (aws.profile).")
 APP = typer.Option(None, "--app", help="Managed Flink application name (aws.application_name).")
-
-
-class _Reporter:
-    """Progress on stderr: steps, a transfer bar on a terminal, a spinner while waiting."""
-
-    def __init__(self, out: Output):
-        self.out = out
-
-    def step(self, message: str) -> None:
-        self.out.step(message)
-
-    def done(self, message: str) -> None:
-        self.out.done(message)
-
-    def warn(self, message: str) -> None:
-        self.out.warn(message)
-
-    @contextmanager
-    def transfer(self, message: str, total: int) -> Iterator[Callable[[int], None]]:
-        if not self.out.err.is_terminal:
-            self.out.step(message)
-            yield lambda _n: None
-            return
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=self.out.err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(message, total=total)
-            yield lambda n: bar.advance(task, n)
-
-    @contextmanager
-    def waiting(self, message: str) -> Iterator[None]:
-        with self.out.spinner(message):
-            yield
 
 
 def _settings(region: Optional[str], profile: Optional[str], app_name: Optional[str], **more: Any):
@@ -87,7 +45,7 @@ def package() -> None:
     from pipectl.aws.deploy import package as build_package
 
     out = context.out()
-    out.emit(build_package(context.settings(), _Reporter(out)), _render_artifact)
+    out.emit(build_package(context.settings(), out), _render_artifact)
 
 
 # deploy ----------------------------------------------------------------------------------
@@ -132,7 +90,7 @@ def deploy(
         skip_build=skip_build,
         restore=restore,
         allow_non_restored_state=allow_non_restored_state,
-        reporter=_Reporter(out),
+        reporter=out,
     )
     out.emit(result, _render_deploy)
 
@@ -190,7 +148,7 @@ def stop(
 
     out = context.out()
     settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
-    out.emit(app_stop(settings, force=force, reporter=_Reporter(out)), _render_stop)
+    out.emit(app_stop(settings, force=force, reporter=out), _render_stop)
 
 
 # logs ------------------------------------------------------------------------------------
@@ -249,7 +207,7 @@ def destroy(
 
     out = context.out()
     settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
-    out.emit(app_destroy(settings, confirm=None if yes else _ask, reporter=_Reporter(out)), _render_destroy)
+    out.emit(app_destroy(settings, confirm=None if yes else _ask, reporter=out), _render_destroy)
 
 
 # iam-policy ------------------------------------------------------------------------------

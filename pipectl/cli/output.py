@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from pipectl.progress import Advance
 
 Renderer = Callable[[Console, Any], None]
 
@@ -23,6 +26,9 @@ def to_jsonable(value: Any) -> Any:
 
 
 class Output:
+    """The results on stdout, and progress on stderr: Output implements pipectl.progress.Reporter,
+    so commands hand it to the library as the reporter."""
+
     json_mode = False
 
     def __init__(self) -> None:
@@ -51,6 +57,23 @@ class Output:
         else:
             self.step(message)
             yield
+
+    @contextmanager
+    def waiting(self, message: str) -> Iterator[None]:
+        with self.spinner(message):
+            yield
+
+    @contextmanager
+    def transfer(self, message: str, total: int) -> Iterator[Advance]:
+        """A transfer bar on a terminal; one step line otherwise."""
+        if not self.err.is_terminal:
+            self.step(message)
+            yield lambda _n: None
+            return
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      console=self.err, transient=True) as bar:
+            task = bar.add_task(message, total=total)
+            yield lambda n: bar.advance(task, n)
 
 
 class JsonOutput(Output):

@@ -59,18 +59,12 @@ def get_stack(settings: Settings, reporter=None, runtime: str | None = None):
     return _make(chosen, settings, reporter)
 
 
-def _running(stack) -> bool:
-    if hasattr(stack, "any_running"):
-        return stack.any_running()
-    return any(c.pid for c in stack.status().components)
-
-
 def start_stack(settings: Settings, runtime: str | None = None, reporter=None):
     """`local up`: choose the runtime (`runtime`, else the recorded one while its stack runs, so
     `up` twice reuses it, else local.runtime), refuse to start a second stack beside a running one
     of the other runtime, record the choice, start (or reuse) the stack."""
     previous = recorded_runtime(settings)
-    previous_running = bool(previous) and _running(_make(previous, settings, None))
+    previous_running = bool(previous) and _make(previous, settings, None).any_running()
     if runtime is None and previous_running:
         chosen, why = previous, ""
     else:

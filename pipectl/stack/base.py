@@ -1,19 +1,24 @@
-"""What both local runtimes share: addresses, component names, health probes, port checks."""
+"""What both local runtimes share (addresses, component names, health probes, port checks), and
+the abstract methods each runtime (native, docker) implements."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Callable
 
 from pipectl import kafka_admin, procs
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError, PipectlError
+from pipectl.flink.rest import FlinkRest
 from pipectl.progress import SILENT, Reporter
+from pipectl.stack.model import StackStatus
 from pipectl.wait import wait_until
 
 COMPONENTS = ("kafka", "jobmanager", "taskmanager")
 
 
-class StackBase:
+class StackBase(ABC):
     runtime = "?"
 
     def __init__(self, settings: Settings, reporter: Reporter = SILENT):
@@ -41,11 +46,9 @@ class StackBase:
             return False
 
     def flink_overview(self) -> dict | None:
-        from pipectl.flink.rest import FlinkRest
-
         try:
             return FlinkRest(self.s.flink_rest_url, timeout=3).overview()
-        except Exception:  # noqa: BLE001
+        except PipectlError:  # FlinkRest turns every failure into one: no answer is an answer
             return None
 
     def taskmanager_registered(self) -> bool:
@@ -78,24 +81,49 @@ class StackBase:
         return self.state / "logs" / f"{name}.log"
 
     # ------------------------------------------------------------------ per runtime
+    @abstractmethod
+    def up(self) -> StackStatus:
+        """Start (or reuse) Kafka, the JobManager and a TaskManager; wait until each answers."""
+
+    @abstractmethod
+    def down(self, purge: bool = False) -> StackStatus:
+        """Stop everything; `purge` also deletes data, checkpoints, savepoints and the warehouse."""
+
+    @abstractmethod
+    def status(self) -> StackStatus:
+        """Each component: pid (or container), address, healthy."""
+
+    @abstractmethod
+    def any_running(self) -> bool:
+        """Whether any component of this runtime's stack is running."""
+
+    @abstractmethod
+    def start_taskmanager(self) -> None:
+        """Start a TaskManager (again) and wait until it registers."""
+
+    @abstractmethod
+    def submit_job(self, job_env: dict[str, str], restore: str | None) -> tuple[int, str]:
+        """`flink run` the job with its environment, from the savepoint `restore` if given:
+        (exit code, output)."""
+
+    @abstractmethod
     def log_source(self, name: str) -> str:
         """Where a component's log comes from, for messages."""
-        raise NotImplementedError
 
+    @abstractmethod
     def log_lines(self, name: str, lines: int = 50) -> list[str]:
         """The last `lines` of a component's log."""
-        raise NotImplementedError
 
+    @abstractmethod
+    def alive_probe(self, name: str) -> Callable[[], bool]:
+        """A callable saying whether the component started just now is still running."""
+
+    @abstractmethod
     def process_state(self, name: str) -> tuple[int, bool] | None:
         """(pid, alive) of the component's process when this runtime runs it as a process of its
         own (native); None otherwise (docker: the engine owns the container's process)."""
-        raise NotImplementedError
 
-    def alive_probe(self, name: str):
-        """A callable saying whether the component started just now is still running."""
-        raise NotImplementedError
-
-    def _wait(self, name: str, check, timeout: float) -> None:
+    def _wait(self, name: str, check: Callable[[], object], timeout: float) -> None:
         """Wait until `check` passes; fail at once when the component dies, with its last log lines."""
         wait_until(
             check,

@@ -297,6 +297,9 @@ class NativeStack(StackBase):
         )
         return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
 
+    def any_running(self) -> bool:
+        return any(c.pid for c in self.status().components)
+
     def down(self, purge: bool = False) -> StackStatus:
         messages = []
         for name in ("taskmanager", "jobmanager", "kafka"):
