@@ -53,6 +53,11 @@ class DoctorReport:
     def exit_code(self) -> int:
         return 0 if self.ok else EXIT_CHECK_FAILED
 
+    @property
+    def exit_reason(self) -> str:
+        failing = sum(1 for c in self.checks if c.status in FAILING)
+        return f"{failing} of {len(self.checks)} checks need a fix" if failing else ""
+
     def to_dict(self) -> dict:
         counts = {s: sum(1 for c in self.checks if c.status == s) for s in (OK, WARN, MISSING, WRONG)}
         return {"env": self.env, "runtime": self.runtime, "ok": self.ok, "exit_code": self.exit_code,

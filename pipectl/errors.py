@@ -6,7 +6,11 @@ stderr and the exit code. Stdlib only.
 
 from __future__ import annotations
 
-# Exit codes, documented in docs/operations.md.
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+# Exit codes, documented in docs/operations.md. This module owns them: a result that decides
+# its command's exit code implements Outcome; an error carries its own (PipectlError.exit_code).
 EXIT_FAILURE = 1  # the operation failed
 EXIT_USAGE = 2  # bad flags, settings or input
 EXIT_NOT_FOUND = 3  # something that should exist does not (table, app, artifact)
@@ -14,6 +18,28 @@ EXIT_UNHEALTHY = 4  # a component did not become healthy / timed out
 EXIT_INCOMPLETE = 5  # verification found missing or duplicated data
 EXIT_DEGRADED = 6  # `status`: a stage is degraded (data may still flow; the reason names what)
 EXIT_INTERRUPTED = 130
+
+
+@runtime_checkable
+class Outcome(Protocol):
+    """A result that says the exit code of the command that produced it, and why (the reason is
+    empty when the code is 0). The CLI exits with it after showing the result; the JSON output
+    carries both, so a script can tell why a command exited non-zero."""
+
+    @property
+    def exit_code(self) -> int: ...
+
+    @property
+    def exit_reason(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Exit:
+    """An Outcome on its own, for commands whose result type is shared with commands that
+    always exit 0 (e.g. `job status`)."""
+
+    exit_code: int = 0
+    exit_reason: str = ""
 
 
 class PipectlError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from pipectl.errors import UnhealthyError
+from pipectl.errors import PipectlError, UnhealthyError
 
 
 @contextmanager
@@ -79,3 +79,16 @@ def lag_per_partition(begin: dict[int, int], end: dict[int, int], committed: dic
     (from the beginning where it never committed), never below zero. The one definition of lag
     that `status` and `verify` share."""
     return {p: max(0, end[p] - committed.get(p, begin.get(p, 0))) for p in sorted(end)}
+
+
+def errors() -> tuple[type[BaseException], ...]:
+    """What talking to a broker may raise when it does not answer: our UnhealthyError,
+    kafka-python's errors (NoBrokersAvailable, timeouts) and the socket's."""
+    from kafka.errors import KafkaError  # kafka-python: imported where a broker is used
+
+    return (PipectlError, KafkaError, OSError)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short name for what went wrong, without the broker's internals."""
+    return exc.message if isinstance(exc, PipectlError) else type(exc).__name__

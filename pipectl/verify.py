@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError, UnhealthyError
+from pipectl import kafka_admin
+from pipectl.errors import EXIT_INCOMPLETE, EXIT_NOT_FOUND, NotFoundError, UnhealthyError
 from pipectl.iceberg import last_commit_age_s, load_table, totals
 from pipectl.wait import wait_until
 
@@ -31,7 +32,9 @@ class VerifyReport:
     rejected_rows: int | None = None
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     kafka: dict | None = None  # the topic side: records, consumer lag; None when not compared
+    kafka_error: str | None = None  # why the topic side is missing (locally: Kafka did not answer)
     catalog: dict | None = None  # on AWS: table buckets -> namespaces -> tables
+    expected_rows: int | None = None  # --expect-rows: the table must hold exactly this many
 
     @property
     def complete(self) -> bool | None:
@@ -58,11 +61,32 @@ class VerifyReport:
     def avg_file_bytes(self) -> int:
         return self.data_bytes // self.data_files if self.data_files else 0
 
+    @property
+    def exit_code(self) -> int:
+        """3 when the table is empty; 5 when --expect-rows is not met or the data is incomplete."""
+        if self.rows == 0:
+            return EXIT_NOT_FOUND
+        if (self.expected_rows is not None and self.rows != self.expected_rows) or self.problems:
+            return EXIT_INCOMPLETE
+        return 0
+
+    @property
+    def exit_reason(self) -> str:
+        if self.rows == 0:
+            return f"table {self.table} is empty: produce events and wait for a checkpoint"
+        if self.expected_rows is not None and self.rows != self.expected_rows:
+            return f"expected {self.expected_rows} rows, found {self.rows}"
+        if self.problems:
+            return "incomplete: " + "; ".join(self.problems)
+        return ""
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["avg_file_bytes"] = self.avg_file_bytes
         d["complete"] = self.complete
         d["problems"] = self.problems
+        d["exit_code"] = self.exit_code
+        d["exit_reason"] = self.exit_reason
         return d
 
 
@@ -118,6 +142,7 @@ def wait_for_rows(settings: Settings, expected: int, timeout: float) -> VerifyRe
                 hint="is the job running? see 'pipectl job status'",
             ) from None
         report = last[0]
+    report.expected_rows = expected
     if settings.env == "local":
         compare_with_topic(settings, report)
     return report
@@ -145,27 +170,34 @@ def verify(settings: Settings, compare: bool = True) -> VerifyReport:
     return report
 
 
-
 def compare_with_topic(settings: Settings, report: VerifyReport) -> None:
     """Fill report.kafka: records in the topic, the job's consumer lag, and what is missing.
 
-    Left as None when the broker does not answer: the table report stands on its own."""
-    from pipectl import kafka_admin
-
+    When the broker does not answer, report.kafka stays None and report.kafka_error says so: the
+    table report stands on its own. Any other failure is an error, not a missing comparison."""
+    names = settings.names
     try:
-        begin, end = kafka_admin.topic_offsets(settings.kafka_bootstrap, settings.pipeline.topic)
-        committed = kafka_admin.group_offsets(settings.kafka_bootstrap, settings.pipeline.consumer_group, settings.pipeline.topic)
-    except Exception:  # noqa: BLE001 - no broker: no comparison, said in the report
+        begin, end = kafka_admin.topic_offsets(settings.kafka_bootstrap, names.topic)
+        committed = kafka_admin.group_offsets(settings.kafka_bootstrap, names.consumer_group, names.topic)
+    except kafka_admin.errors() as exc:
+        report.kafka_error = f"Kafka at {settings.kafka_bootstrap} did not answer ({kafka_admin.describe_error(exc)})"
         return
+    report.kafka = topic_comparison(report, names.topic, names.consumer_group, begin, end, committed)
+
+
+def topic_comparison(report: VerifyReport, topic: str, group: str, begin: dict[int, int], end: dict[int, int],
+                     committed: dict[int, int]) -> dict:
+    """The topic side of the report from the topic's offsets and the group's committed offsets:
+    records in the topic against rows stored plus rows quarantined, and the consumer lag."""
     records = sum(end[p] - begin.get(p, 0) for p in end)
     lag = kafka_admin.lag_per_partition(begin, end, committed)
     stored = report.rows + (report.rejected_rows or 0)
-    report.kafka = {
-        "topic": settings.pipeline.topic,
+    return {
+        "topic": topic,
         "records": records,
         "stored_plus_quarantined": stored,
         "missing": records - stored,
-        "consumer_group": settings.pipeline.consumer_group,
+        "consumer_group": group,
         "lag": sum(lag.values()),
         "lag_per_partition": {str(p): v for p, v in lag.items()},
     }

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import typer
 
 from pipectl.cli.output import Output, make_output
 from pipectl.config import Settings, load_settings
+from pipectl.errors import Outcome
 
 
 @dataclass
@@ -41,3 +44,11 @@ def configure(output: str, verbose: bool, env: str | None, config: Path | None) 
     GLOBALS.env = env
     GLOBALS.config = config
     GLOBALS.out = make_output(output)
+
+
+def finish(result: Outcome, *, warn: bool = False) -> NoReturn:
+    """End the command with the result's exit code (after the result was shown); with `warn`,
+    a non-zero exit also says its reason on stderr."""
+    if warn and result.exit_code and result.exit_reason:
+        out().warn(result.exit_reason)
+    raise typer.Exit(result.exit_code)

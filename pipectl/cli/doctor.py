@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
         report = lib.run(context.settings(local__runtime=runtime))
         context.out().emit(report, render)
-        raise typer.Exit(report.exit_code)
+        context.finish(report)
 
 
 def render(console: Console, report) -> None:
@@ -42,8 +42,7 @@ def render(console: Console, report) -> None:
             line.append(f" -- {c.fix}", style="italic")
         table.add_row(Text(c.status, style=STYLES.get(c.status, "")), c.name, line)
     console.print(table)
-    failing = [c for c in report.checks if c.status in ("missing", "wrong")]
-    if failing:
-        console.print(Text(f"{len(failing)} of {len(report.checks)} checks need a fix", style="bold red"))
+    if report.exit_reason:
+        console.print(Text(report.exit_reason, style="bold red"))
     else:
         console.print(Text("ready", style="bold green"))

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from pipectl.cli import context, render
+from pipectl.flink.job_state import status_outcome
 
 app = typer.Typer(help="Run the order_ingest job on the local Flink cluster.", no_args_is_help=True)
 
@@ -32,8 +33,7 @@ def status() -> None:
 
     info = jobs.status(context.settings())
     context.out().emit(info, render.job_info)
-    if info.state != "RUNNING":
-        raise typer.Exit(4)
+    context.finish(status_outcome(info.state))
 
 
 @app.command()

@@ -35,8 +35,7 @@ def status() -> None:
     """Show each component: pid, address, healthy. Exit code 4 when one is not healthy."""
     result = _stack().status()
     context.out().emit(result, render.stack_status)
-    if not result.healthy:
-        raise typer.Exit(4)
+    context.finish(result)
 
 
 @app.command()

@@ -14,7 +14,7 @@ import typer
 
 from pipectl.cli import context
 from pipectl.config import Settings
-from pipectl.errors import ConfigError, PipectlError
+from pipectl.errors import EXIT_FAILURE, ConfigError, PipectlError
 from producer.cli_options import orders_command
 from producer.options import RawOptions
 
@@ -49,7 +49,7 @@ def _orders(raw: RawOptions) -> None:
             summary = produce(config, reporter)
     out.emit(summary, render_summary_stderr if config.stdout else render_summary)
     if not summary.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILURE)
 
 
 def _defaults(settings: Settings, raw: RawOptions) -> dict[str, str]:

@@ -96,8 +96,8 @@ def verify_report(console: Console, report) -> None:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.rejected_reasons.items()))
         table.add_row("quarantined", f"{report.rejected_rows:,}" + (f" ({reasons})" if reasons else ""))
     if report.kafka is None:
-        if report.catalog is None:
-            table.add_row("kafka", "not compared (broker not reachable)")
+        if report.kafka_error:
+            table.add_row("kafka", f"not compared: {report.kafka_error}")
     else:
         k = report.kafka
         table.add_row("kafka records", f"{k['records']:,} in {k['topic']}")

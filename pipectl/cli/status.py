@@ -13,7 +13,7 @@ from pipectl import fmt
 from pipectl import status as lib
 from pipectl.cli import context
 from pipectl.cli.sparkline import sparkline
-from pipectl.errors import EXIT_USAGE, PipectlError
+from pipectl.errors import EXIT_USAGE, Exit, Outcome, PipectlError
 from pipectl.flink.job_state import ENDED_STATES
 
 COLORS = {"healthy": "green", "degraded": "yellow", "down": "red", "unknown": "dim"}
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
             return
         result = lib.collect(s, interval)
         context.out().emit(result, render)
-        raise typer.Exit(result.exit_code)
+        context.finish(result)
 
 
 def _watch(statuses) -> None:
@@ -45,15 +45,15 @@ def _watch(statuses) -> None:
                            hint="drop --watch to get one JSON document", exit_code=EXIT_USAGE)
     from rich.live import Live
 
-    code = 0
+    last: Outcome = Exit()
     with Live(console=out.console, auto_refresh=False, transient=False) as live:
         try:
             for st in statuses:
                 live.update(view(st, sparklines=True), refresh=True)
-                code = st.exit_code
+                last = st
         except KeyboardInterrupt:
             pass
-    raise typer.Exit(code)
+    context.finish(last)
 
 
 # ------------------------------------------------------------------------------ rendering

@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
+from pipectl import verify as lib
 from pipectl.cli import context, render
-from pipectl.errors import EXIT_INCOMPLETE, EXIT_NOT_FOUND
 
 
 def register(app: typer.Typer) -> None:
@@ -24,17 +24,7 @@ def register(app: typer.Typer) -> None:
         missing or doubled.
 
         Exit code 3 when the table is missing or empty; 5 when incomplete, or --expect-rows is not met."""
-        from pipectl import verify as lib
-
         s = context.settings()
         report = lib.verify(s) if expect_rows is None else lib.wait_for_rows(s, expect_rows, timeout)
         context.out().emit(report, render.verify_report)
-        if report.rows == 0:
-            context.out().warn(f"table {report.table} is empty: produce events and wait for a checkpoint")
-            raise typer.Exit(EXIT_NOT_FOUND)
-        if expect_rows is not None and report.rows != expect_rows:
-            context.out().warn(f"expected {expect_rows} rows, found {report.rows}")
-            raise typer.Exit(EXIT_INCOMPLETE)
-        if report.problems:
-            context.out().warn("incomplete: " + "; ".join(report.problems))
-            raise typer.Exit(EXIT_INCOMPLETE)
+        context.finish(report, warn=True)

@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pipectl.errors import EXIT_UNHEALTHY, Exit
+
 JOB_NAME = "order_ingest"
 
 # States of a Flink job (org.apache.flink.api.common.JobStatus).
@@ -16,6 +18,13 @@ ACTIVE_STATES = frozenset({"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "
 ENDED_STATES = frozenset({"FINISHED", "CANCELED", "FAILED", "SUSPENDED"})
 # On the cluster and alive (RUNNING, or on its way there): restarts and checkpoints are read in these.
 LIVE_STATES = frozenset({"RUNNING", "RESTARTING", "CREATED", "INITIALIZING", "FAILING", "RECONCILING"})
+
+
+def status_outcome(state: str) -> Exit:
+    """`job status`: exit 4 unless the job is RUNNING."""
+    if state == "RUNNING":
+        return Exit()
+    return Exit(EXIT_UNHEALTHY, f"job {JOB_NAME} is not running ({state})")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError, PipectlError
+from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.iceberg import load_local_table, totals
 from pipectl.progress import SILENT, Reporter
 
@@ -85,7 +85,7 @@ def maintain(settings: Settings, *, table: str | None = None, target_file_mb: in
         raise PipectlError(
             "Amazon S3 Tables compacts files and expires snapshots itself",
             hint="tune it with 'aws s3tables put-table-maintenance-configuration'",
-            exit_code=2,
+            exit_code=EXIT_USAGE,
         )
     name = table or settings.pipeline.table
     before = _shape(settings, name)  # raises NotFoundError when the table is missing

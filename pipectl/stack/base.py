@@ -9,7 +9,7 @@ from typing import Callable
 
 from pipectl import kafka_admin, procs
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError, PipectlError
+from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.flink.rest import FlinkRest
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.model import StackStatus
@@ -36,7 +36,8 @@ class StackBase(ABC):
     @staticmethod
     def check_component(name: str) -> None:
         if name not in COMPONENTS:
-            raise PipectlError(f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}", exit_code=2)
+            raise PipectlError(f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}",
+                                exit_code=EXIT_USAGE)
 
     # ------------------------------------------------------------------ health
     def kafka_healthy(self) -> bool:
@@ -73,7 +74,7 @@ class StackBase(ABC):
                 raise PipectlError(
                     f"port {port} needed by {name} is already in use by {held}",
                     hint="stop that process, or change local ports in pipectl.toml",
-                    exit_code=2,
+                    exit_code=EXIT_USAGE,
                 )
 
     def log_path(self, name: str) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from pipectl.errors import EXIT_UNHEALTHY
+
 
 @dataclass
 class ComponentStatus:
@@ -25,6 +27,16 @@ class StackStatus:
     @property
     def healthy(self) -> bool:
         return all(c.healthy for c in self.components)
+
+    @property
+    def exit_code(self) -> int:
+        """`local status`: 4 when a component is not healthy."""
+        return 0 if self.healthy else EXIT_UNHEALTHY
+
+    @property
+    def exit_reason(self) -> str:
+        down = [c.name for c in self.components if not c.healthy]
+        return f"not healthy: {', '.join(down)}" if down else ""
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -34,17 +34,6 @@ if TYPE_CHECKING:
 Sample = tuple[float, dict[int, int]]  # (when, end offset per partition)
 
 
-def kafka_errors() -> tuple[type[BaseException], ...]:
-    """What reading the broker may raise: our own errors, kafka-python's, and the socket's."""
-    from kafka.errors import KafkaError  # kafka-python costs ~0.1 s to import: only when status runs
-
-    return (PipectlError, KafkaError, OSError)
-
-
-def kafka_message(exc: BaseException) -> str:
-    return exc.message if isinstance(exc, PipectlError) else type(exc).__name__
-
-
 # ------------------------------------------------------------------------------- Kafka
 class KafkaReader:
     """One consumer for the whole status call (two samples of the end offsets)."""
@@ -65,7 +54,7 @@ class KafkaReader:
         except OSError as exc:
             self.error = exc.strerror or type(exc).__name__
             return False
-        from kafka import KafkaConsumer  # kafka-python: see kafka_errors()
+        from kafka import KafkaConsumer  # kafka-python: see kafka_admin.errors()
         from kafka.errors import KafkaError
 
         try:
@@ -299,8 +288,8 @@ def collect_local(settings: Settings, interval_s: float, memory: Memory) -> Pipe
                 if reading.topic is not None:
                     reading.first = memory.sample or kafka.end_offsets()
                     reading.begin = kafka.begin_offsets()
-            except kafka_errors() as exc:
-                reading.reachable, kafka.error = False, kafka_message(exc)
+            except kafka_admin.errors() as exc:
+                reading.reachable, kafka.error = False, kafka_admin.describe_error(exc)
         prime_flink_metrics(rest)
         iceberg = iceberg_facts(names, lambda name: load_table(settings, name))
         if reading.reachable and reading.topic is not None:
@@ -311,8 +300,8 @@ def collect_local(settings: Settings, interval_s: float, memory: Memory) -> Pipe
                 reading.second = kafka.end_offsets()
                 reading.committed = kafka.committed()
                 memory.sample = reading.second
-            except kafka_errors() as exc:
-                reading.reachable, kafka.error = False, kafka_message(exc)
+            except kafka_admin.errors() as exc:
+                reading.reachable, kafka.error = False, kafka_admin.describe_error(exc)
         reading.error = kafka.error
         flink = flink_facts(settings, rest)
         k = kafka_facts(settings, reading)
@@ -321,7 +310,7 @@ def collect_local(settings: Settings, interval_s: float, memory: Memory) -> Pipe
             positions = {q: reading.committed.get(q, reading.begin.get(q, 0)) for q in lagging}
             try:
                 k.oldest_waiting_s = kafka.oldest_waiting(positions)
-            except kafka_errors():
+            except kafka_admin.errors():
                 pass  # a fact we could not read: null
     finally:
         kafka.close()

@@ -268,6 +268,10 @@ class PipelineStatus:
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
 
+    @property
+    def exit_reason(self) -> str:
+        return self.reason if self.exit_code else ""
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "env": self.env,
