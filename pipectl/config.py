@@ -25,6 +25,21 @@ CONFIG_FILE = "pipectl.toml"
 ENVIRONMENTS = ("local", "aws")
 
 
+class SettingProblem(str):
+    """A problem with one setting: its one-line text (it is a str, so lists of problems join as
+    before), the setting it is about, and whether the setting is missing (not set) or wrong (set,
+    but unusable). `doctor` sorts problems by these fields, never by their wording."""
+
+    setting: str
+    missing: bool
+
+    def __new__(cls, text: str, setting: str, *, missing: bool = False) -> "SettingProblem":
+        problem = super().__new__(cls, text)
+        problem.setting = setting
+        problem.missing = missing
+        return problem
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     """What flows where: the same in both environments."""

@@ -16,8 +16,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipectl.config import Settings
-from pipectl.errors import EXIT_NOT_FOUND
+from pipectl.config import Settings, SettingProblem
+from pipectl.errors import EXIT_NOT_FOUND, PipectlError
 
 OK, WARN, MISSING, WRONG = "ok", "warn", "missing", "wrong"
 FAILING = (MISSING, WRONG)
@@ -189,7 +189,9 @@ def check_docker(required: bool) -> Check:
     fix = ("start a Docker engine (dockerd) and check DOCKER_HOST" if required
            else "nothing to do: runtime auto falls back to native; start dockerd to use containers")
     try:
-        import docker
+        import docker  # heavy SDK: only when the runtime may be docker
+        from docker.errors import DockerException
+        from requests.exceptions import RequestException
     except ImportError:
         return Check("docker engine", MISSING if required else WARN, "the docker Python package is missing", "run 'make install'")
     try:
@@ -199,7 +201,7 @@ def check_docker(required: bool) -> Check:
             version = client.version().get("Version", "?")
         finally:
             client.close()
-    except Exception as exc:  # noqa: BLE001 - any failure means no engine answers
+    except (DockerException, RequestException, OSError) as exc:  # no engine answers
         return Check("docker engine", MISSING if required else WARN,
                      f"no Docker engine answers ({type(exc).__name__})", fix)
     return Check("docker engine", OK, f"Docker {version}")
@@ -207,28 +209,33 @@ def check_docker(required: bool) -> Check:
 
 # ------------------------------------------------------------------------------ AWS
 def aws_checks(settings: Settings) -> list[Check]:
+    from botocore.exceptions import BotoCoreError  # heavy SDK: only on the AWS path
+
     from pipectl.aws.errors import CREDENTIALS_HINT
     from pipectl.aws.target import HINT, Target, check_settings, make_session
 
     checks: list[Check] = []
     region, problems = check_settings(settings, "deploy")
-    region_problems = [p for p in problems if "region" in p and "is in" not in p]
+    region_problems = [p for p in problems if _setting(p) == "aws.region"]
     if region_problems:
-        checks.append(Check("aws region", MISSING if "not set" in region_problems[0] else WRONG,
+        checks.append(Check("aws region", MISSING if _missing(region_problems[0]) else WRONG,
                             "; ".join(region_problems), "set aws.region in pipectl.toml or AWS_REGION"))
     else:
         checks.append(Check("aws region", OK, region))
-    other = [p for p in problems if p not in region_problems]
+    other = [p for p in problems if _setting(p) != "aws.region"]
     if other:
-        checks.append(Check("aws settings", MISSING if all("not set" in p or p.startswith("neither") for p in other) else WRONG,
+        checks.append(Check("aws settings", MISSING if all(_missing(p) for p in other) else WRONG,
                             "; ".join(other), HINT))
     else:
         checks.append(Check("aws settings", OK, "every setting 'pipectl aws deploy' needs is set and well formed"))
     try:
         session = make_session(settings.aws, region or None)
         creds = session.get_credentials()
-    except Exception as exc:  # noqa: BLE001 - a profile that does not exist, ...
-        checks.append(Check("aws credentials", WRONG, getattr(exc, "message", type(exc).__name__), CREDENTIALS_HINT))
+    except PipectlError as exc:  # a profile that does not exist, ... (aws_call translated it)
+        checks.append(Check("aws credentials", WRONG, exc.message, CREDENTIALS_HINT))
+        return checks
+    except BotoCoreError as exc:  # credentials that cannot be loaded (a broken process provider, ...)
+        checks.append(Check("aws credentials", WRONG, type(exc).__name__, CREDENTIALS_HINT))
         return checks
     if creds is None:
         checks.append(Check("aws credentials", MISSING, "no AWS credentials found", CREDENTIALS_HINT))
@@ -261,17 +268,29 @@ def aws_checks(settings: Settings) -> list[Check]:
     return checks
 
 
+def _setting(problem: str) -> str:
+    """The setting a problem is about ('' when the check did not say)."""
+    return problem.setting if isinstance(problem, SettingProblem) else ""
+
+
+def _missing(problem: str) -> bool:
+    """True when the problem is a setting that is not set (else it is set, but wrong)."""
+    return isinstance(problem, SettingProblem) and problem.missing
+
+
 def _identity(target) -> str:
     ident = target.client("sts").get_caller_identity()
     return f"account {ident.get('Account')} as {ident.get('Arn')}"
 
 
 def _aws_probe(name: str, call, missing_fix: str = "") -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError  # heavy SDK: only on the AWS path
+
     from pipectl.aws.errors import error_code, translate
 
     try:
         return Check(name, OK, str(call()))
-    except Exception as exc:  # noqa: BLE001 - translated below; unknown errors are a "wrong" line
+    except (ClientError, BotoCoreError, PipectlError) as exc:  # translated below; unknown ones are "wrong"
         code = error_code(exc)
         mapped = translate(exc, f"check {name}")
         if code in ("404", "NoSuchBucket", "NoSuchEntity", "NotFound", "NotFoundException", "ResourceNotFoundException"):
@@ -283,7 +302,6 @@ def _aws_probe(name: str, call, missing_fix: str = "") -> Check:
 
 def _application_check(target) -> Check:
     from pipectl.aws.manage import describe
-    from pipectl.errors import PipectlError
 
     name = f"application {target.aws.application_name}"
     try:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipectl.config import AwsSettings, Settings
+from pipectl.config import AwsSettings, Settings, SettingProblem
 from pipectl.errors import ConfigError
 
 # What each command needs beyond region/profile.
@@ -165,7 +165,7 @@ def _default_region(aws: AwsSettings, problems: list[str]) -> str:
     try:
         session = boto3.session.Session(profile_name=aws.profile or None)
     except bx.ProfileNotFound:
-        problems.append(f"aws.profile {aws.profile!r} is not a configured AWS profile")
+        problems.append(SettingProblem(f"aws.profile {aws.profile!r} is not a configured AWS profile", "aws.profile"))
         return aws.region
     return aws.region or session.region_name or ""
 
@@ -176,13 +176,14 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
     problems: list[str] = []
     region = _default_region(aws, problems)
     if not region:
-        problems.append("aws.region is not set (nor AWS_REGION or a profile region)")
+        problems.append(SettingProblem("aws.region is not set (nor AWS_REGION or a profile region)", "aws.region",
+                                       missing=True))
     elif not REGION_RE.match(region):
-        problems.append(f"aws.region {region!r} is not an AWS region name (like eu-west-1)")
+        problems.append(SettingProblem(f"aws.region {region!r} is not an AWS region name (like eu-west-1)", "aws.region"))
 
     def need(name: str, value: str) -> bool:
         if not value:
-            problems.append(f"aws.{name} is not set")
+            problems.append(SettingProblem(f"aws.{name} is not set", f"aws.{name}", missing=True))
             return False
         return True
 
@@ -212,12 +213,13 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
             elif region and msk.region != region:
                 problems.append(f"aws.msk_cluster_arn is in {msk.region}, but aws.region is {region}")
         elif not aws.bootstrap_servers and purpose == "deploy":
-            problems.append("neither aws.msk_cluster_arn nor aws.bootstrap_servers is set")
+            problems.append(SettingProblem("neither aws.msk_cluster_arn nor aws.bootstrap_servers is set",
+                                           "aws.bootstrap_servers", missing=True))
         for broker in (b.strip() for b in aws.bootstrap_servers.split(",") if b.strip()):
             if not BROKER_RE.match(broker):
                 problems.append(f"aws.bootstrap_servers entry {broker!r} is not HOST:PORT")
         if not aws.topic:
-            problems.append("aws.topic is not set")
+            problems.append(SettingProblem("aws.topic is not set", "aws.topic", missing=True))
         if aws.parallelism < 1:
             problems.append("aws.parallelism must be at least 1")
         if aws.parallelism_per_kpu < 1:

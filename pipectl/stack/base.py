@@ -43,7 +43,7 @@ class StackBase(ABC):
     def kafka_healthy(self) -> bool:
         try:
             return kafka_admin.ping(self.s.kafka_bootstrap, timeout_s=3)
-        except Exception:  # noqa: BLE001 - unhealthy is an answer, not an error
+        except kafka_admin.errors():  # unhealthy is an answer, not an error
             return False
 
     def flink_overview(self) -> dict | None:

@@ -137,3 +137,34 @@ def test_disk_thresholds(tmp_path, monkeypatch):
     assert check.status == "warn" and check.detail.endswith("(less than 2 GiB)")
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(0, 0, 100 * 1024**2))
     assert doctor.check_disk(tmp_path).status == "wrong"
+
+
+# ---------------------------------------------------------------------------- AWS settings problems
+@pytest.mark.parametrize("aws, region_check, settings_check", [
+    # nothing set: the region is missing, and so are the deploy settings
+    ({}, ("missing", "aws.region is not set (nor AWS_REGION or a profile region)"), "missing"),
+    # a malformed region is wrong, not missing
+    ({"region": "mars-1"}, ("wrong", "aws.region 'mars-1' is not an AWS region name (like eu-west-1)"), "missing"),
+    # an ARN in another region names aws.region in its text but is a problem of the ARN's setting
+    ({"region": "us-east-1", "code_bucket": "code-bucket", "bootstrap_servers": "b-1:9098",
+      "service_role_arn": "arn:aws:iam::123456789012:role/r",
+      "table_bucket_arn": "arn:aws:s3tables:us-west-2:123456789012:bucket/tb"},
+     ("ok", "us-east-1"), "wrong"),
+])
+def test_aws_settings_problems_are_sorted_by_setting_not_by_wording(monkeypatch, tmp_path, aws, region_check,
+                                                                    settings_check):
+    from pipectl.aws.target import check_settings
+    from pipectl.config import AwsSettings, Settings, SettingProblem
+    from pipectl.doctor import aws_checks
+
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    settings = Settings(project_dir=tmp_path, env="aws", aws=AwsSettings(**aws))
+    _, problems = check_settings(settings, "deploy")
+    assert all(isinstance(p, str) for p in problems)
+    assert all(p.setting.startswith("aws.") for p in problems if isinstance(p, SettingProblem))
+    checks = {c.name: c for c in aws_checks(settings)}
+    assert (checks["aws region"].status, checks["aws region"].detail) == region_check
+    assert checks["aws settings"].status == settings_check
