@@ -18,6 +18,10 @@ from pathlib import Path
 
 from pipectl.config import Settings, SettingProblem
 from pipectl.errors import EXIT_NOT_FOUND, PipectlError
+from pipectl import procs
+from pipectl.aws.errors import CREDENTIALS_HINT, error_code, translate
+from pipectl.aws.manage import describe
+from pipectl.aws.target import HINT, Target, check_settings, make_session
 
 OK, WARN, MISSING, WRONG = "ok", "warn", "missing", "wrong"
 FAILING = (MISSING, WRONG)
@@ -143,8 +147,6 @@ def check_flink_package() -> Check:
 
 
 def check_port(settings: Settings, setting: str, port: int, component: str) -> Check:
-    from pipectl import procs
-
     name = f"port {port}"
     owner = procs.port_owner(port)
     if owner is None:
@@ -210,9 +212,6 @@ def check_docker(required: bool) -> Check:
 # ------------------------------------------------------------------------------ AWS
 def aws_checks(settings: Settings) -> list[Check]:
     from botocore.exceptions import BotoCoreError  # heavy SDK: only on the AWS path
-
-    from pipectl.aws.errors import CREDENTIALS_HINT
-    from pipectl.aws.target import HINT, Target, check_settings, make_session
 
     checks: list[Check] = []
     region, problems = check_settings(settings, "deploy")
@@ -286,8 +285,6 @@ def _identity(target) -> str:
 def _aws_probe(name: str, call, missing_fix: str = "") -> Check:
     from botocore.exceptions import BotoCoreError, ClientError  # heavy SDK: only on the AWS path
 
-    from pipectl.aws.errors import error_code, translate
-
     try:
         return Check(name, OK, str(call()))
     except (ClientError, BotoCoreError, PipectlError) as exc:  # translated below; unknown ones are "wrong"
@@ -301,8 +298,6 @@ def _aws_probe(name: str, call, missing_fix: str = "") -> Check:
 
 
 def _application_check(target) -> Check:
-    from pipectl.aws.manage import describe
-
     name = f"application {target.aws.application_name}"
     try:
         detail = describe(target)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipectl.aws.tables import load_table as load_aws_table
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError
 
@@ -51,9 +52,6 @@ def load_table(settings: Settings, table: str | None = None) -> Table:
     """A table of the chosen environment (the orders table unless `table` names another):
     the local warehouse, or S3 Tables on AWS."""
     if settings.env == "aws":
-        # imported here: pipectl.aws pulls in boto3, which a local run never needs
-        from pipectl.aws.tables import load_table as load_aws_table
-
         names = settings.names
         return load_aws_table(settings, names.namespace, table or names.table)
     return load_local_table(settings, table)

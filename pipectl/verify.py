@@ -9,6 +9,7 @@ from pipectl import kafka_admin
 from pipectl.errors import EXIT_INCOMPLETE, EXIT_NOT_FOUND, NotFoundError, UnhealthyError
 from pipectl.iceberg import last_commit_age_s, load_table, totals
 from pipectl.wait import wait_until
+from pipectl.aws.tables import describe_catalog
 
 
 @dataclass
@@ -91,7 +92,7 @@ class VerifyReport:
 
 
 def build_report(table, name: str) -> VerifyReport:
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # heavy (~0.5 s): imported where a table is read
 
     snapshot = table.current_snapshot()
     snapshots = len(table.metadata.snapshots)
@@ -154,8 +155,6 @@ def verify(settings: Settings, compare: bool = True) -> VerifyReport:
     Locally it also compares the table with the topic (see compare_with_topic)."""
     catalog = None
     if settings.env == "aws":
-        from pipectl.aws.tables import describe_catalog
-
         catalog = describe_catalog(settings)
     table = load_table(settings)
     report = build_report(table, settings.names.qualified_table)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from producer.clients import open_client
 from producer.generate import EventClock, OrderGenerator, new_seed
 from producer.options import ProduceConfig
 from producer.rate import Pacer
@@ -260,8 +261,6 @@ def produce(
     if config.stdout:
         sink: Any = _StdoutSink(stdout or sys.stdout.buffer)
     else:
-        from producer.clients import open_client
-
         reporter.step(f"connecting to Kafka at {config.bootstrap_servers}")
         sink = open_client(config)
         reporter.done(

@@ -11,6 +11,10 @@ from rich.console import Console
 
 from pipectl.cli import context
 from pipectl.errors import EXIT_USAGE, PipectlError
+from pipectl.aws import deploy as aws_deploy
+from pipectl.aws import manage
+from pipectl.aws.iam import select_document
+from pipectl.aws.logs import recent_logs
 
 app = typer.Typer(
     help="Package, deploy and operate the job on Amazon Managed Service for Apache Flink.",
@@ -42,10 +46,8 @@ def _render_artifact(console: Console, a: Any) -> None:
 @app.command()
 def package() -> None:
     """Build target/data-pipeline-aws.zip with Maven and check its layout."""
-    from pipectl.aws.deploy import package as build_package
-
     out = context.out()
-    out.emit(build_package(context.settings(), out), _render_artifact)
+    out.emit(aws_deploy.package(context.settings(), out), _render_artifact)
 
 
 # deploy ----------------------------------------------------------------------------------
@@ -81,11 +83,9 @@ def deploy(
     app_name: Optional[str] = APP,
 ) -> None:
     """Package, upload, create or update the application, start it and wait until RUNNING."""
-    from pipectl.aws.deploy import deploy as run_deploy
-
     out = context.out()
     settings = _settings(region, profile, app_name, aws__parallelism=parallelism, aws__wait_timeout_s=timeout)
-    result = run_deploy(
+    result = aws_deploy.deploy(
         settings,
         skip_build=skip_build,
         restore=restore,
@@ -120,9 +120,7 @@ def _render_status(console: Console, s: Any) -> None:
 @app.command()
 def status(region: Optional[str] = REGION, profile: Optional[str] = PROFILE, app_name: Optional[str] = APP) -> None:
     """Show status, version, runtime, parallelism and the last snapshot."""
-    from pipectl.aws.manage import status as app_status
-
-    context.out().emit(app_status(_settings(region, profile, app_name)), _render_status)
+    context.out().emit(manage.status(_settings(region, profile, app_name)), _render_status)
 
 
 # stop ------------------------------------------------------------------------------------
@@ -144,11 +142,9 @@ def stop(
     app_name: Optional[str] = APP,
 ) -> None:
     """Stop the application, taking a snapshot first unless --force."""
-    from pipectl.aws.manage import stop as app_stop
-
     out = context.out()
     settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
-    out.emit(app_stop(settings, force=force, reporter=out), _render_stop)
+    out.emit(manage.stop(settings, force=force, reporter=out), _render_stop)
 
 
 # logs ------------------------------------------------------------------------------------
@@ -173,8 +169,6 @@ def logs(
     app_name: Optional[str] = APP,
 ) -> None:
     """Show recent CloudWatch events of the application, Python driver errors first."""
-    from pipectl.aws.logs import recent_logs
-
     context.out().emit(recent_logs(_settings(region, profile, app_name), since, limit), _render_logs)
 
 
@@ -203,11 +197,9 @@ def destroy(
     app_name: Optional[str] = APP,
 ) -> None:
     """Delete the application and its snapshots (asks first unless --yes)."""
-    from pipectl.aws.manage import destroy as app_destroy
-
     out = context.out()
     settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
-    out.emit(app_destroy(settings, confirm=None if yes else _ask, reporter=out), _render_destroy)
+    out.emit(manage.destroy(settings, confirm=None if yes else _ask, reporter=out), _render_destroy)
 
 
 # iam-policy ------------------------------------------------------------------------------
@@ -230,6 +222,4 @@ def iam_policy(
     app_name: Optional[str] = APP,
 ) -> None:
     """Print the execution role's least-privilege policy and trust policy."""
-    from pipectl.aws.iam import select_document
-
     context.out().emit(select_document(_settings(region, None, app_name), document), _render_iam)

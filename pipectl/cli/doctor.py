@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipectl.cli import context
+from pipectl import doctor as lib
 
 STYLES = {"ok": "green", "warn": "yellow", "missing": "red", "wrong": "red"}
 
@@ -22,8 +23,6 @@ def register(app: typer.Typer) -> None:
         """Check Python, Java, Maven, the built artifacts, free ports, disk space and a Docker engine
         (local), or credentials, region and the configured resources (--env aws). One line per check:
         ok, warn, missing or wrong, with the fix. Exit code 3 when a check is missing or wrong."""
-        from pipectl import doctor as lib
-
         report = lib.run(context.settings(local__runtime=runtime))
         context.out().emit(report, render)
         context.finish(report)

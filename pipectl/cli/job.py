@@ -8,6 +8,7 @@ import typer
 
 from pipectl.cli import context, render
 from pipectl.flink.job_state import status_outcome
+from pipectl.flink import jobs
 
 app = typer.Typer(help="Run the order_ingest job on the local Flink cluster.", no_args_is_help=True)
 
@@ -18,8 +19,6 @@ def start(
     from_savepoint: Optional[str] = typer.Option(None, "--from-savepoint", help="Restore from this savepoint path."),
 ) -> None:
     """Submit the job (detached; it keeps running after this command). Resumes from the last savepoint by default."""
-    from pipectl.flink import jobs
-
     context.out().emit(
         jobs.start(context.settings(), fresh=fresh, from_savepoint=from_savepoint, reporter=context.out()),
         render.job_info,
@@ -29,8 +28,6 @@ def start(
 @app.command()
 def status() -> None:
     """State, start time and last checkpoint of the job. Exit code 4 when it is not running."""
-    from pipectl.flink import jobs
-
     info = jobs.status(context.settings())
     context.out().emit(info, render.job_info)
     context.finish(status_outcome(info.state))
@@ -41,6 +38,4 @@ def stop(
     no_savepoint: bool = typer.Option(False, "--no-savepoint", help="Cancel without taking a savepoint."),
 ) -> None:
     """Stop the job with a savepoint (the next 'job start' resumes from it)."""
-    from pipectl.flink import jobs
-
     context.out().emit(jobs.stop(context.settings(), savepoint=not no_savepoint, reporter=context.out()), render.job_info)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import typer
 
 from pipectl.cli import context, render
+from pipectl.stack import component_log, get_stack, start_stack
 
 app = typer.Typer(help="Run the local stack: a Kafka broker and a Flink cluster.", no_args_is_help=True)
 
 
 def _stack():
-    from pipectl.stack import get_stack
-
     return get_stack(context.settings(), reporter=context.out())
 
 
@@ -25,8 +24,6 @@ def up(
     """Start Kafka (127.0.0.1:9092) and Flink (REST and UI on 127.0.0.1:8081); create the topic. Idempotent.
 
     The runtime is recorded in the state folder; status, logs, down and job commands use it."""
-    from pipectl.stack import start_stack
-
     context.out().emit(start_stack(context.settings(), runtime, reporter=context.out()), render.stack_up)
 
 
@@ -44,8 +41,6 @@ def logs(
     lines: int = typer.Option(50, "--lines", "-n", help="How many of the last lines."),
 ) -> None:
     """Print the last lines of a component's log (a container's log in the docker runtime)."""
-    from pipectl.stack import component_log
-
     context.out().emit(
         component_log(context.settings(), component, lines),
         lambda console, r: console.out("\n".join(r["lines"]) if r["lines"] else f"(no log yet at {r['log']})", highlight=False),

@@ -12,7 +12,7 @@ import typer
 # Typer 0.29 vendors its own click: its exceptions, not the `click` package's, reach us here.
 from typer._click import exceptions as click_exc
 
-from pipectl.cli import context
+from pipectl.cli import aws, context, doctor, job, local, maintain, produce, status, verify
 from pipectl.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipectlError, UnhealthyError
 
 EXIT_INTERNAL = 70
@@ -37,21 +37,15 @@ def root(
     """Global options may be given anywhere on the line: `pipectl verify --output json`."""
 
 
-def _register() -> None:
-    # Imported here so that each module stays light: none imports an SDK at import time.
-    from pipectl.cli import aws, doctor, job, local, maintain, produce, status, verify
-
-    # in the order a newcomer uses them
-    app.add_typer(local.app, name="local")
-    app.add_typer(job.app, name="job")
-    app.add_typer(produce.app, name="produce")
-    verify.register(app)
-    status.register(app)
-    doctor.register(app)
-    maintain.register(app)
-    app.add_typer(aws.app, name="aws")
-
-_register()
+# in the order a newcomer uses them (no command module imports an SDK at import time)
+app.add_typer(local.app, name="local")
+app.add_typer(job.app, name="job")
+app.add_typer(produce.app, name="produce")
+verify.register(app)
+status.register(app)
+doctor.register(app)
+maintain.register(app)
+app.add_typer(aws.app, name="aws")
 
 _GLOBAL_VALUED = {"--output": "output", "--env": "env", "--config": "config"}
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from pipectl import fmt
 from pipectl.cli import context
+from pipectl.flink.maintenance import maintain as run
 
 
 def _render(console, report) -> None:
@@ -30,8 +31,6 @@ def register(app: typer.Typer) -> None:
         older_than: int = typer.Option(3600, "--older-than", min=0, help="Expire snapshots older than this many seconds."),
     ) -> None:
         """Compact small data files and expire old snapshots (local tables); shows before and after."""
-        from pipectl.flink.maintenance import maintain as run
-
         context.out().emit(
             run(context.settings(), table=table, target_file_mb=target_file_mb, retain_last=retain_last,
                 older_than_s=older_than, reporter=context.out()),

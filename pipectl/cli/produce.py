@@ -15,8 +15,11 @@ import typer
 from pipectl.cli import context
 from pipectl.config import Settings
 from pipectl.errors import EXIT_FAILURE, ConfigError, PipectlError
+from producer.cli_display import render_dry_run, render_summary, render_summary_stderr, reporting
 from producer.cli_options import orders_command
-from producer.options import RawOptions
+from producer.errors import ProducerError
+from producer.options import RawOptions, build_config
+from producer.send import dry_run, produce
 
 app = typer.Typer(help="Send generated events to Kafka.", no_args_is_help=True)
 
@@ -24,8 +27,6 @@ app = typer.Typer(help="Send generated events to Kafka.", no_args_is_help=True)
 @contextmanager
 def _as_pipectl_errors() -> Iterator[None]:
     """The producer runs without pipectl, so it has its own error type: map it to ours."""
-    from producer.errors import ProducerError
-
     try:
         yield
     except ProducerError as exc:
@@ -33,10 +34,6 @@ def _as_pipectl_errors() -> Iterator[None]:
 
 
 def _orders(raw: RawOptions) -> None:
-    from producer.cli_display import render_dry_run, render_summary, render_summary_stderr, reporting
-    from producer.options import build_config
-    from producer.send import dry_run, produce
-
     settings = context.settings()
     out = context.out()
     raw.output = context.GLOBALS.output

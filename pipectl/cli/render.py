@@ -6,6 +6,7 @@ import datetime as dt
 
 from rich.console import Console
 from rich.table import Table
+from rich.tree import Tree
 
 from pipectl import fmt
 
@@ -67,8 +68,6 @@ def job_info(console: Console, info) -> None:
 
 
 def catalog_tree(console: Console, catalog: dict) -> None:
-    from rich.tree import Tree
-
     tree = Tree(f"S3 table buckets in {catalog['region']}")
     for bucket in catalog["table_buckets"]:
         b = tree.add(f"{bucket['name']} ({bucket['arn']})")

@@ -14,6 +14,7 @@ from pipectl.flink.job_state import ACTIVE_STATES, JOB_NAME, latest_checkpoint
 from pipectl.flink.rest import FlinkRest
 from pipectl.iceberg import load_local_table, totals
 from pipectl.progress import SILENT, Reporter
+from pipectl.stack import get_stack
 from pipectl.wait import wait_until
 
 __all__ = ["ACTIVE_STATES", "JOB_NAME", "JobInfo", "find_job", "start", "status", "stop"]
@@ -133,8 +134,6 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
         )
     for w in warnings:
         reporter.warn(w)
-
-    from pipectl.stack import get_stack
 
     reporter.step("submitting order_ingest to the Flink cluster" + (f" from {restore}" if restore else ""))
     returncode, output = get_stack(settings).submit_job(job_environment(settings), restore)

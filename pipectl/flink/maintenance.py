@@ -94,6 +94,7 @@ def maintain(settings: Settings, *, table: str | None = None, target_file_mb: in
 
     reporter.step("starting Flink in-process for Iceberg's maintenance actions")
     _log_to_file(settings)
+    # pyflink starts a JVM gateway and takes seconds to import: only when maintenance runs
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.java_gateway import get_gateway
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, PipectlError
+from pipectl.progress import SILENT, Reporter
+from pipectl.stack.base import StackBase
+from pipectl.stack.docker import DockerStack, engine_address, engine_answers
+from pipectl.stack.model import StackStatus
+from pipectl.stack.native import NativeStack
 
 RUNTIMES = ("native", "docker", "auto")
 
@@ -32,26 +37,18 @@ def resolve_runtime(requested: str) -> tuple[str, str]:
         raise PipectlError(f"unknown runtime {requested!r}", hint="choose native, docker or auto", exit_code=EXIT_USAGE)
     if requested != "auto":
         return requested, ""
-    from pipectl.stack.docker import engine_address, engine_answers
-
     if engine_answers():
         return "docker", f"auto: a Docker engine answers at {engine_address()}"
     return "native", "auto: no Docker engine answers"
 
 
-def _make(runtime: str, settings: Settings, reporter):
-    from pipectl.progress import SILENT
-
+def _make(runtime: str, settings: Settings, reporter: Reporter | None) -> StackBase:
     if runtime == "docker":
-        from pipectl.stack.docker import DockerStack
-
         return DockerStack(settings, reporter or SILENT)
-    from pipectl.stack.native import NativeStack
-
     return NativeStack(settings, reporter or SILENT)
 
 
-def get_stack(settings: Settings, reporter=None, runtime: str | None = None):
+def get_stack(settings: Settings, reporter: Reporter | None = None, runtime: str | None = None) -> StackBase:
     """The stack of `runtime`, else of the runtime `local up` recorded, else of local.runtime."""
     chosen = runtime or recorded_runtime(settings) or settings.local.runtime
     if chosen == "auto":
@@ -59,7 +56,7 @@ def get_stack(settings: Settings, reporter=None, runtime: str | None = None):
     return _make(chosen, settings, reporter)
 
 
-def start_stack(settings: Settings, runtime: str | None = None, reporter=None):
+def start_stack(settings: Settings, runtime: str | None = None, reporter: Reporter | None = None) -> StackStatus:
     """`local up`: choose the runtime (`runtime`, else the recorded one while its stack runs, so
     `up` twice reuses it, else local.runtime), refuse to start a second stack beside a running one
     of the other runtime, record the choice, start (or reuse) the stack."""

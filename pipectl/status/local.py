@@ -28,7 +28,7 @@ from pipectl.status.model import (
 from pipectl.status.rules import assemble
 from pipectl.status.tables import iceberg_facts
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # kafka-python is heavy (see pipectl.kafka_admin): imported where a broker is read
     from kafka import KafkaConsumer, TopicPartition
 
 Sample = tuple[float, dict[int, int]]  # (when, end offset per partition)
@@ -54,7 +54,7 @@ class KafkaReader:
         except OSError as exc:
             self.error = exc.strerror or type(exc).__name__
             return False
-        from kafka import KafkaConsumer  # kafka-python: see kafka_admin.errors()
+        from kafka import KafkaConsumer  # kafka-python is heavy (see pipectl.kafka_admin): only when status runs
         from kafka.errors import KafkaError
 
         try:
@@ -84,7 +84,7 @@ class KafkaReader:
         return kafka_admin.group_offsets(self.bootstrap, self.group, self.topic)
 
     def _tps(self) -> list[TopicPartition]:
-        from kafka import TopicPartition
+        from kafka import TopicPartition  # kafka-python: see open()
 
         return [TopicPartition(self.topic, p) for p in self.partitions]
 
@@ -102,7 +102,7 @@ class KafkaReader:
 
     def oldest_waiting(self, positions: dict[int, int], timeout_s: float = 2.0) -> float | None:
         """Age in seconds of the oldest record not yet consumed (committed) by the job."""
-        from kafka import TopicPartition
+        from kafka import TopicPartition  # kafka-python: see open()
 
         if not positions:
             return None
