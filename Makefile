@@ -7,11 +7,12 @@ UV := $(BIN)/uv
 JAR := target/pyflink-dependencies.jar
 DEMO_EVENTS ?= 1000
 
-.PHONY: help system-deps install build test test-unit test-e2e test-aws demo lock clean bench
+.PHONY: help system-deps install build lint test test-unit test-e2e test-aws demo lock clean bench
 
 help:
 	@echo "make demo   - install, build, run the local pipeline end to end and print the verify report"
-	@echo "make test   - install, build and run the whole test suite"
+	@echo "make test   - install, build, lint (ruff, mypy) and run the whole test suite"
+	@echo "make lint   - ruff check and mypy on pipectl/, producer/, jobs/"
 	@echo "make build  - mvn package: the dependency jar, the AWS zip and the Kafka broker classpath"
 
 # Java 17 and Maven come from Debian's packages when missing.
@@ -40,7 +41,13 @@ $(JAR): pom.xml $(shell find assembly -type f 2>/dev/null) streaming_job.py $(sh
 	mvn -q -B package -DskipTests
 	@touch $@
 
-test: install build
+# ruff check (rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/
+LINTED := pipectl producer jobs streaming_job.py
+lint: install
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy
+
+test: lint install build
 	$(BIN)/python -m pytest -q -ra
 
 test-unit: install

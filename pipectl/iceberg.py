@@ -63,17 +63,27 @@ def totals(table: Table, snapshot: Snapshot | None = None) -> TableTotals:
     snap = snapshot or table.current_snapshot()
     if snap is None:
         return TableTotals(0, 0, 0)
-    summary = snap.summary
+    kept = _summary_totals(snap)
+    if kept is not None:
+        return kept
+    rows = files = size = 0
+    for task in table.scan(snapshot_id=snap.snapshot_id).plan_files():
+        files += 1
+        rows += task.file.record_count
+        size += task.file.file_size_in_bytes
+    return TableTotals(rows, files, size)
+
+
+def _summary_totals(snap: Snapshot) -> TableTotals | None:
+    """The totals the writer kept in the snapshot's summary; None when it kept none."""
+    if snap.summary is None:
+        return None
+    values = [snap.summary[key] for key in ("total-records", "total-data-files", "total-files-size")]
     try:
-        return TableTotals(int(summary["total-records"]), int(summary["total-data-files"]),
-                           int(summary["total-files-size"]))
-    except (KeyError, TypeError, ValueError):
-        rows = files = size = 0
-        for task in table.scan(snapshot_id=snap.snapshot_id).plan_files():
-            files += 1
-            rows += task.file.record_count
-            size += task.file.file_size_in_bytes
-        return TableTotals(rows, files, size)
+        rows, files, size = (int(v) for v in values if v is not None)
+    except ValueError:  # missing (fewer than three) or not a number
+        return None
+    return TableTotals(rows, files, size)
 
 
 def last_commit_age_s(table: Table) -> float | None:

@@ -6,13 +6,13 @@ kafka-python is imported inside the functions: it takes about 0.3 s to import, a
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from pipectl.errors import PipectlError, UnhealthyError
 
 
 @contextmanager
-def admin(bootstrap: str, timeout_s: float = 5.0) -> Iterator[object]:
+def admin(bootstrap: str, timeout_s: float = 5.0) -> Iterator[Any]:  # kafka-python's KafkaAdminClient (untyped)
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 

@@ -9,6 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def is_alive(proc: Managed | None) -> bool:
+def is_alive(proc: Managed | None) -> TypeGuard[Managed]:
     if proc is None:
         return False
     try:

@@ -104,7 +104,7 @@ def build_report(table, name: str) -> VerifyReport:
     partitions = []
     if rows:
         days = arrow.group_by("event_time_day").aggregate([("event_id", "count")]).sort_by("event_time_day")
-        for day, count in zip(days["event_time_day"].to_pylist(), days["event_id_count"].to_pylist()):
+        for day, count in zip(days["event_time_day"].to_pylist(), days["event_id_count"].to_pylist(), strict=True):
             partitions.append(PartitionCount(f"event_time_day={day}", count))
     counted = totals(table, snapshot)
     return VerifyReport(name, table.metadata.location, rows, distinct, rows - distinct, partitions, snapshots,
@@ -118,7 +118,7 @@ def rejected_summary(table) -> tuple[int, dict[str, int]]:
     reasons: dict[str, int] = {}
     if arrow.num_rows:
         grouped = arrow.group_by("reason").aggregate([("reason", "count")])
-        reasons = dict(zip(grouped["reason"].to_pylist(), grouped["reason_count"].to_pylist()))
+        reasons = dict(zip(grouped["reason"].to_pylist(), grouped["reason_count"].to_pylist(), strict=True))
     return arrow.num_rows, reasons
 
 

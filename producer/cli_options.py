@@ -73,6 +73,6 @@ def orders_command(run: Callable[[RawOptions], Any], *, with_output: bool = Fals
     def orders(**values: Any) -> Any:
         return run(RawOptions(**values))
 
-    orders.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    orders.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # Typer reads the signature; functions take the attribute at run time
     orders.__doc__ = ORDERS_HELP
     return orders

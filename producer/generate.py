@@ -445,8 +445,8 @@ class OrderGenerator:
                     picked.append(idx)
             line_text, line_cents = pools.line_text, pools.line_cents
             qs = [_QUANTITY_TABLE[int(random_() * _TABLE_SIZE)] for _ in picked]
-            items = ",".join([line_text[i][q] for i, q in zip(picked, qs)])
-            total = sum([line_cents[i][q] for i, q in zip(picked, qs)])
+            items = ",".join([line_text[i][q] for i, q in zip(picked, qs, strict=True)])
+            total = sum([line_cents[i][q] for i, q in zip(picked, qs, strict=True)])
         payment = _PAYMENT_TABLE[int(random_() * _TABLE_SIZE)]
         channel = _CHANNEL_TABLE[int(random_() * _TABLE_SIZE)]
         ms, late = self._event_ms(random_)

@@ -139,7 +139,7 @@ def parse_time(text: str, flag: str = "--start-time") -> int:
         raise UsageError(f"{flag} must be an ISO-8601 time like 2026-11-27T09:30:00Z, or 'now', got {text!r}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return int(round(value.timestamp() * 1000))
+    return round(value.timestamp() * 1000)
 
 
 def build_config(

@@ -23,8 +23,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `jobs` importable from the project root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from jobs.order_ingest import statements  # noqa: E402
-from jobs.order_ingest.settings import (  # noqa: E402
+from jobs.order_ingest import statements
+from jobs.order_ingest.settings import (
     JobConfigError,
     JobSettings,
     is_aws_environment,

@@ -176,7 +176,7 @@ def aws_call(action: str, not_found: PipectlError | None = None) -> Iterator[Non
         yield
     except PipectlError:
         raise
-    except Exception as exc:  # noqa: BLE001 - translate() decides; unknown errors pass through
+    except Exception as exc:  # translate() decides; unknown errors pass through (re-raised)
         mapped = translate(exc, action, not_found)
         if mapped is None:
             raise

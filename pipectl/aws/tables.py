@@ -40,7 +40,7 @@ def describe_catalog(settings: Settings) -> dict:
     buckets = []
     with aws_call(f"list the S3 table buckets in {target.region}"):
         for bucket in _pages(client.list_table_buckets, "tableBuckets"):
-            namespaces = []
+            namespaces: list[dict[str, Any]] = []
             for ns in _pages(client.list_namespaces, "namespaces", tableBucketARN=bucket["arn"]):
                 name = ns["namespace"][0] if isinstance(ns.get("namespace"), list) else ns.get("namespace")
                 tables = _pages(client.list_tables, "tables", tableBucketARN=bucket["arn"], namespace=name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import typer
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -148,7 +148,7 @@ def view(st, sparklines: bool = False):
         table.add_row(name, _verdict(stage["verdict"]), FIGURES[name](stage))
         for problem in stage["problems"]:
             table.add_row("", "", Text(f"↳ {problem}", style=COLORS.get(stage["verdict"], "")))
-    parts = [head, sub, Text(""), table]
+    parts: list[RenderableType] = [head, sub, Text(""), table]
     if sparklines:
         spark = Table(show_header=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
         spark.add_column(style="bold", no_wrap=True)

@@ -50,7 +50,7 @@ def _make(runtime: str, settings: Settings, reporter: Reporter | None) -> StackB
 
 def get_stack(settings: Settings, reporter: Reporter | None = None, runtime: str | None = None) -> StackBase:
     """The stack of `runtime`, else of the runtime `local up` recorded, else of local.runtime."""
-    chosen = runtime or recorded_runtime(settings) or settings.local.runtime
+    chosen: str = runtime or recorded_runtime(settings) or settings.local.runtime
     if chosen == "auto":
         chosen, _ = resolve_runtime(chosen)
     return _make(chosen, settings, reporter)
@@ -61,8 +61,8 @@ def start_stack(settings: Settings, runtime: str | None = None, reporter: Report
     `up` twice reuses it, else local.runtime), refuse to start a second stack beside a running one
     of the other runtime, record the choice, start (or reuse) the stack."""
     previous = recorded_runtime(settings)
-    previous_running = bool(previous) and _make(previous, settings, None).any_running()
-    if runtime is None and previous_running:
+    previous_running = previous is not None and _make(previous, settings, None).any_running()
+    if runtime is None and previous is not None and previous_running:
         chosen, why = previous, ""
     else:
         chosen, why = resolve_runtime(runtime or settings.local.runtime)

@@ -65,8 +65,8 @@ class StackBase(ABC):
             )
 
     @staticmethod
-    def ensure_ports_free(name: str, ports: list[int]) -> None:
-        for port in ports:
+    def ensure_ports_free(name: str, ports: list[int] | list[int | str]) -> None:
+        for port in map(int, ports):  # the Compose layout may name a port "${VAR:-9092}"; ours are numbers
             owner = procs.port_owner(port)
             if owner is not None:
                 pid, command = owner

@@ -47,7 +47,7 @@ def metric_series(response: dict[str, Any], metrics: dict[str, str]) -> Series:
     names = list(metrics)
     out: Series = {}
     for r in response.get("MetricDataResults", []):
-        pairs = sorted(zip(r.get("Timestamps", []), r.get("Values", [])))
+        pairs = sorted(zip(r.get("Timestamps", []), r.get("Values", []), strict=True))
         out[names[int(r["Id"][1:])]] = [v for _, v in pairs]
     return out
 

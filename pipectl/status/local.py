@@ -73,11 +73,11 @@ class KafkaReader:
         """{partition_index, leader_id} per partition, as the admin client reports them; {} when
         the topic does not exist."""
         with kafka_admin.admin(self.bootstrap) as client:
-            topic = client.describe_topics([self.topic])[0]  # type: ignore[attr-defined]  # admin() yields kafka-python's untyped client
+            topic: dict[str, Any] = client.describe_topics([self.topic])[0]
         if topic.get("error_code") != 0:
             return {}
         self.partitions = sorted(p["partition_index"] for p in topic["partitions"])
-        return topic  # type: ignore[no-any-return]  # as above
+        return topic
 
     def committed(self) -> dict[int, int]:
         """The job's consumer group offsets (Flink commits them when a checkpoint completes)."""
