@@ -78,7 +78,7 @@ def _summary_totals(snap: Snapshot) -> TableTotals | None:
     """The totals the writer kept in the snapshot's summary; None when it kept none."""
     if snap.summary is None:
         return None
-    values = [snap.summary[key] for key in ("total-records", "total-data-files", "total-files-size")]
+    values = [snap.summary.get(key) for key in ("total-records", "total-data-files", "total-files-size")]
     try:
         rows, files, size = (int(v) for v in values if v is not None)
     except ValueError:  # missing (fewer than three) or not a number
