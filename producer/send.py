@@ -8,6 +8,9 @@
 `produce` never prints: progress goes to the `reporter` (see Reporter below); the result is the
 returned ProduceSummary. Ctrl-C (SIGINT) stops generating, flushes what is in flight and
 returns the summary with `interrupted=True`.
+
+About 400 lines: the send loop, its accounting (ProduceSummary) and the sinks it drives belong
+together; the clients live in producer/clients.py, generation in producer/generate.py.
 """
 
 from __future__ import annotations

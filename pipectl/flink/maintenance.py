@@ -14,22 +14,17 @@ from dataclasses import asdict, dataclass
 
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
-from pipectl.iceberg import load_local_table, totals
+from pipectl.iceberg import TableTotals, load_local_table, totals
 from pipectl.progress import SILENT, Reporter
 
 SHADED_HADOOP = "pipectl.shaded.org.apache.hadoop.conf.Configuration"
 
 
 @dataclass
-class TableShape:
-    data_files: int
-    data_bytes: int
-    snapshots: int
-    rows: int
+class TableShape(TableTotals):
+    """A table's totals and how many snapshots it keeps, before or after maintenance."""
 
-    @property
-    def avg_file_bytes(self) -> int:
-        return self.data_bytes // self.data_files if self.data_files else 0
+    snapshots: int = 0
 
 
 @dataclass
@@ -51,7 +46,7 @@ class MaintainReport:
 def _shape(settings: Settings, table: str) -> TableShape:
     t = load_local_table(settings, table)
     counted = totals(t)
-    return TableShape(counted.data_files, counted.data_bytes, len(t.metadata.snapshots), counted.rows)
+    return TableShape(counted.rows, counted.data_files, counted.data_bytes, snapshots=len(t.metadata.snapshots))
 
 
 def _java_class(jvm, dotted: str):

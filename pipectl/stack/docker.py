@@ -12,6 +12,9 @@ Where things come from:
 Host folders (warehouse, <state>/flink) are mounted at the same absolute paths in the Flink
 containers; Kafka's data lives in <state>/docker/kafka. Containers run as the host user, so
 everything they write stays the user's.
+
+Over 400 lines: the runtime (up, status, down, submit), its image builds and the wheelhouse in
+one module, next to spec.py (what the containers are).
 """
 
 from __future__ import annotations
