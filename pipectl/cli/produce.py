@@ -57,8 +57,8 @@ def _defaults(settings: Settings, raw: RawOptions) -> dict[str, str]:
                 "aws.bootstrap_servers is not set",
                 hint="set it in pipectl.toml [aws] or PIPECTL_AWS_BOOTSTRAP_SERVERS, or pass --bootstrap-servers",
             )
-        return {"topic": settings.aws.topic, "bootstrap_servers": settings.aws.bootstrap_servers or "127.0.0.1:9092"}
-    return {"topic": settings.pipeline.topic, "bootstrap_servers": settings.kafka_bootstrap}
+        return {"topic": settings.names.topic, "bootstrap_servers": settings.aws.bootstrap_servers or "127.0.0.1:9092"}
+    return {"topic": settings.names.topic, "bootstrap_servers": settings.kafka_bootstrap}
 
 
 app.command("orders")(orders_command(_orders))

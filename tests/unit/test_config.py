@@ -49,3 +49,15 @@ def test_invalid_toml_is_one_clear_error(tmp_path):
     (tmp_path / "pipectl.toml").write_text("[local\n")
     with pytest.raises(ConfigError, match="pipectl.toml is not valid TOML"):
         load_settings(tmp_path, environ={})
+
+
+@pytest.mark.parametrize("env, want", [
+    ("local", ("orders.created.v1", "analytics", "orders", "orders_rejected", "pipectl-order-ingest", 10)),
+    ("aws", ("orders.aws", "lake", "orders_v2", "orders_rejected", "pipectl-order-ingest", 60)),
+])
+def test_names_come_from_the_chosen_environment(tmp_path, env, want):
+    s = load_settings(tmp_path, env=env, environ={"PIPECTL_AWS_TOPIC": "orders.aws", "PIPECTL_AWS_NAMESPACE": "lake",
+                                                   "PIPECTL_AWS_TABLE": "orders_v2"})
+    n = s.names
+    assert (n.topic, n.namespace, n.table, n.rejected_table, n.consumer_group, n.checkpoint_interval_s) == want
+    assert n.qualified_table == f"{want[1]}.{want[2]}"
