@@ -54,6 +54,9 @@ _OPTIONS: list[tuple[str, tuple[str, ...], Any, str, Optional[str]]] = [
      "CLIENT"),
     ("connect_timeout", ("--connect-timeout",), "5s", "How long to wait for Kafka to answer at the start.",
      "DURATION"),
+    ("delivery_timeout", ("--delivery-timeout",), "30s",
+     "How long an event may wait for the broker's acknowledgement (e.g. through a broker restart) "
+     "before it is counted as failed.", "DURATION"),
 ]
 _OUTPUT = ("output", ("--output",), "text", "text, or json for the final summary as one JSON document.", "FORMAT")
 

@@ -76,6 +76,7 @@ class RawOptions:
     bootstrap_servers: str | None = None
     client: str = "auto"
     connect_timeout: str = "5s"
+    delivery_timeout: str = "30s"
     output: str = "text"  # standalone CLI only; pipectl takes --output globally
 
 
@@ -182,6 +183,7 @@ def build_config(
         raise UsageError(f"--max-lateness must be at least 2ms, got {raw.max_lateness!r}")
     sample = parse_int(raw.sample, "--sample", 1) if raw.sample is not None else 5
     connect_timeout = parse_duration(raw.connect_timeout, "--connect-timeout")
+    delivery_timeout = parse_duration(raw.delivery_timeout, "--delivery-timeout")
     topic = raw.topic if raw.topic is not None else topic
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", topic or ""):
         raise UsageError(f"--topic must be a Kafka topic name (letters, digits, '.', '_', '-'), got {topic!r}")
@@ -205,4 +207,5 @@ def build_config(
         sample=sample,
         client=raw.client,
         connect_timeout_s=connect_timeout,
+        flush_timeout_s=delivery_timeout,
     )

@@ -45,6 +45,9 @@ def kafka_options(s: JobSettings) -> dict[str, str]:
         "scan.startup.mode": "group-offsets",
         "properties.auto.offset.reset": "earliest",
         "properties.isolation.level": "read_committed",
+        # the state holds the offsets; committing them to the group on every completed checkpoint
+        # makes progress visible (consumer lag) and gives `job start --fresh` a place to read on from
+        "properties.commit.offsets.on.checkpoint": "true",
         "scan.topic-partition-discovery.interval": "60 s",
         "format": "raw",
     }

@@ -15,10 +15,13 @@ app = typer.Typer(help="Run the order_ingest job on the local Flink cluster.", n
 
 @app.command()
 def start(
-    fresh: bool = typer.Option(False, "--fresh", help="Ignore the last savepoint; resume from committed Kafka offsets."),
-    from_savepoint: Optional[str] = typer.Option(None, "--from-savepoint", help="Restore from this savepoint path."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore checkpoints and savepoints; read on from the consumer group's committed offsets."),
+    from_savepoint: Optional[str] = typer.Option(None, "--from-savepoint", help="Restore from this savepoint or retained checkpoint (refused when the tables hold newer commits)."),
 ) -> None:
-    """Submit the job (detached; it keeps running after this command). Resumes from the last savepoint by default."""
+    """Submit the job (detached; it keeps running after this command).
+
+    Resumes from the newest retained checkpoint or savepoint of this pipeline, after checking that the
+    tables hold nothing newer (refused otherwise)."""
     context.out().emit(
         jobs.start(context.settings(), fresh=fresh, from_savepoint=from_savepoint, reporter=context.out()),
         render.job_info,

@@ -49,5 +49,7 @@ def logs(
 
 @app.command()
 def down(purge: bool = typer.Option(False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse.")) -> None:
-    """Stop the local stack. Data is kept unless --purge."""
-    context.out().emit(_stack().down(purge=purge), render.stack_down)
+    """Stop the local stack; a running job is first stopped with a savepoint. Data is kept unless --purge."""
+    from pipectl.stack import stop_stack
+
+    context.out().emit(stop_stack(context.settings(), purge=purge, reporter=context.out()), render.stack_down)

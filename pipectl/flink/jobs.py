@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError, PipectlError
+from pipectl.flink import resume
 from pipectl.flink.job_state import ACTIVE_STATES, JOB_NAME, latest_checkpoint
 from pipectl.flink.rest import FlinkRest
 from pipectl.iceberg import load_local_table, totals
@@ -107,6 +108,85 @@ def _table_rows(settings: Settings) -> int:
         return 0
 
 
+def _pipeline_key(settings: Settings) -> str:
+    p = settings.pipeline
+    return f"{p.topic}>{p.namespace}.{p.table}+{p.rejected_table}@{p.consumer_group}"
+
+
+def lineage(settings: Settings) -> dict[str, dict]:
+    """The jobs of this pipeline (topic, tables, group) and where each was restored from."""
+    return read_state(settings).get("lineage", {}).get(_pipeline_key(settings), {})
+
+
+def _record_job(settings: Settings, job_id: str, point: resume.ResumePoint | None,
+                marks: list[resume.TableMark]) -> None:
+    state = read_state(settings)
+    jobs_of = state.setdefault("lineage", {}).setdefault(_pipeline_key(settings), {})
+    entry: dict = {"started_at": time.time(), "restored_from": None}
+    if point is not None:
+        entry["restored_from"] = {"job_id": point.job_id, "checkpoint_id": point.checkpoint_id,
+                                  "path": point.path, "kind": point.kind}
+    else:
+        entry["baseline"] = {m.table: [m.job_id, m.checkpoint_id] for m in marks}
+    jobs_of[job_id] = entry
+    _write_state(settings, lineage=state["lineage"], job_id=job_id,
+                 restored_from=point.path if point else None, started_at=entry["started_at"])
+
+
+def table_marks(settings: Settings) -> list[resume.TableMark]:
+    """The newest Flink commit in each of the pipeline's tables (tables without one are left out)."""
+    marks = []
+    for name in (settings.pipeline.table, settings.pipeline.rejected_table):
+        try:
+            table = load_local_table(settings, name)
+        except NotFoundError:
+            continue
+        by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
+        summaries, snap = [], table.current_snapshot()
+        while snap is not None:
+            summaries.append(dict(snap.summary.additional_properties) if snap.summary else {})
+            snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
+        mark = resume.mark_from_summaries(f"{settings.pipeline.namespace}.{name}", summaries)
+        if mark is not None:
+            marks.append(mark)
+    return marks
+
+
+def _state_dirs(settings: Settings) -> tuple[Path, Path]:
+    flink = settings.state_dir / "flink"
+    return flink / "checkpoints", flink / "savepoints"
+
+
+def newest_point(settings: Settings) -> str | None:
+    """The newest complete checkpoint or savepoint of this pipeline (unchecked), for messages."""
+    points = resume.points_of(list(lineage(settings)), *_state_dirs(settings))
+    return points[0].path if points else None
+
+
+def resume_point(settings: Settings, from_savepoint: str | None = None) -> tuple[resume.ResumePoint | None, list[resume.TableMark]]:
+    """The point `job start` resumes from (None: nothing kept) after checking it against the tables;
+    raises when resuming from it would store records twice."""
+    marks = table_marks(settings)
+    known = lineage(settings)
+    if from_savepoint is not None:
+        point = resume.point_at(from_savepoint)
+        if point is None:
+            raise NotFoundError(f"{from_savepoint} holds no complete checkpoint or savepoint (no readable _metadata)",
+                                hint="name a chk-N or savepoint-... folder, or run 'pipectl job start' to resume from the newest one")
+        hint = "run 'pipectl job start' to resume from the newest checkpoint or savepoint"
+    else:
+        points = resume.points_of(list(known), *_state_dirs(settings))
+        if not points:
+            return None, marks
+        point = points[0]
+        hint = ("nothing newer is kept; 'pipectl job start --fresh' reads on from the consumer group's committed "
+                "offsets and can store records after the last offset commit twice")
+    stale = resume.stale_marks(point, marks, known)
+    if stale:
+        raise PipectlError(resume.stale_message(point, stale), hint=hint)
+    return point, marks
+
+
 def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None,
           reporter: Reporter = SILENT) -> JobInfo:
     rest = _rest(settings)
@@ -119,23 +199,30 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
         raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
 
     warnings = []
-    restore = from_savepoint
-    if restore is None and not fresh:
-        restore = read_state(settings).get("savepoint")
-        if restore and not Path(restore.removeprefix("file:")).exists():
-            warnings.append(f"last savepoint {restore} no longer exists; starting from committed offsets")
-            restore = None
-    table_rows = _table_rows(settings) if fresh else 0
+    point: resume.ResumePoint | None = None
+    if fresh:
+        marks = table_marks(settings)
+    else:
+        point, marks = resume_point(settings, from_savepoint)
+    table_rows = _table_rows(settings) if point is None else 0
     if table_rows:
+        if not fresh:
+            raise PipectlError(
+                f"no checkpoint or savepoint of this pipeline is kept, but {settings.pipeline.namespace}."
+                f"{settings.pipeline.table} holds {table_rows} rows",
+                hint="'pipectl job start --fresh' reads on from the consumer group's committed offsets "
+                     "(records after the last offset commit can be stored twice)")
         warnings.append(
             f"starting fresh while {settings.pipeline.namespace}.{settings.pipeline.table} holds {table_rows} rows: "
-            "the job resumes from the consumer group's committed offsets, not a savepoint; records after the "
-            "last completed checkpoint can be written twice"
+            "the job reads on from the consumer group's committed offsets, not from a checkpoint; records after "
+            "the last offset commit can be written twice"
         )
     for w in warnings:
         reporter.warn(w)
 
-    reporter.step("submitting order_ingest to the Flink cluster" + (f" from {restore}" if restore else ""))
+    restore = point.path if point else None
+    reporter.step("submitting order_ingest to the Flink cluster"
+                  + (f" from {point.describe()} ({point.path})" if point else ""))
     returncode, output = get_stack(settings).submit_job(job_environment(settings), restore)
     match = re.search(r"JobID ([0-9a-f]{32})", output)
     if returncode != 0 or not match:
@@ -144,8 +231,9 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
         log.write_text(output)
         raise PipectlError(f"job submission failed: {_submit_error(output)}", hint=f"full output in {log}")
     job_id = match.group(1)
+    _record_job(settings, job_id, point, marks)
 
-    def running_state():
+    def running_state() -> dict | None:
         job = rest.job(job_id)
         if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
             raise PipectlError(f"job {job_id} ended as {job['state']}", hint="see 'pipectl local logs jobmanager'")
@@ -154,8 +242,7 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
 
     job = wait_until(running_state, what="job order_ingest", timeout=120, interval=1,
                      hint="see 'pipectl job status' and 'pipectl local logs jobmanager'")
-    _write_state(settings, job_id=job_id, restored_from=restore, started_at=time.time())
-    reporter.done(f"order_ingest is RUNNING ({job_id})")
+    reporter.done(f"order_ingest is RUNNING ({job_id})" + (f", resumed from {point.describe()}" if point else ""))
     return JobInfo(JOB_NAME, job_id, job["state"], started_at=job.get("start-time", 0) / 1000,
                    restored_from=restore, message="started", warnings=warnings)
 
@@ -183,7 +270,8 @@ def status(settings: Settings) -> JobInfo:
     return info
 
 
-def stop(settings: Settings, *, savepoint: bool = True, reporter: Reporter = SILENT) -> JobInfo:
+def stop(settings: Settings, *, savepoint: bool = True, timeout: float = 180,
+         reporter: Reporter = SILENT) -> JobInfo:
     rest = _rest(settings)
     job = find_job(settings)
     if job is None:
@@ -209,7 +297,7 @@ def stop(settings: Settings, *, savepoint: bool = True, reporter: Reporter = SIL
             raise PipectlError(f"stop with savepoint failed: {cause}", hint="retry, or 'pipectl job stop --no-savepoint'")
         return op.get("location")
 
-    location = wait_until(done, what="stop with savepoint", timeout=180, interval=1)
+    location = wait_until(done, what="stop with savepoint", timeout=timeout, interval=1)
     wait_until(lambda: rest.job(jid)["state"] in ("FINISHED", "CANCELED"), what="job stop", timeout=60)
     _write_state(settings, savepoint=location, stopped_job_id=jid, stopped_at=time.time())
     reporter.done(f"savepoint written to {location}")

@@ -88,3 +88,37 @@ def component_log(settings: Settings, component: str, lines: int) -> dict:
     container's log (docker)."""
     stack = get_stack(settings)
     return {"component": component, "log": stack.log_source(component), "lines": stack.log_lines(component, lines)}
+
+
+SAVEPOINT_ON_DOWN_TIMEOUT_S = 90
+
+
+def _stop_job_first(settings: Settings, stack, reporter) -> list[str]:
+    """Stop a running order_ingest job with a savepoint before the stack goes down (bounded wait)."""
+    from pipectl.flink import jobs
+    from pipectl.progress import SILENT
+
+    if stack.flink_overview() is None:
+        return []
+    try:
+        if jobs.find_job(settings) is None:
+            return []
+        info = jobs.stop(settings, savepoint=True, timeout=SAVEPOINT_ON_DOWN_TIMEOUT_S, reporter=reporter or SILENT)
+    except PipectlError as exc:
+        newest = jobs.newest_point(settings)
+        kept = f"the newest retained checkpoint {newest} is still there" if newest else "no retained checkpoint is kept"
+        message = f"job: stop with savepoint failed ({exc.message}); {kept}"
+        if reporter is not None:
+            reporter.warn(message)
+        return [message]
+    return [f"job {info.job_id}: stopped with savepoint {info.savepoint}"]
+
+
+def stop_stack(settings: Settings, purge: bool = False, reporter=None):
+    """`local down`: stop a running job with a savepoint first (unless --purge deletes all state
+    anyway), then stop the components; `purge` also deletes data, checkpoints and the warehouse."""
+    stack = get_stack(settings, reporter)
+    messages = [] if purge else _stop_job_first(settings, stack, reporter)
+    status = stack.down(purge=purge)
+    status.messages = messages + status.messages
+    return status

@@ -281,6 +281,8 @@ class DockerStack(StackBase):
             networking_config={net: client.api.create_endpoint_config(aliases=[svc.name])},
             labels={LABEL: svc.name, "io.pipectl.state-dir": str(self.state.resolve())},
             user=f"{os.getuid()}:{os.getgid()}",
+            # a TaskManager that dies comes back by itself (as the native stack's supervisor does)
+            restart_policy={"Name": "on-failure"} if svc.name == "taskmanager" else None,
         )
 
     # ------------------------------------------------------------------ images
@@ -408,6 +410,8 @@ class DockerStack(StackBase):
                 healthy = running and (overview or {}).get("taskmanagers", 0) >= 1
                 if overview and running:
                     detail = f"{overview.get('slots-total', 0)} slots"
+                if container is not None and container.attrs.get("RestartCount"):
+                    detail += f", restarted {container.attrs['RestartCount']} time(s) by Docker"
             rows.append(ComponentStatus(name, pid, self.address(name), healthy, detail=detail))
         return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
 

@@ -13,6 +13,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from pipectl.errors import NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase
 from pipectl.stack.model import ComponentStatus, StackStatus
+from pipectl.stack.supervise import read_restarts, restarts_file
+
+SUPERVISOR = "tm-supervisor"
 
 
 
@@ -96,7 +100,7 @@ class NativeStack(StackBase):
         self._wait("jobmanager", self.flink_overview, timeout=self.s.local.start_timeout_s)
         self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
 
-        if procs.is_alive(self.proc("taskmanager")):
+        if self.taskmanager_up():
             messages.append("taskmanager: found running, reusing it")
         else:
             self.r.step("starting Flink TaskManager")
@@ -114,7 +118,7 @@ class NativeStack(StackBase):
 
     def start_taskmanager(self) -> None:
         """Start (or restart) only the TaskManager; used after a crash."""
-        if not procs.is_alive(self.proc("taskmanager")):
+        if not self.taskmanager_up():
             self._start_flink("taskmanager")
         self._wait(
             "taskmanager",
@@ -133,6 +137,8 @@ class NativeStack(StackBase):
         return None if proc is None else (proc.pid, procs.is_alive(proc))
 
     def alive_probe(self, name: str):
+        if name == "taskmanager":
+            return self.taskmanager_up
         proc = self.proc(name)
         return lambda: procs.is_alive(proc)
 
@@ -250,13 +256,20 @@ class NativeStack(StackBase):
     def _start_flink(self, name: str) -> None:
         script = flink_home() / "bin" / f"{name}.sh"
         argv = ["bash", str(script), "start-foreground"]
-        procs.spawn(
-            self.run_dir, name, argv, env=self.flink_env(), log=self.log_path(name),
-            # the script execs java: before that the command line names the script, after it the class
-            marker=f"{name}.sh|" + ("standalonesession|StandaloneSessionClusterEntrypoint" if name == "jobmanager"
-                                    else "taskexecutor|TaskManagerRunner"),
-            cwd=self.flink_dir,
-        )
+        # the script execs java: before that the command line names the script, after it the class
+        marker = f"{name}.sh|" + ("standalonesession|StandaloneSessionClusterEntrypoint" if name == "jobmanager"
+                                  else "taskexecutor|TaskManagerRunner")
+        if name == "taskmanager":
+            # a supervisor starts the TaskManager and starts it again when it dies (it records its pid)
+            restarts_file(self.run_dir, name).unlink(missing_ok=True)
+            argv = [sys.executable, "-m", "pipectl.stack.supervise", str(self.run_dir), name, marker, "--", *argv]
+            name, marker = SUPERVISOR, f"pipectl.stack.supervise {self.run_dir} {name}"
+        procs.spawn(self.run_dir, name, argv, env=self.flink_env(), log=self.log_path("taskmanager" if name == SUPERVISOR else name),
+                    marker=marker, cwd=self.flink_dir)
+
+    def taskmanager_up(self) -> bool:
+        """The TaskManager runs, or its supervisor does (and will start it again)."""
+        return procs.is_alive(self.proc("taskmanager")) or procs.is_alive(self.proc(SUPERVISOR))
 
     def submit_job(self, job_env: dict[str, str], restore: str | None) -> tuple[int, str]:
         """`flink run -d -py jobs/order_ingest/job.py` against this cluster: (exit code, output)."""
@@ -290,10 +303,15 @@ class NativeStack(StackBase):
         )
         tm = self.proc("taskmanager")
         registered = (overview or {}).get("taskmanagers", 0)
+        detail = f"{(overview or {}).get('slots-total', 0)} slots" if overview else ""
+        restarted = read_restarts(self.run_dir, "taskmanager")
+        if restarted.get("restarts"):
+            n = restarted["restarts"]
+            detail += (", " if detail else "") + (
+                f"restarted {n} time{'s' if n != 1 else ''} by its supervisor, last {_ago(restarted.get('last_restart_at'))}")
         rows.append(
             ComponentStatus("taskmanager", tm.pid if procs.is_alive(tm) else None, "-",
-                            procs.is_alive(tm) and registered >= 1,
-                            detail=f"{(overview or {}).get('slots-total', 0)} slots" if overview else "")
+                            procs.is_alive(tm) and registered >= 1, detail=detail)
         )
         return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
 
@@ -302,9 +320,11 @@ class NativeStack(StackBase):
 
     def down(self, purge: bool = False) -> StackStatus:
         messages = []
+        # the supervisor first: SIGTERM to its process group stops it and the TaskManager, without a restart
+        supervised = procs.stop(self.run_dir, self.proc(SUPERVISOR), timeout=25)
         for name in ("taskmanager", "jobmanager", "kafka"):
             proc = self.proc(name)
-            if procs.stop(self.run_dir, proc, timeout=30 if name == "kafka" else 20):
+            if procs.stop(self.run_dir, proc, timeout=30 if name == "kafka" else 20) or (name == "taskmanager" and supervised):
                 messages.append(f"{name}: stopped")
             else:
                 messages.append(f"{name}: not running")
@@ -319,6 +339,13 @@ class NativeStack(StackBase):
         status = self.status()
         status.messages = messages
         return status
+
+
+def _ago(epoch: float | None) -> str:
+    if not epoch:
+        return "at an unknown time"
+    seconds = max(0.0, time.time() - epoch)
+    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
 
 
 def _default_java_opts(home: Path) -> str:

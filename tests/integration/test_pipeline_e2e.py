@@ -85,8 +85,8 @@ def test_local_pipeline_end_to_end(native_stack):
     code, fresh = run_json(env, "job", "start", "--fresh")
     assert code == 0, fresh
     assert fresh["warnings"] == [
-        f"starting fresh while analytics.orders holds {EVENTS} rows: the job resumes from the consumer "
-        "group's committed offsets, not a savepoint; records after the last completed checkpoint can be written twice"
+        f"starting fresh while analytics.orders holds {EVENTS} rows: the job reads on from the consumer "
+        "group's committed offsets, not from a checkpoint; records after the last offset commit can be written twice"
     ]
     code, stopped = run_json(env, "job", "stop", "--no-savepoint")
     assert code == 0 and stopped["state"] == "CANCELED", stopped

@@ -123,8 +123,10 @@ def test_status_through_healthy_stopped_and_taskmanager_killed(env):
 
     # -- 3. the TaskManager killed: degraded at once, and while the job restarts --------------
     code, resumed = run_json(env, "job", "start")
-    assert code == 0 and resumed["restored_from"] == stopped["savepoint"], resumed
+    assert code == 0 and resumed["restored_from"] == stopped["savepoint"].removeprefix("file:"), resumed
     state_dir = Path(env["PIPECTL_LOCAL_STATE_DIR"])
+    # the TaskManager and its supervisor (which would start it again by itself) both die
+    os.kill(json.loads((state_dir / "run" / "tm-supervisor.json").read_text())["pid"], signal.SIGKILL)
     pid = json.loads((state_dir / "run" / "taskmanager.json").read_text())["pid"]
     os.kill(pid, signal.SIGKILL)
     time.sleep(1)
