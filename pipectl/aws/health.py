@@ -196,7 +196,7 @@ def explain(exception: str, context: str = "") -> Cause:
     return Cause(_one_line(exception), GENERIC_FIX)
 
 
-def _one_line(text: str, width: int = 300) -> str:
+def _one_line(text: str, width: int = 500) -> str:
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1] + "…"
 

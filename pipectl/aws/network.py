@@ -277,5 +277,38 @@ def preflight(target: Target, vpc: Vpc, reporter: Reporter) -> None:
     reporter.done("VPC egress: " + ", ".join(f.name.split(": ", 1)[1] for f in vpc.findings if f.ok) + " reachable")
 
 
-__all__ = ["Finding", "Vpc", "describe_cluster", "cluster_vpc", "require_active", "private_brokers",
+def findings(target: Target) -> list[Finding]:
+    """The network checks of `pipectl doctor --env aws`: MSK ACTIVE, the VPC, and its egress,
+    the same lines deploy stops at (each with its fix)."""
+    from pipectl.progress import SILENT
+
+    out: list[Finding] = []
+    cluster = None
+    if target.msk is not None:
+        name = f"MSK cluster {target.msk.name}"
+        try:
+            cluster = describe_cluster(target)
+        except PipectlError as exc:
+            return [Finding(name, False, exc.message, exc.hint or "")]
+        try:
+            require_active(target, cluster)
+            out.append(Finding(name, True, "state ACTIVE"))
+        except PipectlError as exc:
+            out.append(Finding(name, False, f"state {cluster.get('State', '?')}; deploy needs ACTIVE", exc.hint or ""))
+    try:
+        vpc = resolve_vpc(target, target.aws.bootstrap_servers, cluster, SILENT)
+    except PipectlError as exc:
+        return out + [Finding("vpc", False, exc.message, exc.hint or "")]
+    if not vpc.subnets:
+        return out + [Finding("vpc", True, "none (the brokers are not MSK private endpoints)", required=False)]
+    out.append(Finding("vpc", True, f"subnets {', '.join(vpc.subnets)}; security groups "
+                       f"{', '.join(vpc.security_groups)} (from {vpc.source})"))
+    try:
+        out += egress(target, vpc.subnets, vpc.security_groups)
+    except PipectlError as exc:
+        out.append(Finding("egress", False, exc.message, exc.hint or ""))
+    return out
+
+
+__all__ = ["findings", "Finding", "Vpc", "describe_cluster", "cluster_vpc", "require_active", "private_brokers",
            "resolve_vpc", "egress", "preflight"]
