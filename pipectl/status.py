@@ -741,41 +741,9 @@ def _collect_aws(settings: Settings, interval_s: float, memory: _Memory) -> Pipe
 
 
 def _aws_job_facts(target) -> dict:
-    dims = [{"Name": "Application", "Value": target.aws.application_name}]
-    m = _cw_latest(target, "AWS/KinesisAnalytics", dims, {
-        "uptime": "Maximum", "downtime": "Maximum", "fullRestarts": "Maximum",
-        "lastCheckpointDuration": "Maximum", "lastCheckpointSize": "Maximum",
-        "numberOfFailedCheckpoints": "Maximum", "numRecordsInPerSecond": "Average",
-        "numRecordsOutPerSecond": "Average",
-    })
+    from pipectl.aws.health import job_facts  # the job's health on AWS lives in pipectl.aws.health
 
-    def last(name):
-        values = m.get(name) or []
-        return values[-1] if values else None
-
-    def grew(name):
-        values = m.get(name) or []
-        return int(values[-1] - values[0]) if len(values) >= 2 and values[-1] > values[0] else 0
-
-    downtime = last("downtime")
-    job = {
-        "name": JOB_NAME, "id": None,
-        "state": None if downtime is None else ("RUNNING" if downtime == 0 else "RESTARTING"),
-        "uptime_s": round(last("uptime") / 1000, 1) if last("uptime") is not None else None,
-        "downtime_ms": downtime,
-        "restarts": int(last("fullRestarts")) if last("fullRestarts") is not None else None,
-        "restarts_in_window": grew("fullRestarts"),
-        "failed_checkpoints_in_window": grew("numberOfFailedCheckpoints"),
-        "window_s": CW_WINDOW_S,
-        "last_checkpoint": None if last("lastCheckpointDuration") is None else {
-            "id": None, "age_s": None, "duration_ms": last("lastCheckpointDuration"),
-            "size_bytes": last("lastCheckpointSize")},
-        "records_in_per_s": last("numRecordsInPerSecond"),
-        "records_out_per_s": last("numRecordsOutPerSecond"),
-        "backpressure": None, "backpressured_vertices": [],
-        "metrics_found": sorted(k for k, v in m.items() if v),
-    }
-    return job
+    return job_facts(target, CW_WINDOW_S)
 
 
 def _aws_kafka_facts(target, settings: Settings) -> dict:

@@ -375,7 +375,7 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
         if not uptimes:
             health.verdict = "unknown"
             health.reason = f"no uptime metric from job {JOB_NAME} within the {settle_s:.0f}s settle window"
-        elif downtime or len(uptimes) < 2 or uptimes[-1] <= uptimes[-2]:
+        elif downtime or not uptimes[-1] or not any(b > a for a, b in zip(uptimes, uptimes[1:])):
             health.verdict = "restarting"
             health.reason = f"job {JOB_NAME} did not stay up during the {settle_s:.0f}s settle window"
         else:
