@@ -99,6 +99,7 @@ class AwsSettings:
     log_group: str = ""
     wait_timeout_s: int = 900  # how long deploy/stop/destroy wait for the service
     poll_interval_ms: int = 5000  # how often they ask
+    settle_s: int = 180  # after RUNNING, how long deploy watches the job (uptime, restarts, logs); 0: not at all
 
 
 @dataclass(frozen=True)

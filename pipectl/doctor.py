@@ -4,7 +4,8 @@ each miss. Every check gives one line: ok, warn, missing or wrong, with the fix.
 Local path: Python, Java, Maven, the built artifacts, the apache-flink package, free ports, disk
 space for the warehouse, and a Docker engine when the runtime is docker (or auto).
 AWS path: Python, the AWS zip, credentials (never shown), region, the caller identity, and the
-configured resources (code bucket, execution role, table bucket, MSK cluster, application).
+configured resources (code bucket, execution role, table bucket, MSK cluster ACTIVE, application), the
+VPC (given, or the MSK cluster's) and whether its subnets reach S3, S3 Tables and CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipectl.aws.network import findings
 from pipectl.config import Settings, SettingProblem
 from pipectl.errors import EXIT_NOT_FOUND, PipectlError
 from pipectl import procs
@@ -258,11 +260,7 @@ def aws_checks(settings: Settings) -> list[Check]:
         checks.append(_aws_probe(f"table bucket {target.table_bucket.name}",
                                  lambda: target.client("s3tables").get_table_bucket(tableBucketARN=aws.table_bucket_arn) and "exists",
                                  missing_fix="create it (aws s3tables create-table-bucket) or fix aws.table_bucket_arn"))
-    if target.msk is not None:
-        checks.append(_aws_probe(f"MSK cluster {target.msk.name}",
-                                 lambda: "state " + target.client("kafka").describe_cluster_v2(
-                                     ClusterArn=aws.msk_cluster_arn)["ClusterInfo"].get("State", "?"),
-                                 missing_fix="fix aws.msk_cluster_arn"))
+    checks.extend(_network_checks(target))
     checks.append(_application_check(target))
     return checks
 
@@ -275,6 +273,12 @@ def _setting(problem: str) -> str:
 def _missing(problem: str) -> bool:
     """True when the problem is a setting that is not set (else it is set, but wrong)."""
     return isinstance(problem, SettingProblem) and problem.missing
+
+
+def _network_checks(target) -> list[Check]:
+    """MSK ACTIVE, the VPC and its egress (pipectl.aws.network): the lines deploy stops at."""
+    return [Check(f.name, OK if f.ok else (MISSING if f.required else WARN), f.detail, f.fix)
+            for f in findings(target)]
 
 
 def _identity(target) -> str:

@@ -30,8 +30,9 @@ def with_clause(options: dict[str, str]) -> str:
 
 
 def catalog_options(s: JobSettings) -> dict[str, str]:
-    if s.is_aws:
-        return {"type": "iceberg", "catalog-impl": S3_TABLES_CATALOG, "warehouse": s.warehouse}
+    if s.is_aws:  # the region too, else the catalog's AWS client guesses it (client.region)
+        region = {"client.region": s.region} if s.region else {}
+        return {"type": "iceberg", "catalog-impl": S3_TABLES_CATALOG, "warehouse": s.warehouse, **region}
     return {"type": "iceberg", "catalog-type": "hadoop", "warehouse": s.warehouse, "property-version": "1"}
 
 

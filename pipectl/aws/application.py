@@ -184,7 +184,7 @@ def diff(detail: dict, d: Desired) -> list[str]:
 
 def update_request(name: str, detail: dict, d: Desired, changes: list[str]) -> dict[str, Any]:
     """UpdateApplication for exactly the changed parts, guarded by the conditional token.
-    Adding or removing a VPC or a logging option needs other calls: see `extra_calls`."""
+    Adding or removing a VPC or a logging option needs other calls (see deploy._update)."""
     update: dict[str, Any] = {}
     req: dict[str, Any] = {"ApplicationName": name}
     if detail.get("ConditionalToken"):
@@ -250,12 +250,14 @@ def update_request(name: str, detail: dict, d: Desired, changes: list[str]) -> d
     return req
 
 
-def unsupported_changes(detail: dict, d: Desired, changes: list[str]) -> list[str]:
-    """Changes UpdateApplication cannot make in place."""
-    out = []
-    if "vpc" in changes and bool(_vpc(detail)) != bool(d.subnets):
-        out.append("attaching or detaching a VPC")
-    return out
+def vpc_configurations(detail: dict) -> list[dict]:
+    return _vpc(detail)
+
+
+def attaches_or_detaches_vpc(detail: dict, d: Desired, changes: list[str]) -> bool:
+    """True when the change adds or removes the VPC: UpdateApplication cannot, the
+    Add/DeleteApplicationVpcConfiguration calls can (in place, snapshots kept)."""
+    return "vpc" in changes and bool(_vpc(detail)) != bool(d.subnets)
 
 
 def needs_log_option(detail: dict, changes: list[str]) -> bool:

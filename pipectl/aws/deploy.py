@@ -3,12 +3,15 @@
   settings checked (all problems at once, before any AWS call)
   -> package (Maven, layout check) unless skipped
   -> resources checked (code bucket, execution role, table bucket)
-  -> Kafka bootstrap servers (from MSK when only the cluster ARN is set)
+  -> MSK: cluster ACTIVE, bootstrap servers, the VPC (from the cluster unless given)
+  -> network: refused when the brokers are private and there is no VPC, or when the
+     subnets reach neither S3 nor S3 Tables (before any application is created)
   -> upload under a content-hash key (skipped when the object is already there)
   -> log group/stream
-  -> create, update (conditional token) or nothing when unchanged
-  -> start (restoring from the latest snapshot) and wait for RUNNING
+  -> create, update (conditional token; VPC added/removed in place) or nothing when unchanged
+  -> start or restart from the latest snapshot (restore.py) and wait for RUNNING
   -> Python driver errors in CloudWatch (the app can be RUNNING while the driver failed)
+  -> the settle window: uptime growing, no restart loop (health.py)
 """
 
 from __future__ import annotations
@@ -18,18 +21,18 @@ from dataclasses import asdict, dataclass, field
 
 from pipectl import build
 from pipectl.aws import application as appcfg
+from pipectl.aws import health, network
 from pipectl.aws.errors import aws_call, error_code
 from pipectl.aws.logs import driver_errors, ensure_log_stream
 from pipectl.aws.manage import app_not_found, console_url, describe, snapshots, wait_settled
 from pipectl.aws.reporting import transfer
+from pipectl.aws.restore import RESTORE_LATEST, cannot_apply, plan
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError, UnhealthyError
 from pipectl.progress import SILENT, Reporter
 
 ARTIFACT_STEM = "data-pipeline-aws"
-RESTORE_LATEST = "latest"
-RESTORE_NONE = "none"
 
 
 @dataclass
@@ -45,6 +48,8 @@ class DeployResult:
     restored_from: str | None = None
     status: str = ""
     version: int = 0
+    vpc: str = ""  # where the subnets came from: settings | MSK cluster NAME | none
+    health: dict = field(default_factory=dict)
     log_group: str = ""
     console_url: str = ""
 
@@ -107,6 +112,8 @@ def bootstrap_servers(target: Target, reporter: Reporter) -> str:
     aws = target.aws
     if aws.bootstrap_servers:
         return ",".join(b.strip() for b in aws.bootstrap_servers.split(",") if b.strip())
+    if target.msk is None:
+        raise PipectlError("neither aws.msk_cluster_arn nor aws.bootstrap_servers is set", exit_code=EXIT_USAGE)
     kafka = target.client("kafka")
     with aws_call(
         "read the MSK bootstrap brokers",
@@ -162,15 +169,38 @@ def _create(target: Target, desired: appcfg.Desired) -> dict:
         return client.create_application(**appcfg.create_request(name, desired))["ApplicationDetail"]
 
 
-def _update(target: Target, detail: dict, desired: appcfg.Desired, changes: list[str]) -> dict:
+def _change_vpc(target: Target, detail: dict, desired: appcfg.Desired) -> dict:
+    """Add or remove the VPC in place (AddApplicationVpcConfiguration /
+    DeleteApplicationVpcConfiguration): no destroy, so the snapshots stay."""
     client = target.client("kinesisanalyticsv2")
     name = target.aws.application_name
-    unsupported = appcfg.unsupported_changes(detail, desired, changes)
-    if unsupported:
-        raise PipectlError(
-            f"deploy cannot change {', '.join(unsupported)} on the existing application '{name}'",
-            hint="`pipectl aws destroy --yes` and deploy again, or change it in the console",
-        )
+    vpcs = appcfg.vpc_configurations(detail)
+    guard = {"ConditionalToken": detail["ConditionalToken"]} if detail.get("ConditionalToken") else {
+        "CurrentApplicationVersionId": detail["ApplicationVersionId"]}
+    if desired.subnets and not vpcs:
+        with aws_call(f"add the VPC to '{name}'", not_found=app_not_found(target)):
+            client.add_application_vpc_configuration(
+                ApplicationName=name,
+                VpcConfiguration={"SubnetIds": list(desired.subnets), "SecurityGroupIds": list(desired.security_groups)},
+                **guard,
+            )
+    elif vpcs and not desired.subnets:
+        with aws_call(f"remove the VPC from '{name}'", not_found=app_not_found(target)):
+            client.delete_application_vpc_configuration(
+                ApplicationName=name, VpcConfigurationId=vpcs[0]["VpcConfigurationId"], **guard
+            )
+    if detail["ApplicationStatus"] == appcfg.RUNNING:  # the service restarts it with the new network
+        return wait_settled(target, SILENT, want=appcfg.RUNNING, message="", min_version=detail["ApplicationVersionId"] + 1)
+    return describe(target) or detail
+
+
+def _update(target: Target, detail: dict, desired: appcfg.Desired, changes: list[str],
+            run: dict | None) -> dict:
+    """Update only what changed. `run` (RunConfigurationUpdate) goes with the UpdateApplication
+    call, which comes first, so the restart it causes and any later one restore as planned."""
+    client = target.client("kinesisanalyticsv2")
+    name = target.aws.application_name
+    vpc_change = appcfg.attaches_or_detaches_vpc(detail, desired, changes)
     if appcfg.needs_log_option(detail, changes):
         with aws_call(f"add CloudWatch logging to '{name}'", not_found=app_not_found(target)):
             client.add_application_cloud_watch_logging_option(
@@ -179,49 +209,31 @@ def _update(target: Target, detail: dict, desired: appcfg.Desired, changes: list
                 CloudWatchLoggingOption={"LogStreamARN": desired.log_stream_arn},
             )
         detail = describe(target) or detail
-        changes = [c for c in changes if c != "logging"]
-        if not changes:
-            return detail
-    request = appcfg.update_request(name, detail, desired, changes)
-    with aws_call(f"update the application '{name}'", not_found=app_not_found(target)):
-        return client.update_application(**request)["ApplicationDetail"]
+    rest = [c for c in appcfg.diff(detail, desired) if not (vpc_change and c == "vpc")]
+    if rest or (run is not None and vpc_change):
+        request = appcfg.update_request(name, detail, desired, rest)
+        if run is not None:
+            request["RunConfigurationUpdate"] = run
+        with aws_call(f"update the application '{name}'", not_found=app_not_found(target)):
+            detail = client.update_application(**request)["ApplicationDetail"]
+        if vpc_change and detail["ApplicationStatus"] != appcfg.READY:
+            detail = wait_settled(target, SILENT, want=appcfg.RUNNING, message="", min_version=detail["ApplicationVersionId"])
+    if vpc_change:
+        detail = _change_vpc(target, detail, desired)
+    return detail
 
 
 def _start(target: Target, restore: str, allow_non_restored: bool, reporter: Reporter) -> str | None:
     """Start a READY application; return the snapshot it restores from, if any."""
     name = target.aws.application_name
-    restored_from: str | None = None
-    if restore == RESTORE_NONE:
-        restore_cfg = {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}
-    elif restore == RESTORE_LATEST:
-        snaps = [s for s in snapshots(target) if s.get("SnapshotStatus") == "READY"]
-        if snaps:
-            restored_from = snaps[0]["SnapshotName"]
-            restore_cfg = {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"}
-        else:
-            restore_cfg = {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}
-    else:
-        restored_from = restore
-        restore_cfg = {"ApplicationRestoreType": "RESTORE_FROM_CUSTOM_SNAPSHOT", "SnapshotName": restore}
+    chosen = plan(target, restore, allow_non_restored, reporter, updating=False)
     reporter.step(
-        f"starting '{name}'" + (f" from snapshot {restored_from}" if restored_from else " without a snapshot")
+        f"starting '{name}'" + (f" from snapshot {chosen.snapshot}" if chosen.snapshot else " without a snapshot")
     )
     client = target.client("kinesisanalyticsv2")
-    with aws_call(
-        f"start the application '{name}'",
-        not_found=NotFoundError(
-            f"application '{name}' or snapshot '{restore}' does not exist",
-            hint="list snapshots with `aws kinesisanalyticsv2 list-application-snapshots`, or use --restore latest",
-        ),
-    ):
-        client.start_application(
-            ApplicationName=name,
-            RunConfiguration={
-                "FlinkRunConfiguration": {"AllowNonRestoredState": allow_non_restored},
-                "ApplicationRestoreConfiguration": restore_cfg,
-            },
-        )
-    return restored_from
+    with aws_call(f"start the application '{name}'", not_found=app_not_found(target)):
+        client.start_application(ApplicationName=name, RunConfiguration=chosen.run_configuration())
+    return chosen.snapshot
 
 
 def _check_driver(target: Target, since_ms: int, reporter: Reporter) -> None:
@@ -233,11 +245,42 @@ def _check_driver(target: Target, since_ms: int, reporter: Reporter) -> None:
         reporter.warn(f"could not read the Python driver's log ({exc.message})")
         return
     if errors:
-        raise UnhealthyError(
-            f"application '{target.aws.application_name}' is RUNNING but its Python driver failed",
-            hint="fix the job and deploy again; `pipectl aws logs` shows the rest, `pipectl aws stop` stops the app",
-            log_tail=[e.line() for e in errors[:15]],
-        )
+        raise health.driver_failed(target.aws.application_name, [e.line() for e in errors])
+
+
+def _network(target: Target, reporter: Reporter) -> tuple[str, network.Vpc]:
+    """Bootstrap servers and the VPC; refuses a network that cannot work (no AWS resource changed yet)."""
+    cluster = None
+    if target.msk is not None:
+        cluster = network.describe_cluster(target)
+        network.require_active(target, cluster)
+    servers = bootstrap_servers(target, reporter)
+    vpc = network.resolve_vpc(target, servers, cluster, reporter)
+    network.preflight(target, vpc, reporter)
+    return servers, vpc
+
+
+def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, reporter: Reporter) -> None:
+    """After RUNNING: the settle window (fresh job), or one look at the job's health (unchanged)."""
+    settle = target.aws.settle_s
+    if fresh and settle > 0:
+        h = health.watch(target, since_ms, settle, reporter, fresh_job=True)
+        reporter.done(f"job {health.JOB_NAME} is running: {h.reason}")
+    elif fresh:
+        reporter.warn("the job's health was not checked (aws.settle_s is 0): RUNNING alone does not mean data flows")
+        h = health.Health("unknown", reason="not checked")
+    else:
+        h = health.assess(target)
+        if h.verdict in ("restarting", "failed"):
+            cause = h.cause
+            raise UnhealthyError(
+                f"application '{target.aws.application_name}' is RUNNING but {h.reason}"
+                + (f": {cause.exception}" if cause else ""),
+                hint=cause.fix if cause else health.GENERIC_FIX,
+                log_tail=h.state_changes[-6:],
+            )
+    result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s,
+                     "restarts": h.restarts_in_window}
 
 
 def deploy(
@@ -256,7 +299,8 @@ def deploy(
 
     artifact = build.package(settings, reporter, build=not skip_build)
     check_resources(target, reporter)
-    servers = bootstrap_servers(target, reporter)
+    servers, vpc = _network(target, reporter)
+    result.vpc = vpc.source
     key, result.uploaded = upload(target, artifact, reporter)
     result.code = f"s3://{aws.code_bucket}/{key}"
     stream_arn, created = ensure_log_stream(target)
@@ -272,8 +316,8 @@ def deploy(
         parallelism=aws.parallelism,
         parallelism_per_kpu=aws.parallelism_per_kpu,
         log_stream_arn=stream_arn,
-        subnets=aws.subnets,
-        security_groups=aws.security_groups,
+        subnets=vpc.subnets,
+        security_groups=vpc.security_groups,
     )
 
     detail = describe(target)
@@ -287,23 +331,33 @@ def deploy(
             target, reporter, want=None, message=f"waiting for '{name}' to finish {detail['ApplicationStatus']}"
         )
 
+    since_ms = int(time.time() * 1000) - 1000
     if detail is None:
         detail = _create(target, desired)
         result.action = "created"
         reporter.done(f"created application '{name}' (version {detail['ApplicationVersionId']})")
     else:
         changes = appcfg.diff(detail, desired)
+        running = detail["ApplicationStatus"] == appcfg.RUNNING
         if changes:
-            detail = _update(target, detail, desired, changes)
+            run = None
+            if running:  # the update restarts it: say from which state, never leave it to the old run configuration
+                chosen = plan(target, restore, allow_non_restored_state, reporter, updating=True)
+                run = chosen.run_configuration()
+                result.restored_from = chosen.snapshot
+            detail = _update(target, detail, desired, changes, run)
             result.action, result.changes = "updated", changes
             reporter.done(f"updated application '{name}': {', '.join(changes)} (version {detail['ApplicationVersionId']})")
         else:
             result.action = "unchanged"
+            if running:
+                problem = cannot_apply(restore, allow_non_restored_state, appcfg.RUNNING)
+                if problem is not None:
+                    raise problem
             reporter.done(f"no changes: application '{name}' already has this code and configuration")
     result.arn = detail["ApplicationARN"]
     version = detail["ApplicationVersionId"]
 
-    since_ms = int(time.time() * 1000) - 1000
     status = detail["ApplicationStatus"]
     if status == appcfg.READY:
         result.restored_from = _start(target, restore, allow_non_restored_state, reporter)
@@ -313,7 +367,8 @@ def deploy(
             f"application '{name}' is {status}; deploy cannot start it from there",
             hint="see `pipectl aws status`; stop it (`pipectl aws stop`) and deploy again",
         )
-    if result.started or result.action != "unchanged" or status != appcfg.RUNNING:
+    fresh = result.started or result.action != "unchanged" or status != appcfg.RUNNING
+    if fresh:
         detail = wait_settled(
             target,
             reporter,
@@ -324,12 +379,20 @@ def deploy(
         )
         _check_driver(target, since_ms, reporter)
         reporter.done(f"application '{name}' is RUNNING (version {detail['ApplicationVersionId']})")
+        if result.action == "updated" and not result.started and result.restored_from is None:
+            result.restored_from = _newest_snapshot(target)
     else:
         reporter.done(f"application '{name}' is RUNNING (version {version})")
+    _settle(target, result, since_ms, fresh, reporter)
     result.status = detail["ApplicationStatus"]
     result.version = detail["ApplicationVersionId"]
     result.console_url = console_url(target)
     return result
+
+
+def _newest_snapshot(target: Target) -> str | None:
+    ready = [s for s in snapshots(target) if s.get("SnapshotStatus") == "READY"]
+    return ready[0]["SnapshotName"] if ready else None
 
 
 def package(settings: Settings, reporter: Reporter = SILENT) -> build.Artifact:

@@ -105,11 +105,17 @@ def build_policies(target: Target) -> IamPolicies:
                 "s3tables:GetTableData",
                 "s3tables:PutTableData",
             ],
-            [f"{bucket}/table/*"],
+            # The bucket ARN too, as AWS's example does (the catalog's first-run create path asks on
+            # the bucket): https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-tables-identity-based-policies.html
+            [bucket, f"{bucket}/table/*"],
         ),
     ]
 
-    if aws.subnets:
+    if aws.subnets or aws.msk_cluster_arn:  # deploy takes the MSK cluster's VPC when none is given
+        subnets = [f"arn:{part}:ec2:{region}:{acct}:subnet/{s}" for s in aws.subnets] or [
+            f"arn:{part}:ec2:{region}:{acct}:subnet/*"]
+        groups = [f"arn:{part}:ec2:{region}:{acct}:security-group/{g}" for g in aws.security_groups] or [
+            f"arn:{part}:ec2:{region}:{acct}:security-group/*"]
         statements += [
             _statement(
                 "DescribeVpc",
@@ -125,9 +131,7 @@ def build_policies(target: Target) -> IamPolicies:
             _statement(
                 "CreateEni",
                 ["ec2:CreateNetworkInterface"],
-                [f"arn:{part}:ec2:{region}:{acct}:network-interface/*"]
-                + [f"arn:{part}:ec2:{region}:{acct}:subnet/{s}" for s in aws.subnets]
-                + [f"arn:{part}:ec2:{region}:{acct}:security-group/{g}" for g in aws.security_groups],
+                [f"arn:{part}:ec2:{region}:{acct}:network-interface/*"] + subnets + groups,
             ),
             _statement(
                 "ManageEni",

@@ -13,7 +13,7 @@ from pipectl.aws.logs import tail_lines
 from pipectl.aws.reporting import waiting
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
-from pipectl.errors import EXIT_INTERRUPTED, NotFoundError, PipectlError, UnhealthyError
+from pipectl.errors import EXIT_INTERRUPTED, EXIT_UNHEALTHY, NotFoundError, PipectlError, UnhealthyError
 from pipectl.progress import SILENT, Reporter
 from pipectl.wait import wait_until
 
@@ -124,6 +124,7 @@ class Status:
     region: str
     arn: str
     status: str
+    health: dict | None  # the job inside the application (pipectl.aws.health), when RUNNING
     version: int
     runtime: str
     parallelism: int | None
@@ -133,6 +134,15 @@ class Status:
     last_snapshot_time: str | None
     log_group: str
     console_url: str
+
+    @property
+    def exit_code(self) -> int:
+        """4 when the application is RUNNING but its job restarts or failed."""
+        return EXIT_UNHEALTHY if self.health and self.health.get("verdict") in ("restarting", "failed") else 0
+
+    @property
+    def exit_reason(self) -> str:
+        return f"the job is {self.health['verdict']} inside the RUNNING application" if self.exit_code and self.health else ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,11 +161,17 @@ def status(settings: Settings) -> Status:
     snaps = snapshots(target)
     last = snaps[0] if snaps else None
     when = last.get("SnapshotCreationTimestamp") if last else None
+    job = None
+    if detail["ApplicationStatus"] == appcfg.RUNNING:
+        from pipectl.aws.health import assess
+
+        job = assess(target).to_dict()
     return Status(
         application=target.aws.application_name,
         region=target.region,
         arn=detail["ApplicationARN"],
         status=detail["ApplicationStatus"],
+        health=job,
         version=detail["ApplicationVersionId"],
         runtime=detail["RuntimeEnvironment"],
         parallelism=appcfg.parallelism(detail),
@@ -199,7 +215,13 @@ def stop(settings: Settings, *, force: bool = False, reporter: Reporter = SILENT
         .get("ApplicationSnapshotConfigurationDescription", {})
         .get("SnapshotsEnabled", False)
     )
-    before = {s["SnapshotName"] for s in snapshots(target)} if not force and snaps_enabled else set()
+    existing = snapshots(target) if snaps_enabled else []
+    before = {s["SnapshotName"] for s in existing}
+    if force and existing:
+        reporter.warn(
+            f"--force takes no snapshot: the next start resumes from {existing[0]['SnapshotName']}, older than the "
+            "job's state, so records after it are read again and stored twice; stop without --force to avoid that"
+        )
     client = target.client("kinesisanalyticsv2")
     reporter.step(f"stopping '{name}'" + (" (force, no snapshot)" if force else " (taking a snapshot)"))
     with aws_call(f"stop the application '{name}'", not_found=app_not_found(target)):

@@ -242,6 +242,8 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
             problems.append("aws.wait_timeout_s must be at least 1")
         if aws.poll_interval_ms < 10:
             problems.append("aws.poll_interval_ms must be at least 10")
+        if aws.settle_s < 0:
+            problems.append("aws.settle_s must be 0 or more")
 
     if purpose in ("deploy", "iam", "table"):
         if need("table_bucket_arn", aws.table_bucket_arn):

@@ -51,6 +51,17 @@ def package() -> None:
 
 
 # deploy ----------------------------------------------------------------------------------
+def _health_line(h: Any) -> str:
+    if not h:
+        return "-"
+    h = h if isinstance(h, dict) else h.to_dict()
+    line = f"{h.get('verdict')}: {h.get('reason')}"
+    cause = h.get("cause")
+    if cause and h.get("verdict") != "running":
+        line += f" ({cause['exception']} -- {cause['fix']})"
+    return line
+
+
 def _render_deploy(console: Console, r: Any) -> None:
     what = r.action + (f" ({', '.join(r.changes)})" if r.changes else "")
     _kv(
@@ -62,6 +73,8 @@ def _render_deploy(console: Console, r: Any) -> None:
             ("code", r.code + ("" if r.uploaded else " (already uploaded)")),
             ("started", ("yes, from snapshot " + r.restored_from) if r.restored_from else ("yes" if r.started else "no, already running")),
             ("status", f"{r.status} (version {r.version})"),
+            ("job", _health_line(r.health)),
+            ("vpc", r.vpc),
             ("logs", r.log_group),
             ("console", r.console_url),
         ],
@@ -78,13 +91,18 @@ def deploy(
     ),
     parallelism: Optional[int] = typer.Option(None, "--parallelism", help="Job parallelism (aws.parallelism)."),
     timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait for RUNNING (aws.wait_timeout_s)."),
+    settle: Optional[int] = typer.Option(
+        None, "--settle", help="Seconds to watch the job after RUNNING: uptime, restarts, logs (aws.settle_s; 0: skip)."
+    ),
     region: Optional[str] = REGION,
     profile: Optional[str] = PROFILE,
     app_name: Optional[str] = APP,
 ) -> None:
-    """Package, upload, create or update the application, start it and wait until RUNNING."""
+    """Package, upload, create or update the application, start it, wait until RUNNING and watch the job settle."""
     out = context.out()
-    settings = _settings(region, profile, app_name, aws__parallelism=parallelism, aws__wait_timeout_s=timeout)
+    settings = _settings(
+        region, profile, app_name, aws__parallelism=parallelism, aws__wait_timeout_s=timeout, aws__settle_s=settle
+    )
     result = aws_deploy.deploy(
         settings,
         skip_build=skip_build,
@@ -104,6 +122,7 @@ def _render_status(console: Console, s: Any) -> None:
         [
             ("application", s.application),
             ("status", s.status),
+            ("job", _health_line(s.health)),
             ("version", s.version),
             ("runtime", s.runtime),
             ("parallelism", s.parallelism),
@@ -119,8 +138,11 @@ def _render_status(console: Console, s: Any) -> None:
 
 @app.command()
 def status(region: Optional[str] = REGION, profile: Optional[str] = PROFILE, app_name: Optional[str] = APP) -> None:
-    """Show status, version, runtime, parallelism and the last snapshot."""
-    context.out().emit(manage.status(_settings(region, profile, app_name)), _render_status)
+    """Show status, the job's health (uptime, restarts, root exception), version, runtime and the last snapshot.
+    Exit code 4 when the application is RUNNING but its job restarts in a loop or failed."""
+    result = manage.status(_settings(region, profile, app_name))
+    context.out().emit(result, _render_status)
+    context.finish(result, warn=True)
 
 
 # stop ------------------------------------------------------------------------------------

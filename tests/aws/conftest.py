@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws import moto_flink
+from tests.aws import moto_flink, moto_runtime
 
 REGION = "us-east-1"  # moto serves s3tables in us-east-1, us-east-2 and us-west-2 only
 ACCOUNT = "123456789012"  # moto's default account
@@ -40,6 +40,7 @@ def moto_url():
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_flink.install()
     moto_flink.TRANSITION_S = 0.3
+    moto_runtime.TRANSITION_S = 0.3
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -52,6 +53,7 @@ def aws_env(moto_url, monkeypatch):
     """A clean emulator, and this process's boto3 pointed at it. Returns the subprocess env."""
     req = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(req).read()
+    moto_runtime.reset()
     env = {
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -71,6 +73,7 @@ def aws_env(moto_url, monkeypatch):
     sub["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws-credentials"
     sub["PIPECTL_AWS_POLL_INTERVAL_MS"] = "50"
     sub["PIPECTL_AWS_WAIT_TIMEOUT_S"] = "20"
+    sub["PIPECTL_AWS_SETTLE_S"] = "1"  # deploy's settle window (minutes on AWS; the emulator publishes every 0.1 s)
     sub["NO_COLOR"] = "1"
     sub["COLUMNS"] = "200"
     return sub
@@ -159,3 +162,45 @@ def world(aws_env, tmp_path) -> World:
     )
     write_zip(w.zip)
     return w
+
+
+@dataclass
+class Net:
+    """A VPC in the emulator: two private subnets (one route table) and a security group."""
+
+    vpc: str
+    subnets: list[str]
+    sg: str
+    route_table: str
+
+
+def make_network(*, nat: bool = False, igw_default: bool = False, s3_gateway: bool = False,
+                 s3tables: bool = False, logs: bool = False) -> Net:
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+        for i, az in ((1, "a"), (2, "b"))
+    ]
+    sg = ec2.create_security_group(GroupName="flink-app", Description="Managed Flink ENIs", VpcId=vpc)["GroupId"]
+    rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    for subnet in subnets:
+        ec2.associate_route_table(RouteTableId=rtb, SubnetId=subnet)
+    if nat or igw_default:
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        if igw_default:
+            ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    if nat:
+        public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.100.0/24")["Subnet"]["SubnetId"]
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        nat_id = ec2.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+        ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
+    if s3_gateway:
+        ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway",
+                                RouteTableIds=[rtb])
+    for wanted, service in ((s3tables, "s3tables"), (logs, "logs")):
+        if wanted:
+            ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{service}",
+                                    VpcEndpointType="Interface", SubnetIds=subnets, SecurityGroupIds=[sg])
+    return Net(vpc, subnets, sg, rtb)

@@ -18,6 +18,17 @@ the AWS API reference:
 - DeleteApplication: CreateTimestamp must match (InvalidArgumentException); not while
   STARTING/UPDATING/STOPPING (ResourceInUseException); DELETING, then gone.
 - CreateApplicationSnapshot / ListApplicationSnapshots / AddApplicationCloudWatchLoggingOption.
+- UpdateApplication of a RUNNING application with snapshots enabled takes a snapshot and restarts
+  from what RunConfigurationUpdate says (else the run configuration it started with): "Managed
+  Service for Apache Flink automatically creates and uses snapshots when the application is
+  updated, scaled, or stopped" and "use the ApplicationRestoreConfiguration parameter of the
+  StartApplication or UpdateApplication action"
+  (https://docs.aws.amazon.com/managed-flink/latest/java/how-snapshots.html).
+- AddApplicationVpcConfiguration / DeleteApplicationVpcConfiguration change the VPC in place,
+  guarded like UpdateApplication; on a RUNNING application they restart it (UPDATING -> RUNNING)
+  (https://docs.aws.amazon.com/managed-flink/latest/java/vpc-api.html).
+- While RUNNING, the job's metrics and log lines are emitted as the service emits them
+  (tests/aws/moto_runtime.py).
 - ResourceNotFoundException for unknown applications everywhere.
 
 State transitions happen `TRANSITION_S` seconds after the request (evaluated on every read).
@@ -32,6 +43,8 @@ from urllib.parse import unquote
 
 from moto.core.exceptions import JsonRESTError
 from moto.moto_api._internal import mock_random
+
+from tests.aws import moto_runtime
 
 TRANSITION_S = 0.3
 RUN_OPTIONS = "kinesis.analytics.flink.run.options"
@@ -93,6 +106,7 @@ class FlinkApp:
         self.run_config: dict | None = None
         self.pending: list[tuple[float, str]] = []
         self.deleted = False
+        self.job: moto_runtime.JobRun | None = None
 
     # transitions --------------------------------------------------------------------------
     def schedule(self, now_status: str, then: str) -> None:
@@ -102,7 +116,7 @@ class FlinkApp:
     def advance(self) -> None:
         now = time.time()
         while self.pending and self.pending[0][0] <= now:
-            _, status = self.pending.pop(0)
+            when, status = self.pending.pop(0)
             if status == "GONE":
                 self.deleted = True
             elif status == "SNAPSHOT+READY":
@@ -110,6 +124,12 @@ class FlinkApp:
                 self.status = "READY"
             else:
                 self.status = status
+            if self.status == "RUNNING":
+                self.job = moto_runtime.JobRun(self, when)  # a (re)started application submits the job anew
+        if self.status != "RUNNING":
+            self.job = None
+        elif self.job is not None:
+            self.job.tick(now)
 
     # helpers -------------------------------------------------------------------------------
     def run_options_ok(self) -> bool:
@@ -393,9 +413,42 @@ def update_application(self: Any) -> str:
         app.config, app.runtime, app.role, app.logging = json.loads(saved[0]), saved[1], saved[2], json.loads(saved[3])
         raise
     app.bump()
+    run = params.get("RunConfigurationUpdate")
+    if run:
+        _apply_run_configuration(app, run)
     if app.status == "RUNNING":
-        app.schedule("UPDATING", "RUNNING" if app.run_options_ok() else "READY")
+        _restart_for_update(app)
     return json.dumps({"ApplicationDetail": app.detail()})
+
+
+def _apply_run_configuration(app: FlinkApp, run: dict) -> None:
+    """RunConfigurationUpdate: how the (re)started application restores its state."""
+    restore = run.get("ApplicationRestoreConfiguration")
+    current = app.run_config or {
+        "ApplicationRestoreConfigurationDescription": {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"},
+        "FlinkRunConfigurationDescription": {"AllowNonRestoredState": False},
+    }
+    if restore is not None:
+        _check_restore(app, restore)
+        current["ApplicationRestoreConfigurationDescription"] = restore
+    if run.get("FlinkRunConfiguration") is not None:
+        current["FlinkRunConfigurationDescription"] = run["FlinkRunConfiguration"]
+    app.run_config = current
+
+
+def _restart_for_update(app: FlinkApp) -> None:
+    if app.snapshots_enabled():
+        app._take_snapshot(f"update-snapshot-{int(time.time() * 1000)}")
+    app.schedule("UPDATING", "RUNNING" if app.run_options_ok() else "READY")
+
+
+def _check_restore(app: FlinkApp, restore: dict) -> None:
+    kind = restore.get("ApplicationRestoreType")
+    if kind == "RESTORE_FROM_CUSTOM_SNAPSHOT":
+        if not any(s["SnapshotName"] == restore.get("SnapshotName") for s in app.snapshots):
+            raise KdaError("ResourceNotFoundException", f"Snapshot {restore.get('SnapshotName')} not found")
+    elif kind not in ("RESTORE_FROM_LATEST_SNAPSHOT", "SKIP_RESTORE_FROM_SNAPSHOT"):
+        raise KdaError("InvalidArgumentException", f"Unknown ApplicationRestoreType {kind}")
 
 
 def start_application(self: Any) -> str:
@@ -405,12 +458,7 @@ def start_application(self: Any) -> str:
         raise _in_use(app.name, app.status)
     run = params.get("RunConfiguration") or {}
     restore = run.get("ApplicationRestoreConfiguration") or {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"}
-    kind = restore.get("ApplicationRestoreType")
-    if kind == "RESTORE_FROM_CUSTOM_SNAPSHOT":
-        if not any(s["SnapshotName"] == restore.get("SnapshotName") for s in app.snapshots):
-            raise KdaError("ResourceNotFoundException", f"Snapshot {restore.get('SnapshotName')} not found")
-    elif kind not in ("RESTORE_FROM_LATEST_SNAPSHOT", "SKIP_RESTORE_FROM_SNAPSHOT"):
-        raise KdaError("InvalidArgumentException", f"Unknown ApplicationRestoreType {kind}")
+    _check_restore(app, restore)
     app.run_config = {
         "ApplicationRestoreConfigurationDescription": restore,
         "FlinkRunConfigurationDescription": run.get("FlinkRunConfiguration") or {"AllowNonRestoredState": False},
@@ -519,6 +567,43 @@ def add_application_cloud_watch_logging_option(self: Any) -> str:
     )
 
 
+def add_application_vpc_configuration(self: Any) -> str:
+    params = _params(self)
+    app = _get(self, params)
+    app.check_guard(params)
+    if app.status not in ("READY", "RUNNING"):
+        raise _in_use(app.name, app.status)
+    vpcs = app.config.setdefault("VpcConfigurations", [])
+    if vpcs:
+        raise KdaError("InvalidArgumentException", "The application already has a VPC configuration")
+    vpc = dict(params["VpcConfiguration"])
+    vpc["VpcConfigurationId"] = f"{len(vpcs) + 1}.1"
+    vpc["VpcId"] = "vpc-0123456789abcdef0"
+    vpcs.append(vpc)
+    app.bump()
+    if app.status == "RUNNING":
+        _restart_for_update(app)
+    return json.dumps({"ApplicationARN": app.arn, "ApplicationVersionId": app.version,
+                       "VpcConfigurationDescription": vpc, "OperationId": _token()[:12]})
+
+
+def delete_application_vpc_configuration(self: Any) -> str:
+    params = _params(self)
+    app = _get(self, params)
+    app.check_guard(params)
+    if app.status not in ("READY", "RUNNING"):
+        raise _in_use(app.name, app.status)
+    vpcs = app.config.get("VpcConfigurations") or []
+    keep = [v for v in vpcs if v["VpcConfigurationId"] != params.get("VpcConfigurationId")]
+    if len(keep) == len(vpcs):
+        raise KdaError("ResourceNotFoundException", f"No VPC configuration {params.get('VpcConfigurationId')}")
+    app.config["VpcConfigurations"] = keep
+    app.bump()
+    if app.status == "RUNNING":
+        _restart_for_update(app)
+    return json.dumps({"ApplicationARN": app.arn, "ApplicationVersionId": app.version, "OperationId": _token()[:12]})
+
+
 def get_bootstrap_brokers(self: Any) -> str:
     """MSK GetBootstrapBrokers: IAM brokers on port 9098 for clusters with IAM client auth."""
     from moto.kafka.exceptions import NotFoundException
@@ -555,6 +640,8 @@ HANDLERS = {
     "create_application_snapshot": create_application_snapshot,
     "list_application_snapshots": list_application_snapshots,
     "add_application_cloud_watch_logging_option": add_application_cloud_watch_logging_option,
+    "add_application_vpc_configuration": add_application_vpc_configuration,
+    "delete_application_vpc_configuration": delete_application_vpc_configuration,
 }
 
 
@@ -567,4 +654,5 @@ def install() -> None:
     for name, fn in HANDLERS.items():
         setattr(KinesisAnalyticsV2Response, name, fn)
     KafkaResponse.get_bootstrap_brokers = get_bootstrap_brokers
+    moto_runtime.install_kafka()
     FakeKafkaCluster._generate_arn = _cluster_arn

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
-from tests.aws.conftest import REGION, client, write_zip
+from tests.aws.conftest import REGION, client, make_network, write_zip
 
 APP = "order-ingest"
 BROKERS = "b-1.msk.example:9098,b-2.msk.example:9098"
@@ -48,18 +49,23 @@ def test_first_deploy_uploads_creates_and_runs(world):
     key = code_key(world)
     proc = world.run("aws", "deploy", "--skip-build")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [
+    lines = proc.stdout.splitlines()
+    assert re.fullmatch(r"job          running: job order_ingest up \d+s, 0 restarts", lines[6]), lines[6]
+    assert lines[:6] + lines[7:] == [
         f"application  {APP}",
         f"region       {REGION}",
         "action       created",
         f"code         s3://pipectl-code/{key}",
         "started      yes",
         "status       RUNNING (version 1)",
+        "vpc          none",
         f"logs         /aws/kinesis-analytics/{APP}",
         f"console      https://{REGION}.console.aws.amazon.com/flink/home?region={REGION}#/application/{APP}",
         "next: pipectl aws status | pipectl aws logs | pipectl --env aws verify",
     ]
-    assert proc.stderr.splitlines() == [
+    err = proc.stderr.splitlines()
+    assert re.fullmatch(r"✓ job order_ingest is running: job order_ingest up \d+s, 0 restarts", err[-1]), err[-1]
+    assert err[:-1] == [
         f"… deploying '{APP}' to Managed Flink in {REGION} (runtime FLINK-1_20)",
         f"✓ artifact data-pipeline-aws.zip ({world.zip.stat().st_size:,} bytes, layout ok)",
         "✓ code bucket, execution role and table bucket found",
@@ -70,6 +76,7 @@ def test_first_deploy_uploads_creates_and_runs(world):
         f"… starting '{APP}' without a snapshot",
         f"… waiting for '{APP}' to be RUNNING",
         f"✓ application '{APP}' is RUNNING (version 1)",
+        "… watching job order_ingest for 1s (uptime, restarts, logs)",
     ]
 
     # The object is in S3 under its content-hash key, byte for byte.
@@ -186,11 +193,12 @@ def test_deploy_starts_a_stopped_app_from_its_latest_snapshot(world):
     assert run["ApplicationRestoreConfigurationDescription"] == {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"}
 
 
-def test_deploy_resolves_msk_bootstrap_servers(world):
+def test_deploy_resolves_msk_bootstrap_servers_and_vpc(world):
+    net = make_network(nat=True)
     kafka = client("kafka")
     cluster = kafka.create_cluster(
         ClusterName="orders-msk",
-        BrokerNodeGroupInfo={"InstanceType": "kafka.m5.large", "ClientSubnets": ["subnet-0123456789abcdef0"]},
+        BrokerNodeGroupInfo={"InstanceType": "kafka.m5.large", "ClientSubnets": net.subnets, "SecurityGroups": [net.sg]},
         KafkaVersion="3.6.0",
         NumberOfBrokerNodes=2,
         ClientAuthentication={"Sasl": {"Iam": {"Enabled": True}}},
@@ -209,6 +217,12 @@ def test_deploy_resolves_msk_bootstrap_servers(world):
     assert brokers.endswith(":9098")
     groups = describe()["ApplicationConfigurationDescription"]["EnvironmentPropertyDescriptions"]
     assert groups["PropertyGroupDescriptions"] == expected_groups(world, brokers)
+    # No subnets were given: the application joins the cluster's VPC.
+    assert f"✓ VPC from MSK cluster orders-msk: subnets {', '.join(net.subnets)}; security groups {net.sg}" in proc.stderr
+    assert "✓ VPC egress: NAT gateway, S3, S3 Tables, CloudWatch Logs reachable" in proc.stderr
+    assert "vpc          MSK cluster orders-msk" in proc.stdout.splitlines()
+    [vpc] = describe()["ApplicationConfigurationDescription"]["VpcConfigurationDescriptions"]
+    assert (vpc["SubnetIds"], vpc["SecurityGroupIds"]) == (net.subnets, [net.sg])
 
 
 def test_python_driver_errors_fail_the_deploy(world):
@@ -266,17 +280,20 @@ def test_json_mode_prints_one_document(world):
     assert sorted(doc) == sorted(
         [
             "application", "region", "arn", "action", "changes", "code", "uploaded", "started",
-            "restored_from", "status", "version", "log_group", "console_url",
+            "restored_from", "status", "version", "vpc", "health", "log_group", "console_url",
         ]
     )
     assert doc["arn"] == f"arn:aws:kinesisanalytics:{REGION}:123456789012:application/{APP}"
 
 
 def test_vpc_settings_are_applied_and_stable(world):
-    env = {"PIPECTL_AWS_SUBNETS": "subnet-0aaa1111bbbb2222c,subnet-0ddd3333eeee4444f", "PIPECTL_AWS_SECURITY_GROUPS": "sg-0123456789abcdef0"}
-    assert world.run("aws", "deploy", "--skip-build", env=env).returncode == 0
+    net = make_network(s3_gateway=True, s3tables=True, logs=True)
+    env = {"PIPECTL_AWS_SUBNETS": ",".join(net.subnets), "PIPECTL_AWS_SECURITY_GROUPS": net.sg}
+    proc = world.run("aws", "deploy", "--skip-build", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "✓ VPC egress: S3, S3 Tables, CloudWatch Logs reachable" in proc.stderr
     [vpc] = describe()["ApplicationConfigurationDescription"]["VpcConfigurationDescriptions"]
-    assert vpc["SubnetIds"] == ["subnet-0aaa1111bbbb2222c", "subnet-0ddd3333eeee4444f"]
-    assert vpc["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+    assert vpc["SubnetIds"] == net.subnets
+    assert vpc["SecurityGroupIds"] == [net.sg]
     again = world.json("aws", "deploy", "--skip-build", env=env)
     assert again["action"] == "unchanged"

@@ -38,7 +38,8 @@ def test_iam_policy_names_the_configured_resources(world):
         f"arn:aws:kafka:{REGION}:123456789012:group/orders-msk/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5/pipectl-order-ingest"
     ]
     assert by_sid["UseTableBucket"]["Resource"] == [world.table_bucket_arn]
-    assert by_sid["ReadWriteTables"]["Resource"] == [f"{world.table_bucket_arn}/table/*"]
+    # As AWS's example: the table-level actions on the bucket ARN too, not only on its tables.
+    assert by_sid["ReadWriteTables"]["Resource"] == [world.table_bucket_arn, f"{world.table_bucket_arn}/table/*"]
     assert by_sid["WriteLogs"]["Resource"] == [
         f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/kinesis-analytics/order-ingest:log-stream:kinesis-analytics-log-stream"
     ]

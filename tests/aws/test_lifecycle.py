@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from tests.aws.conftest import REGION, client
@@ -24,10 +25,14 @@ def test_status_of_a_running_app(world):
     assert status["checkpoint_interval_ms"] == 60000
     assert status["last_snapshot"] is None
     assert status["code"].startswith("s3://pipectl-code/pipectl/data-pipeline-aws-")
+    assert status["health"]["verdict"] == "running"
+    assert status["health"]["restarts_in_window"] == 0
+    assert status["health"]["uptime_s"] > 0
     proc = world.run("aws", "status")
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
-    assert lines[:7] == [
+    assert re.fullmatch(r"job            running: up \d+s without a restart", lines[2]), lines[2]
+    assert lines[:2] + lines[3:8] == [
         f"application    {APP}",
         "status         RUNNING",
         "version        1",
@@ -122,12 +127,14 @@ def test_logs_show_driver_errors_first(world):
     )
     doc = world.json("aws", "logs")
     assert [e["message"] for e in doc["driver_errors"]] == ["KeyError: 'KAFKA_TOPIC'"]
-    assert [e["message"] for e in doc["events"]] == [e["message"] for e in events]
+    # The emulated service logs the job's own state change first (CREATED -> RUNNING).
+    assert [e["message"] for e in doc["events"]][-3:] == [e["message"] for e in events]
+    assert doc["events"][0]["message"].endswith("switched from state CREATED to RUNNING.")
     text = world.run("aws", "logs").stdout.splitlines()
     assert text[0] == "Python driver errors (1):"
     assert text[1].endswith(" ERROR PythonDriver: KeyError: 'KAFKA_TOPIC'")
-    assert text[2] == f"recent events in /aws/kinesis-analytics/{APP} (last 60 min, 3):"
-    assert text[3].endswith(" INFO Task: Source: orders switched to RUNNING")
+    assert text[2] == f"recent events in /aws/kinesis-analytics/{APP} (last 60 min, {len(doc['events'])}):"
+    assert text[-3].endswith(" INFO Task: Source: orders switched to RUNNING")
 
 
 def test_logs_without_a_log_group(world):

@@ -46,7 +46,10 @@ def status(world, code: int) -> dict:
 
 
 def test_status_of_a_running_application(world):
-    assert world.run("aws", "deploy", "--skip-build").returncode == 0
+    from tests.aws import moto_runtime
+
+    moto_runtime.JOBS[APP] = moto_runtime.JobScript(metrics=False)  # this test puts the data points itself
+    assert world.run("aws", "deploy", "--skip-build", "--settle", "0").returncode == 0
     write_table(world)
     put_metrics({"uptime": 60_000, "downtime": 0, "fullRestarts": 0, "numberOfFailedCheckpoints": 0,
                  "lastCheckpointDuration": 850, "lastCheckpointSize": 4096,
@@ -99,7 +102,7 @@ def test_doctor_env_aws(world):
     assert all(c["status"] == "ok" for c in doc["checks"]), doc
     assert list(checks) == ["python", "artifact: aws zip", "aws region", "aws settings", "aws credentials",
                             "aws identity", "code bucket pipectl-code", "execution role order-ingest-flink",
-                            "table bucket orders-tables", f"application {APP}"]
+                            "table bucket orders-tables", "vpc", f"application {APP}"]
     assert checks["aws identity"]["detail"].startswith("account 123456789012 as arn:aws:")
     assert "testing" not in json.dumps(doc)  # credentials are never shown
     assert checks[f"application {APP}"]["detail"] == "not deployed yet ('pipectl aws deploy' creates it)"

@@ -32,3 +32,4 @@ def test_the_job_reads_what_deploy_writes(tmp_path):
     assert job.checkpoint_interval_ms is None  # the service's CheckpointConfiguration rules
     catalog = statements.setup_statements(job)[0]
     assert f"'warehouse' = '{BUCKET}'" in catalog and "S3TablesCatalog" in catalog
+    assert "'client.region' = 'us-east-1'" in catalog  # AWS_REGION reaches the catalog, not only the job
