@@ -7,7 +7,7 @@ UV := $(BIN)/uv
 JAR := target/pyflink-dependencies.jar
 DEMO_EVENTS ?= 1000
 
-.PHONY: help system-deps install build lint test test-unit test-e2e test-aws demo lock clean bench
+.PHONY: help system-deps install build lint test test-java test-unit test-e2e test-aws demo lock clean bench
 
 help:
 	@echo "make demo   - install, build, run the local pipeline end to end and print the verify report"
@@ -38,7 +38,7 @@ lock:
 build: $(JAR)
 
 $(JAR): pom.xml $(shell find assembly -type f 2>/dev/null) streaming_job.py $(shell find jobs -name '*.py' 2>/dev/null) | system-deps
-	mvn -q -B package -DskipTests
+	mvn -q -B package
 	@touch $@
 
 # ruff check (rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/
@@ -47,7 +47,12 @@ lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/mypy
 
-test: lint install build
+# The Java unit tests (JUnit 5, Surefire) also run in every `mvn package` above: no jar is built
+# without them passing. `make test` runs them again so that a test run always reports them.
+test-java: | system-deps
+	mvn -q -B -ntp test -pl assembly/pyflink-dependencies
+
+test: lint install build test-java
 	$(BIN)/python -m pytest -q -ra
 
 test-unit: install

@@ -80,16 +80,17 @@ def create_table_env(settings: JobSettings):
 
 
 def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
-    """Run the setup DDL and return the statement set holding the inserts."""
-    for sql in statements.setup_statements(settings):
+    """Run the setup DDL and return the statement set holding the inserts.
+
+    `sink`: "iceberg" (the job); the benchmark's ceilings into blackhole sinks: "raw", "json",
+    "blackhole" (see statements.bench_statements)."""
+    if sink == "iceberg":
+        ddl, inserts = statements.setup_statements(settings), statements.inserts(settings)
+    else:
+        ddl, inserts = statements.bench_statements(settings, sink)
+    for sql in ddl:
         t_env.execute_sql(sql)
     stmt_set = t_env.create_statement_set()
-    inserts = statements.inserts(settings)
-    if sink == "blackhole":
-        ddl = statements.blackhole_inserts()
-        for sql in ddl[:2]:
-            t_env.execute_sql(sql)
-        inserts = ddl[2:]
     for sql in inserts:
         stmt_set.add_insert_sql(sql)
     return stmt_set

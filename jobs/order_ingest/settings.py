@@ -50,7 +50,6 @@ class JobSettings:
     rejected_table: str
     warehouse: str  # local: file:// URI of the Hadoop warehouse; aws: the S3 Tables bucket ARN
     checkpoint_interval_ms: int | None  # None on Managed Flink: the service configures it
-    watermark_delay_s: int
     region: str = ""
 
     @property
@@ -88,10 +87,6 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
             "missing job settings: " + ", ".join(missing)
             + f" (set them in the {PROPERTY_GROUP} property group on Managed Flink, or as environment variables)"
         )
-    try:
-        watermark_delay_s = int(values.get("WATERMARK_DELAY_S", "60"))
-    except ValueError:
-        raise JobConfigError("WATERMARK_DELAY_S must be a whole number of seconds") from None
     return JobSettings(
         deployment_env=deployment_env,
         bootstrap_servers=bootstrap,
@@ -102,6 +97,5 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
         rejected_table=values.get("ICEBERG_REJECTED_TABLE", "orders_rejected"),
         warehouse=warehouse,
         checkpoint_interval_ms=checkpoint_ms,
-        watermark_delay_s=watermark_delay_s,
         region=values.get("AWS_REGION", ""),
     )

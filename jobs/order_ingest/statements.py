@@ -1,9 +1,9 @@
 """The one place that turns job settings into Flink SQL: catalog, source, tables, inserts.
 
 Pure functions over JobSettings, so the statements for both environments can be rendered and
-checked without Flink. Every record is classified in SQL (no Python UDF on the record path):
-a valid order goes to `<namespace>.<table>`, anything else to `<namespace>.<rejected_table>`
-with the reason, its Kafka partition and offset.
+checked without Flink. Every record is parsed once by a Java table function (no Python UDF on
+the record path): a valid order goes to `<namespace>.<table>`, anything else to
+`<namespace>.<rejected_table>` with the reason, its Kafka partition and offset.
 """
 
 from __future__ import annotations
@@ -64,45 +64,30 @@ def kafka_options(s: JobSettings) -> dict[str, str]:
     return options
 
 
-# event_time is ISO-8601 UTC with a trailing Z ("2026-11-27T09:30:00.123Z"); stored as TIMESTAMP(3) in UTC.
-_EVENT_TIME_TEXT = "JSON_VALUE(`raw`, '$.event_time')"
-_EVENT_TIME = (
-    f"TRY_CAST(REPLACE(REPLACE({_EVENT_TIME_TEXT}, 'T', ' '), 'Z', '') AS TIMESTAMP(3))"
-)
+# The classification: dev.pipectl.flink.ClassifyOrder, a Java table function shipped in
+# pyflink-dependencies.jar (assembly/pyflink-dependencies/src). It parses each record once and emits one
+# row: `reject_reason` (NULL for a valid order) and, for a valid order, its columns (event_time is
+# ISO-8601 UTC with a trailing Z, stored as TIMESTAMP(3) in UTC). Reasons: see Reasons.java.
+CLASSIFY_FUNCTION = "classify_order"
+CLASSIFY_CLASS = "dev.pipectl.flink.ClassifyOrder"
+
+
+def classify_function() -> str:
+    return f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {CLASSIFY_FUNCTION} AS {quote(CLASSIFY_CLASS)} LANGUAGE JAVA"
 
 
 def source_table(s: JobSettings) -> str:
-    # The rowtime may not be NULL in Flink; unparseable times fall back to the epoch and those
-    # records are quarantined anyway. Late events are kept: ingest is not windowed.
     return f"""CREATE TEMPORARY TABLE {SOURCE} (
   `raw` STRING,
   `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,
-  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
-  `event_time` AS COALESCE({_EVENT_TIME}, TIMESTAMP '1970-01-01 00:00:00.000'),
-  WATERMARK FOR `event_time` AS `event_time` - INTERVAL '{s.watermark_delay_s}' SECOND
+  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL
 ) {with_clause(kafka_options(s))}"""
-
-
-REJECT_REASON = f"""CASE
-    WHEN `raw` IS NULL OR NOT (`raw` IS JSON OBJECT) THEN 'not a JSON object'
-    WHEN JSON_VALUE(`raw`, '$.event_id') IS NULL THEN 'missing event_id'
-    WHEN {_EVENT_TIME_TEXT} IS NULL THEN 'missing event_time'
-    WHEN {_EVENT_TIME} IS NULL THEN 'event_time is not an ISO-8601 timestamp'
-    WHEN JSON_VALUE(`raw`, '$.order_id') IS NULL THEN 'missing order_id'
-    WHEN JSON_VALUE(`raw`, '$.customer.customer_id') IS NULL THEN 'missing customer.customer_id'
-    WHEN COALESCE(JSON_QUERY(`raw`, '$.items'), '') NOT LIKE '[%' THEN 'items is not an array'
-    WHEN NOT REGEXP(COALESCE(JSON_QUERY(`raw`, '$.total_amount' WITH WRAPPER), ''), '^\\[-?[0-9]')
-      THEN 'total_amount is not a number'
-    WHEN COALESCE(CHAR_LENGTH(JSON_VALUE(`raw`, '$.currency')), 0) <> 3 THEN 'currency is not a 3-letter code'
-    ELSE CAST(NULL AS STRING)
-  END"""
 
 
 def classified_view() -> str:
     return f"""CREATE TEMPORARY VIEW {CLASSIFIED} AS
-SELECT `raw`, `kafka_partition`, `kafka_offset`, `event_time`,
-  {REJECT_REASON} AS `reject_reason`
-FROM {SOURCE}"""
+SELECT s.`raw`, s.`kafka_partition`, s.`kafka_offset`, c.*
+FROM {SOURCE} AS s, LATERAL TABLE({CLASSIFY_FUNCTION}(s.`raw`)) AS c"""
 
 
 ORDERS_COLUMNS = """  `event_id` STRING NOT NULL,
@@ -159,21 +144,8 @@ def create_tables(s: JobSettings) -> list[str]:
 _NOW = "CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))"
 
 SELECT_VALID = f"""SELECT
-  JSON_VALUE(`raw`, '$.event_id'),
-  JSON_VALUE(`raw`, '$.event_type'),
-  TRY_CAST(JSON_VALUE(`raw`, '$.schema_version') AS INT),
-  JSON_VALUE(`raw`, '$.order_id'),
-  JSON_VALUE(`raw`, '$.customer.customer_id'),
-  JSON_VALUE(`raw`, '$.customer.name'),
-  JSON_VALUE(`raw`, '$.customer.email'),
-  JSON_VALUE(`raw`, '$.shipping_address.city'),
-  JSON_VALUE(`raw`, '$.shipping_address.country'),
-  JSON_QUERY(`raw`, '$.items'),
-  TRY_CAST(JSON_VALUE(`raw`, '$.item_count') AS INT),
-  TRY_CAST(JSON_VALUE(`raw`, '$.total_amount') AS DECIMAL(12, 2)),
-  JSON_VALUE(`raw`, '$.currency'),
-  JSON_VALUE(`raw`, '$.payment_method'),
-  JSON_VALUE(`raw`, '$.channel'),
+  `event_id`, `event_type`, `schema_version`, `order_id`, `customer_id`, `customer_name`, `customer_email`,
+  `ship_city`, `ship_country`, `items`, `item_count`, `total_amount`, `currency`, `payment_method`, `channel`,
   `event_time`,
   CAST(`event_time` AS DATE),
   `kafka_partition`,
@@ -194,14 +166,51 @@ def inserts(s: JobSettings) -> list[str]:
     ]
 
 
-def blackhole_inserts() -> list[str]:
-    """The same parsing into blackhole sinks: the ceiling the benchmark compares against."""
-    return [
-        f"CREATE TEMPORARY TABLE bh_orders (\n{ORDERS_COLUMNS.replace(' NOT NULL', '')}\n) WITH ('connector' = 'blackhole')",
-        f"CREATE TEMPORARY TABLE bh_rejected (\n{REJECTED_COLUMNS}\n) WITH ('connector' = 'blackhole')",
-        f"INSERT INTO bh_orders\n{SELECT_VALID}",
-        f"INSERT INTO bh_rejected\n{SELECT_REJECTED}",
-    ]
+# The contract (producer/contract/orders.created.v1.schema.json) as Flink columns, for the benchmark's
+# parse-once ceiling: Flink's own `json` format reading the topic into these.
+CONTRACT_COLUMNS = """  `event_id` STRING,
+  `event_type` STRING,
+  `schema_version` INT,
+  `event_time` TIMESTAMP_LTZ(3),
+  `order_id` STRING,
+  `customer` ROW<`customer_id` STRING, `name` STRING, `email` STRING>,
+  `shipping_address` ROW<`street` STRING, `city` STRING, `postal_code` STRING, `country` STRING>,
+  `items` ARRAY<ROW<`sku` STRING, `product_name` STRING, `quantity` INT, `unit_price` DECIMAL(12, 2)>>,
+  `item_count` INT,
+  `total_amount` DECIMAL(12, 2),
+  `currency` STRING,
+  `payment_method` STRING,
+  `channel` STRING"""
+
+BENCH_SINKS = ("raw", "json", "blackhole")
+
+
+def _blackhole(name: str, columns: str) -> str:
+    return f"CREATE TEMPORARY TABLE {name} (\n{columns}\n) WITH ('connector' = 'blackhole')"
+
+
+def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
+    """(DDL, inserts) of the benchmark's ceilings, all into blackhole sinks, on the job's topic:
+    `raw`: the records as text, no parsing; `json`: Flink's json format with the contract's columns
+    (one parse per record); `blackhole`: the job's own classification."""
+    partition_offset = "  `kafka_partition` INT,\n  `kafka_offset` BIGINT"
+    if sink == "raw":
+        return ([source_table(s), _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
+                [f"INSERT INTO bh_raw SELECT `raw`, `kafka_partition`, `kafka_offset` FROM {SOURCE}"])
+    if sink == "json":
+        options = dict(kafka_options(s), **{"format": "json", "json.ignore-parse-errors": "true",
+                                            "json.timestamp-format.standard": "ISO-8601"})
+        source = (f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
+                  "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
+                  f"  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL\n) {with_clause(options)}")
+        return ([source, _blackhole("bh_json", f"{CONTRACT_COLUMNS},\n{partition_offset}")],
+                [f"INSERT INTO bh_json SELECT * FROM {SOURCE}_json"])
+    if sink == "blackhole":
+        return ([classify_function(), source_table(s), classified_view(),
+                 _blackhole("bh_orders", ORDERS_COLUMNS.replace(" NOT NULL", "")),
+                 _blackhole("bh_rejected", REJECTED_COLUMNS)],
+                [f"INSERT INTO bh_orders\n{SELECT_VALID}", f"INSERT INTO bh_rejected\n{SELECT_REJECTED}"])
+    raise ValueError(f"unknown benchmark sink {sink!r}: one of {', '.join(BENCH_SINKS)}")
 
 
 def setup_statements(s: JobSettings) -> list[str]:
@@ -209,6 +218,7 @@ def setup_statements(s: JobSettings) -> list[str]:
     return [
         f"CREATE CATALOG `{CATALOG}` {with_clause(catalog_options(s))}",
         *create_tables(s),
+        classify_function(),
         source_table(s),
         classified_view(),
     ]

@@ -377,7 +377,8 @@ class DockerStack(StackBase):
         env = dict(job_env)
         # what differs inside the network; the warehouse path is the same on both sides
         env.update(spec.job_environment(self.layout))
-        argv = ["flink", "run", "-d", "-py", spec.JOB_PY]
+        # -j: the job's Java function must be on the program's class path (as with Managed Flink's jarfile)
+        argv = ["flink", "run", "-d", "-j", spec.JOB_JAR, "-py", spec.JOB_PY]
         if restore:
             argv += ["-s", restore]
         result = container.exec_run(argv, environment=env, workdir=spec.USRLIB, user=f"{os.getuid()}:{os.getgid()}")

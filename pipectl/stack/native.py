@@ -279,7 +279,9 @@ class NativeStack(StackBase):
         env.update(job_env)
         env["PYTHONPATH"] = str(self.s.project_dir)
         env["PIPECTL_DETACHED"] = "1"
-        argv = ["bash", str(flink_home() / "bin" / "flink"), "run", "-d",
+        # -j: the dependency jar on the program's class path, as Managed Flink's `jarfile` puts it: the
+        # client compiles code that calls the job's Java function (dev.pipectl.flink.ClassifyOrder)
+        argv = ["bash", str(flink_home() / "bin" / "flink"), "run", "-d", "-j", str(self.s.dependency_jar.resolve()),
                 "-py", str(self.s.project_dir / "jobs" / "order_ingest" / "job.py")]
         if restore:
             argv += ["-s", restore]

@@ -83,7 +83,7 @@ def test_compose_file_runs_the_pipeline_on_its_own(base_image, docker_engine, wh
                    what="topic orders.created.v1 with 2 partitions", timeout=120)
         wait_until(lambda: rest.overview().get("taskmanagers", 0) >= 1, what="flink", timeout=120)
 
-        submit = run("exec", "-T", "jobmanager", "flink", "run", "-d", "-py",
+        submit = run("exec", "-T", "jobmanager", "flink", "run", "-d", "-j", "/opt/flink/usrlib/lib/pyflink-dependencies.jar", "-py",
                      "/opt/flink/usrlib/jobs/order_ingest/job.py", timeout=300)
         assert submit.returncode == 0 and "JobID" in submit.stdout, (submit.stdout + submit.stderr)[-4000:]
 

@@ -59,12 +59,33 @@ def test_tables_are_created_idempotently_and_partitioned_by_day():
     assert ddl[2].startswith("CREATE TABLE IF NOT EXISTS `lakehouse`.`analytics`.`orders_rejected` (")
 
 
-def test_source_reads_raw_records_with_partition_and_offset_and_a_watermark():
+def test_source_reads_raw_records_with_partition_and_offset():
     src = statements.source_table(local())
     assert "'format' = 'raw'" in src
     assert "METADATA FROM 'partition'" in src and "METADATA FROM 'offset'" in src
-    assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '60' SECOND" in src
     assert "'scan.startup.mode' = 'group-offsets'" in src
+    assert "JSON_VALUE" not in src and "WATERMARK" not in src  # parsing happens once, in the function
+
+
+def test_every_record_is_classified_by_the_java_function_once():
+    setup = statements.setup_statements(local())
+    assert setup[4] == ("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS classify_order "
+                        "AS 'dev.pipectl.flink.ClassifyOrder' LANGUAGE JAVA")
+    assert setup[-1].endswith("FROM kafka_orders AS s, LATERAL TABLE(classify_order(s.`raw`)) AS c")
+    for sql in (all_sql(local()), all_sql(aws())):
+        assert "JSON_VALUE" not in sql and "JSON_QUERY" not in sql and "LANGUAGE PYTHON" not in sql
+    assert statements.setup_statements(aws())[4] == setup[4]  # the same in both environments
+
+
+def test_the_json_ceiling_reads_the_contracts_fields():
+    import json
+    from pathlib import Path
+
+    contract = json.loads((Path(__file__).resolve().parents[2] / "producer/contract/orders.created.v1.schema.json").read_text())
+    columns = re.findall(r"^  `(\w+)`", statements.CONTRACT_COLUMNS, re.MULTILINE)
+    assert columns == list(contract["properties"])
+    ddl, inserts = statements.bench_statements(local(), "json")
+    assert "'format' = 'json'" in ddl[0] and inserts == ["INSERT INTO bh_json SELECT * FROM kafka_orders_json"]
 
 
 def test_inserts_split_valid_and_rejected():

@@ -1,0 +1,293 @@
+package dev.pipectl.flink;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+
+import org.apache.flink.table.data.DecimalData;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.data.binary.BinaryStringData;
+import org.apache.flink.table.utils.DateTimeUtils;
+
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * Parses one record once and classifies it: a reject reason, or the columns of a valid order.
+ *
+ * The first nine checks, and the values of a valid row, are those of the Flink SQL this replaces
+ * (JSON_VALUE / JSON_QUERY / TRY_CAST over the record, see docs/benchmarks.md): same reasons, same
+ * precedence, same values. What that SQL let through is then checked against the rest of the
+ * contract (see {@link OrderContract}). One instance per function instance: not thread-safe.
+ */
+public final class OrderClassifier {
+
+    /** Jackson's limits guard against huge records; names may be as long as strings (as before). */
+    static final JsonFactory FACTORY = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxNameLength(StreamReadConstraints.DEFAULT_MAX_STRING_LEN)
+                    .build())
+            .build();
+
+    static final int COLUMNS = 17;
+
+    // members of the record; each is reset before a record is read
+    final JsonField eventId = new JsonField();
+    final JsonField eventType = new JsonField();
+    final JsonField schemaVersion = new JsonField();
+    final JsonField eventTime = new JsonField();
+    final JsonField orderId = new JsonField();
+    final JsonField customerId = new JsonField();
+    final JsonField customerName = new JsonField();
+    final JsonField customerEmail = new JsonField();
+    final JsonField shipStreet = new JsonField();
+    final JsonField shipCity = new JsonField();
+    final JsonField shipPostalCode = new JsonField();
+    final JsonField shipCountry = new JsonField();
+    final JsonField itemCount = new JsonField();
+    final JsonField totalAmount = new JsonField();
+    final JsonField currency = new JsonField();
+    final JsonField paymentMethod = new JsonField();
+    final JsonField channel = new JsonField();
+    boolean shippingIsObject;
+    /** `items` when it is an array, else null. */
+    List<Object> items;
+
+    private final JsonField[] all = {
+        eventId, eventType, schemaVersion, eventTime, orderId, customerId, customerName, customerEmail,
+        shipStreet, shipCity, shipPostalCode, shipCountry, itemCount, totalAmount, currency, paymentMethod, channel,
+    };
+
+    /** The reason and, for a valid order, the columns (see ClassifyOrder.OUTPUT_TYPE). */
+    public GenericRowData classify(StringData raw) {
+        if (raw == null) {
+            return rejected(Reasons.NOT_A_JSON_OBJECT);
+        }
+        String text = raw.toString();
+        if (!parse(text)) {
+            return rejected(Reasons.NOT_A_JSON_OBJECT);
+        }
+        String eventIdText = eventId.value();
+        if (eventIdText == null) {
+            return rejected(Reasons.MISSING_EVENT_ID);
+        }
+        if (eventTime.value() == null) {
+            return rejected(Reasons.MISSING_EVENT_TIME);
+        }
+        TimestampData time = eventTimestamp(eventTime.value());
+        if (time == null) {
+            return rejected(Reasons.BAD_EVENT_TIME);
+        }
+        if (orderId.value() == null) {
+            return rejected(Reasons.MISSING_ORDER_ID);
+        }
+        if (customerId.value() == null) {
+            return rejected(Reasons.MISSING_CUSTOMER_ID);
+        }
+        if (items == null) {
+            return rejected(Reasons.ITEMS_NOT_ARRAY);
+        }
+        if (!totalAmount.isFiniteNumber()) {
+            return rejected(Reasons.TOTAL_NOT_NUMBER);
+        }
+        String currencyText = currency.value();
+        if (currencyText == null || currencyText.codePointCount(0, currencyText.length()) != 3) {
+            return rejected(Reasons.BAD_CURRENCY);
+        }
+        if (!Utf8.isValid(raw)) {
+            return rejected(Reasons.NOT_UTF8);
+        }
+        String broken = OrderContract.check(this);
+        if (broken != null) {
+            return rejected(broken);
+        }
+
+        GenericRowData row = new GenericRowData(COLUMNS);
+        row.setField(1, StringData.fromString(eventIdText));
+        row.setField(2, string(eventType));
+        row.setField(3, toInt(schemaVersion.value()));
+        row.setField(4, string(orderId));
+        row.setField(5, string(customerId));
+        row.setField(6, string(customerName));
+        row.setField(7, string(customerEmail));
+        row.setField(8, string(shipCity));
+        row.setField(9, string(shipCountry));
+        row.setField(10, StringData.fromString(JsonValues.write(items)));
+        row.setField(11, toInt(itemCount.value()));
+        row.setField(12, DecimalData.fromBigDecimal(JsonValues.decimal(totalAmount.number), 12, 2));
+        row.setField(13, StringData.fromString(currencyText));
+        row.setField(14, string(paymentMethod));
+        row.setField(15, string(channel));
+        row.setField(16, time);
+        return row;
+    }
+
+    private static GenericRowData rejected(String reason) {
+        GenericRowData row = new GenericRowData(COLUMNS);
+        row.setField(0, StringData.fromString(reason));
+        return row;
+    }
+
+    private static StringData string(JsonField field) {
+        String text = field.value();
+        return text == null ? null : StringData.fromString(text);
+    }
+
+    /** Reads the whole top-level object; false when the text is not one (the rest after it is ignored). */
+    boolean parse(String text) {
+        for (JsonField f : all) {
+            f.reset();
+        }
+        shippingIsObject = false;
+        items = null;
+        try (JsonParser p = FACTORY.createParser(text)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return false;
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken t = p.nextToken();
+                switch (name) {
+                    case "event_id": eventId.read(p, t); break;
+                    case "event_type": eventType.read(p, t); break;
+                    case "schema_version": schemaVersion.read(p, t); break;
+                    case "event_time": eventTime.read(p, t); break;
+                    case "order_id": orderId.read(p, t); break;
+                    case "customer": readCustomer(p, t); break;
+                    case "shipping_address": readShipping(p, t); break;
+                    case "items": items = t == JsonToken.START_ARRAY ? asList(JsonValues.read(p, t)) : skip(p); break;
+                    case "item_count": itemCount.read(p, t); break;
+                    case "total_amount": totalAmount.read(p, t); break;
+                    case "currency": currency.read(p, t); break;
+                    case "payment_method": paymentMethod.read(p, t); break;
+                    case "channel": channel.read(p, t); break;
+                    default: p.skipChildren();
+                }
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Object> asList(Object value) {
+        return (List<Object>) value;
+    }
+
+    private static List<Object> skip(JsonParser p) throws IOException {
+        p.skipChildren();
+        return null;
+    }
+
+    private void readCustomer(JsonParser p, JsonToken t) throws IOException {
+        customerId.reset();
+        customerName.reset();
+        customerEmail.reset();
+        if (t != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return;
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken v = p.nextToken();
+            switch (name) {
+                case "customer_id": customerId.read(p, v); break;
+                case "name": customerName.read(p, v); break;
+                case "email": customerEmail.read(p, v); break;
+                default: p.skipChildren();
+            }
+        }
+    }
+
+    private void readShipping(JsonParser p, JsonToken t) throws IOException {
+        shipStreet.reset();
+        shipCity.reset();
+        shipPostalCode.reset();
+        shipCountry.reset();
+        shippingIsObject = t == JsonToken.START_OBJECT;
+        if (!shippingIsObject) {
+            p.skipChildren();
+            return;
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken v = p.nextToken();
+            switch (name) {
+                case "street": shipStreet.read(p, v); break;
+                case "city": shipCity.read(p, v); break;
+                case "postal_code": shipPostalCode.read(p, v); break;
+                case "country": shipCountry.read(p, v); break;
+                default: p.skipChildren();
+            }
+        }
+    }
+
+    /**
+     * TRY_CAST(REPLACE(REPLACE(text, 'T', ' '), 'Z', '') AS TIMESTAMP(3)), as the SQL did: the same
+     * Flink parser; NULL when it fails.
+     */
+    static TimestampData eventTimestamp(String text) {
+        try {
+            return DateTimeUtils.parseTimestampData(text.replace('T', ' ').replace("Z", ""), 3);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * TRY_CAST(text AS INT) as Flink does it (BinaryStringDataUtil.toInt over the text trimmed of
+     * spaces): optional sign, digits, an optional '.' followed by digits only (truncated); NULL on
+     * anything else or on overflow.
+     */
+    static Integer toInt(String text) {
+        if (text == null) {
+            return null;
+        }
+        byte[] b = BinaryStringData.fromString(text).trim().toBytes();
+        int n = b.length;
+        if (n == 0) {
+            return null;
+        }
+        int i = 0;
+        boolean negative = b[0] == '-';
+        if (negative || b[0] == '+') {
+            i++;
+            if (n == 1) {
+                return null;
+            }
+        }
+        int result = 0;
+        final int stopValue = Integer.MIN_VALUE / 10;
+        while (i < n) {
+            byte c = b[i++];
+            if (c == '.') {
+                break;
+            }
+            if (c < '0' || c > '9' || result < stopValue) {
+                return null;
+            }
+            result = result * 10 - (c - '0');
+            if (result > 0) {
+                return null;
+            }
+        }
+        while (i < n) {
+            byte c = b[i++];
+            if (c < '0' || c > '9') {
+                return null;
+            }
+        }
+        if (!negative) {
+            result = -result;
+            if (result < 0) {
+                return null;
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,163 @@
+package dev.pipectl.flink;
+
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The rest of producer/contract/orders.created.v1.schema.json, checked after the checks the SQL
+ * classification had: types, constants, patterns, enums, minimums and the shape of every item line.
+ */
+final class OrderContract {
+    private OrderContract() {}
+
+    private static final Pattern EVENT_TIME = Pattern.compile(
+            "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\\.[0-9]{3}Z");
+    private static final List<String> PAYMENT_METHODS =
+            List.of("card", "paypal", "bank_transfer", "apple_pay", "google_pay", "invoice");
+    private static final List<String> CHANNELS = List.of("web", "mobile", "store");
+
+    /** The first rule the record breaks, or null when it meets the whole contract. */
+    static String check(OrderClassifier c) {
+        if (!c.eventId.isString() || !isUuidV4(c.eventId.text)) {
+            return Reasons.BAD_EVENT_ID;
+        }
+        if (!c.eventType.isString() || !c.eventType.text.equals("order.created")) {
+            return Reasons.BAD_EVENT_TYPE;
+        }
+        if (!c.schemaVersion.isIntegerAtLeast(1) || c.schemaVersion.number.doubleValue() != 1.0) {
+            return Reasons.BAD_SCHEMA_VERSION;
+        }
+        if (!c.eventTime.isString() || !EVENT_TIME.matcher(c.eventTime.text).matches()) {
+            return Reasons.BAD_EVENT_TIME;
+        }
+        if (!c.orderId.isString() || !isPrefixedId(c.orderId.text, "ord-")) {
+            return Reasons.BAD_ORDER_ID;
+        }
+        if (!c.customerId.isString() || !isPrefixedId(c.customerId.text, "cus-")) {
+            return Reasons.BAD_CUSTOMER_ID;
+        }
+        if (!c.customerName.isNonEmptyString()) {
+            return Reasons.MISSING_CUSTOMER_NAME;
+        }
+        if (!c.customerEmail.isString() || !isEmail(c.customerEmail.text)) {
+            return Reasons.BAD_CUSTOMER_EMAIL;
+        }
+        if (!c.shippingIsObject) {
+            return Reasons.MISSING_SHIPPING_ADDRESS;
+        }
+        if (!c.shipStreet.isNonEmptyString()) {
+            return Reasons.MISSING_SHIP_STREET;
+        }
+        if (!c.shipCity.isNonEmptyString()) {
+            return Reasons.MISSING_SHIP_CITY;
+        }
+        if (!c.shipPostalCode.isNonEmptyString()) {
+            return Reasons.MISSING_SHIP_POSTAL_CODE;
+        }
+        if (!c.shipCountry.isString() || !isUpperLetters(c.shipCountry.text, 2)) {
+            return Reasons.BAD_SHIP_COUNTRY;
+        }
+        if (c.items.isEmpty()) {
+            return Reasons.ITEMS_EMPTY;
+        }
+        for (Object line : c.items) {
+            if (!isItem(line)) {
+                return Reasons.BAD_ITEM;
+            }
+        }
+        if (!c.itemCount.isIntegerAtLeast(1)) {
+            return Reasons.BAD_ITEM_COUNT;
+        }
+        if (!c.totalAmount.isPositiveNumber()) {
+            return Reasons.TOTAL_NOT_POSITIVE;
+        }
+        if (!c.currency.isString() || !isUpperLetters(c.currency.text, 3)) {
+            return Reasons.BAD_CURRENCY;
+        }
+        if (c.paymentMethod.token != null && !(c.paymentMethod.isString() && PAYMENT_METHODS.contains(c.paymentMethod.text))) {
+            return Reasons.BAD_PAYMENT_METHOD;
+        }
+        if (c.channel.token != null && !(c.channel.isString() && CHANNELS.contains(c.channel.text))) {
+            return Reasons.BAD_CHANNEL;
+        }
+        return null;
+    }
+
+    /** ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ */
+    static boolean isUuidV4(String s) {
+        if (s.length() != 36) {
+            return false;
+        }
+        for (int i = 0; i < 36; i++) {
+            char c = s.charAt(i);
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (c != '-') {
+                    return false;
+                }
+            } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return false;
+            }
+        }
+        char variant = s.charAt(19);
+        return s.charAt(14) == '4' && (variant == '8' || variant == '9' || variant == 'a' || variant == 'b');
+    }
+
+    /** ^<prefix>[0-9a-z]+$ */
+    static boolean isPrefixedId(String s, String prefix) {
+        if (s.length() <= prefix.length() || !s.startsWith(prefix)) {
+            return false;
+        }
+        for (int i = prefix.length(); i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** ^[^@\s]+@[^@\s]+$ (whitespace in the Unicode sense, as JSON Schema's regular expressions have it) */
+    static boolean isEmail(String s) {
+        int at = s.indexOf('@');
+        if (at <= 0 || at == s.length() - 1 || s.indexOf('@', at + 1) >= 0) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\uFEFF') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** ^[A-Z]{n}$ */
+    static boolean isUpperLetters(String s, int n) {
+        if (s.length() != n) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c < 'A' || c > 'Z') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isItem(Object line) {
+        if (!(line instanceof Map)) {
+            return false;
+        }
+        Map<?, ?> item = (Map<?, ?>) line;
+        return isNonEmptyString(item.get("sku"))
+                && isNonEmptyString(item.get("product_name"))
+                && JsonValues.isIntegerAtLeast(item.get("quantity"), 1)
+                && JsonValues.isPositive(item.get("unit_price"));
+    }
+
+    private static boolean isNonEmptyString(Object value) {
+        return value instanceof String && !((String) value).isEmpty();
+    }
+}
