@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipectl.errors import ConfigError
+from pipectl.rehearse import state as rehearse_state
 
 CONFIG_FILE = "pipectl.toml"
 ENVIRONMENTS = ("local", "aws")
@@ -87,13 +88,29 @@ class AwsSettings:
 
 
 @dataclass(frozen=True)
+class RehearseSettings:
+    """`pipectl aws rehearse`: the zip run as Managed Flink runs it, on this machine."""
+
+    region: str = "us-east-1"  # moto serves s3tables in us-east-1, us-east-2 and us-west-2
+    kafka_port: int = 9098  # the MSK IAM port
+    kafka_controller_port: int = 9099
+    flink_port: int = 8091
+    flink_rpc_port: int = 6133
+    moto_port: int = 5055
+    start_timeout_s: int = 300
+
+
+@dataclass(frozen=True)
 class Settings:
     project_dir: Path
     env: str = "local"
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    rehearse: RehearseSettings = field(default_factory=RehearseSettings)
     config_file: Path | None = None
+    # The state file of the running `pipectl aws rehearse` these aws settings point at, if any.
+    rehearsal: Path | None = None
 
     # Derived paths -------------------------------------------------------------------------
     def path(self, relative: str) -> Path:
@@ -132,7 +149,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-_SECTIONS = {"pipeline": PipelineSettings, "local": LocalSettings, "aws": AwsSettings}
+_SECTIONS = {"pipeline": PipelineSettings, "local": LocalSettings, "aws": AwsSettings, "rehearse": RehearseSettings}
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -214,8 +231,13 @@ def load_settings(
     env: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    rehearsal: bool = True,
 ) -> Settings:
-    """Build the settings. All problems are collected and reported at once."""
+    """Build the settings. All problems are collected and reported at once.
+
+    With env aws and a running `pipectl aws rehearse` (its state file under the state folder),
+    the aws settings point at the rehearsal, and `Settings.rehearsal` says so; `rehearsal=False`
+    (what `pipectl aws deploy` and the other service commands use) never does that."""
     environ = os.environ if environ is None else environ
     project = (project_dir or find_project_dir()).resolve()
     problems: list[str] = []
@@ -269,11 +291,15 @@ def load_settings(
 
     if problems:
         raise ConfigError("invalid settings", hint=f"fix {path.name}, PIPECTL_* variables or flags", problems=problems)
-    return Settings(
+    settings = Settings(
         project_dir=project,
         env=chosen,
         pipeline=sections["pipeline"],
         local=sections["local"],
         aws=sections["aws"],
+        rehearse=sections["rehearse"],
         config_file=path if path.is_file() else None,
     )
+    if chosen == "aws" and rehearsal:
+        settings = rehearse_state.point_at_rehearsal(settings)
+    return settings

@@ -31,7 +31,18 @@ def with_clause(options: dict[str, str]) -> str:
 
 def catalog_options(s: JobSettings) -> dict[str, str]:
     if s.is_aws:
-        return {"type": "iceberg", "catalog-impl": S3_TABLES_CATALOG, "warehouse": s.warehouse}
+        options = {"type": "iceberg", "catalog-impl": S3_TABLES_CATALOG, "warehouse": s.warehouse}
+        if s.s3_tables_endpoint:
+            # Only when set explicitly (S3_TABLES_ENDPOINT): the catalog's s3tables calls and the
+            # table data (S3FileIO) go to that endpoint, path-style as emulators need.
+            options.update(
+                {
+                    "s3tables.endpoint": s.s3_tables_endpoint,
+                    "s3.endpoint": s.s3_tables_endpoint,
+                    "s3.path-style-access": "true",
+                }
+            )
+        return options
     return {"type": "iceberg", "catalog-type": "hadoop", "warehouse": s.warehouse, "property-version": "1"}
 
 
