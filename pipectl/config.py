@@ -24,6 +24,7 @@ from pipectl.rehearse import state as rehearse_state
 
 CONFIG_FILE = "pipectl.toml"
 ENVIRONMENTS = ("local", "aws")
+KAFKA_AUTH = ("iam", "none")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ class AwsSettings:
     code_prefix: str = "pipectl/"
     service_role_arn: str = ""
     msk_cluster_arn: str = ""
-    bootstrap_servers: str = ""
+    bootstrap_servers: str = ""  # empty: MSK's IAM brokers of msk_cluster_arn (kafka:GetBootstrapBrokers)
+    kafka_auth: str = "iam"  # iam (SASL_SSL + OAUTHBEARER, MSK IAM tokens) | none (PLAINTEXT)
+    kafka_ca_file: str = ""  # PEM CA the brokers' TLS certificates chain to; empty: the system's (Amazon's) CAs
     table_bucket_arn: str = ""
     namespace: str = "analytics"
     table: str = "orders"
@@ -282,6 +285,8 @@ def load_settings(
     if sections["local"].runtime not in ("native", "docker", "auto"):
         problems.append(f"local.runtime must be native, docker or auto, got {sections['local'].runtime!r}")
     p = sections["pipeline"]
+    if sections["aws"].kafka_auth not in KAFKA_AUTH:
+        problems.append(f"aws.kafka_auth must be one of {', '.join(KAFKA_AUTH)}, got {sections['aws'].kafka_auth!r}")
     if p.checkpoint_interval_s < 1:
         problems.append("pipeline.checkpoint_interval_s must be at least 1")
     if p.parallelism < 1:
