@@ -95,8 +95,7 @@ class RehearseSettings:
     """`pipectl aws rehearse`: the zip run as Managed Flink runs it, on this machine."""
 
     region: str = "us-east-1"  # moto serves s3tables in us-east-1, us-east-2 and us-west-2
-    kafka_port: int = 9098  # the MSK IAM port
-    kafka_controller_port: int = 9099
+    kafka_port: int = 9098  # the MSK IAM port (SASL_SSL); the broker also takes the next two (internal, controller)
     flink_port: int = 8091
     flink_rpc_port: int = 6133
     moto_port: int = 5055

@@ -119,7 +119,7 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     reporter.done(f"S3 Tables emulated at {url}, table bucket {bucket_arn}")
 
     reporter.step(f"starting Kafka with MSK IAM auth (SASL_SSL) on 127.0.0.1:{r.kafka_port}")
-    broker = kafka.start(settings, folder, key_id, secret, home, r.region)
+    broker = kafka.start(settings, folder, key_id, secret, r.region, timeout=120)
     reporter.done(f"Kafka (SASL_SSL, AWS_MSK_IAM) on {broker.bootstrap}, topic {settings.aws.topic}")
 
     target_settings = properties.rehearsal_settings(settings, r.region, broker.bootstrap, bucket_arn)
@@ -190,7 +190,7 @@ def down(settings: Settings, keep_logs: bool = True) -> DownResult:
         stopped.append("moto")
     messages = [f"{name}: stopped" for name in stopped]
     state.path(settings.state_dir).unlink(missing_ok=True)
-    for leftover in (folder / "app", folder / "flink", folder / "kafka"):
+    for leftover in (folder / "app", folder / "flink", folder / kafka.FOLDER):
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
     if not keep_logs and (folder / "logs").is_dir():

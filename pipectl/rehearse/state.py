@@ -94,6 +94,8 @@ def point_at_rehearsal(settings: "Settings") -> "Settings":
         profile="",
         endpoint_url=rehearsal.endpoint_url,
         bootstrap_servers=rehearsal.bootstrap_servers,
+        kafka_auth="iam",
+        kafka_ca_file=rehearsal.ca_file,
         msk_cluster_arn="",
         table_bucket_arn=rehearsal.table_bucket_arn,
     )
