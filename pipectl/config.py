@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipectl.errors import ConfigError
+from pipectl.rehearse import state as rehearse_state
 
 CONFIG_FILE = "pipectl.toml"
 ENVIRONMENTS = ("local", "aws")
+KAFKA_AUTH = ("iam", "none")
 
 
 class SettingProblem(str):
@@ -86,7 +88,9 @@ class AwsSettings:
     code_prefix: str = "pipectl/"
     service_role_arn: str = ""
     msk_cluster_arn: str = ""
-    bootstrap_servers: str = ""
+    bootstrap_servers: str = ""  # empty: MSK's IAM brokers of msk_cluster_arn (kafka:GetBootstrapBrokers)
+    kafka_auth: str = "iam"  # iam (SASL_SSL + OAUTHBEARER, MSK IAM tokens) | none (PLAINTEXT)
+    kafka_ca_file: str = ""  # PEM CA the brokers' TLS certificates chain to; empty: the system's (Amazon's) CAs
     table_bucket_arn: str = ""
     namespace: str = "analytics"
     table: str = "orders"
@@ -120,13 +124,28 @@ class PipelineNames:
 
 
 @dataclass(frozen=True)
+class RehearseSettings:
+    """`pipectl aws rehearse`: the zip run as Managed Flink runs it, on this machine."""
+
+    region: str = "us-east-1"  # moto serves s3tables in us-east-1, us-east-2 and us-west-2
+    kafka_port: int = 9098  # the MSK IAM port (SASL_SSL); the broker also takes the next two (internal, controller)
+    flink_port: int = 8091
+    flink_rpc_port: int = 6133
+    moto_port: int = 5055
+    start_timeout_s: int = 300
+
+
+@dataclass(frozen=True)
 class Settings:
     project_dir: Path
     env: str = "local"
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    rehearse: RehearseSettings = field(default_factory=RehearseSettings)
     config_file: Path | None = None
+    # The state file of the running `pipectl aws rehearse` these aws settings point at, if any.
+    rehearsal: Path | None = None
 
     # Derived paths -------------------------------------------------------------------------
     def path(self, relative: str) -> Path:
@@ -176,7 +195,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-_SECTIONS = {"pipeline": PipelineSettings, "local": LocalSettings, "aws": AwsSettings}
+_SECTIONS = {"pipeline": PipelineSettings, "local": LocalSettings, "aws": AwsSettings, "rehearse": RehearseSettings}
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -258,8 +277,13 @@ def load_settings(
     env: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    rehearsal: bool = True,
 ) -> Settings:
-    """Build the settings. All problems are collected and reported at once."""
+    """Build the settings. All problems are collected and reported at once.
+
+    With env aws and a running `pipectl aws rehearse` (its state file under the state folder),
+    the aws settings point at the rehearsal, and `Settings.rehearsal` says so; `rehearsal=False`
+    (what `pipectl aws deploy` and the other service commands use) never does that."""
     environ = os.environ if environ is None else environ
     project = (project_dir or find_project_dir()).resolve()
     problems: list[str] = []
@@ -304,6 +328,8 @@ def load_settings(
     if sections["local"].runtime not in ("native", "docker", "auto"):
         problems.append(f"local.runtime must be native, docker or auto, got {sections['local'].runtime!r}")
     p = sections["pipeline"]
+    if sections["aws"].kafka_auth not in KAFKA_AUTH:
+        problems.append(f"aws.kafka_auth must be one of {', '.join(KAFKA_AUTH)}, got {sections['aws'].kafka_auth!r}")
     if p.checkpoint_interval_s < 1:
         problems.append("pipeline.checkpoint_interval_s must be at least 1")
     if p.parallelism < 1:
@@ -313,11 +339,15 @@ def load_settings(
 
     if problems:
         raise ConfigError("invalid settings", hint=f"fix {path.name}, PIPECTL_* variables or flags", problems=problems)
-    return Settings(
+    settings = Settings(
         project_dir=project,
         env=chosen,
         pipeline=sections["pipeline"],
         local=sections["local"],
         aws=sections["aws"],
+        rehearse=sections["rehearse"],
         config_file=path if path.is_file() else None,
     )
+    if chosen == "aws" and rehearsal:
+        settings = rehearse_state.point_at_rehearsal(settings)
+    return settings

@@ -29,6 +29,13 @@ for _name in ("kafka", "producer.rdkafka"):
 
 
 def _unreachable(config: ProduceConfig) -> BrokerUnreachable:
+    if config.iam is not None:
+        return BrokerUnreachable(
+            f"cannot reach Kafka at {config.bootstrap_servers} with MSK IAM auth (SASL_SSL) within "
+            f"{config.connect_timeout_s:g}s",
+            hint="check the brokers' address, that the AWS identity may kafka-cluster:Connect, and that their "
+            "TLS certificate is trusted (aws.kafka_ca_file); the broker's log names a refused authentication",
+        )
     return BrokerUnreachable(
         f"cannot reach Kafka at {config.bootstrap_servers} within {config.connect_timeout_s:g}s",
         hint="start it with 'pipectl local up' or pass --bootstrap-servers",
@@ -117,6 +124,10 @@ class KafkaPythonClient(Client):
             metrics_enabled=False,
             client_id="pipectl-producer",
         )
+        if config.iam is not None:
+            from producer.iam import kafka_python_settings
+
+            settings.update(kafka_python_settings(config.iam))
         settings.update(config.extra_client_config)
         try:
             self.producer = kafka.KafkaProducer(**settings)
@@ -226,6 +237,10 @@ class ConfluentClient(Client):
             "on_delivery": self._on_error,
             "logger": logger,
         }
+        if config.iam is not None:
+            from producer.iam import confluent_settings
+
+            settings.update(confluent_settings(config.iam))
         settings.update(config.extra_client_config)
         try:
             self.producer = confluent_kafka.Producer(settings)

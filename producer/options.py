@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from producer.errors import UsageError
+from producer.iam import IamAuth
 
 DEFAULT_TOPIC = "orders.created.v1"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -51,6 +52,8 @@ class ProduceConfig:
     batch_size: int = 256 * 1024
     compression: str = "none"
     extra_client_config: dict[str, Any] = field(default_factory=dict)
+    # Amazon MSK IAM auth (SASL_SSL + OAUTHBEARER); None: PLAINTEXT
+    iam: IamAuth | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,9 +151,11 @@ def build_config(
     *,
     topic: str = DEFAULT_TOPIC,
     bootstrap_servers: str = DEFAULT_BOOTSTRAP,
+    iam: IamAuth | None = None,
 ) -> ProduceConfig:
     """Check the option text and make a ProduceConfig; `topic`/`bootstrap_servers` are the
-    defaults used when the options leave them out (pipectl passes its settings here)."""
+    defaults used when the options leave them out (pipectl passes its settings here), `iam`
+    the MSK IAM auth to use (pipectl's aws environment)."""
     if raw.stdout and raw.dry_run:
         raise UsageError("--stdout and --dry-run cannot be combined", hint="use one of them")
     if raw.sample is not None and not raw.dry_run:
@@ -208,4 +213,5 @@ def build_config(
         client=raw.client,
         connect_timeout_s=connect_timeout,
         flush_timeout_s=delivery_timeout,
+        iam=iam,
     )

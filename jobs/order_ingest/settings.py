@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Mapping
 
 APPLICATION_PROPERTIES = Path("/etc/flink/application_properties.json")
+# Where the properties file is read from instead (`pipectl aws rehearse` sets it; unset on the service).
+APPLICATION_PROPERTIES_ENV = "APPLICATION_PROPERTIES_FILE"
 PROPERTY_GROUP = "PipelineConfig"
 
 
@@ -23,7 +25,7 @@ class JobConfigError(Exception):
 
 def read_application_properties(path: Path | None = None) -> dict[str, str] | None:
     """The PipelineConfig group from Managed Flink's properties file, or None when not there."""
-    path = path or APPLICATION_PROPERTIES
+    path = path or Path(os.environ.get(APPLICATION_PROPERTIES_ENV) or APPLICATION_PROPERTIES)
     if not path.is_file():
         return None
     groups = json.loads(path.read_text())
@@ -51,6 +53,9 @@ class JobSettings:
     warehouse: str  # local: file:// URI of the Hadoop warehouse; aws: the S3 Tables bucket ARN
     checkpoint_interval_ms: int | None  # None on Managed Flink: the service configures it
     region: str = ""
+    # aws only, an explicit setting: the S3 Tables and S3 endpoint to use instead of AWS's (an
+    # emulator, as in `pipectl aws rehearse`). Empty on the service: the SDK's own endpoints.
+    s3_tables_endpoint: str = ""
 
     @property
     def is_aws(self) -> bool:
@@ -98,4 +103,5 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
         warehouse=warehouse,
         checkpoint_interval_ms=checkpoint_ms,
         region=values.get("AWS_REGION", ""),
+        s3_tables_endpoint=values.get("S3_TABLES_ENDPOINT", "").strip() if deployment_env == "aws" else "",
     )

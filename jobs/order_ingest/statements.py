@@ -32,7 +32,18 @@ def with_clause(options: dict[str, str]) -> str:
 def catalog_options(s: JobSettings) -> dict[str, str]:
     if s.is_aws:  # the region too, else the catalog's AWS client guesses it (client.region)
         region = {"client.region": s.region} if s.region else {}
-        return {"type": "iceberg", "catalog-impl": S3_TABLES_CATALOG, "warehouse": s.warehouse, **region}
+        options = {"type": "iceberg", "catalog-impl": S3_TABLES_CATALOG, "warehouse": s.warehouse, **region}
+        if s.s3_tables_endpoint:
+            # Only when set explicitly (S3_TABLES_ENDPOINT): the catalog's s3tables calls and the
+            # table data (S3FileIO) go to that endpoint, path-style as emulators need.
+            options.update(
+                {
+                    "s3tables.endpoint": s.s3_tables_endpoint,
+                    "s3.endpoint": s.s3_tables_endpoint,
+                    "s3.path-style-access": "true",
+                }
+            )
+        return options
     return {"type": "iceberg", "catalog-type": "hadoop", "warehouse": s.warehouse, "property-version": "1"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -15,6 +16,7 @@ from pipectl.aws import deploy as aws_deploy
 from pipectl.aws import manage
 from pipectl.aws.iam import select_document
 from pipectl.aws.logs import recent_logs
+from pipectl.rehearse import run
 
 app = typer.Typer(
     help="Package, deploy and operate the job on Amazon Managed Service for Apache Flink.",
@@ -27,8 +29,9 @@ APP = typer.Option(None, "--app", help="Managed Flink application name (aws.appl
 
 
 def _settings(region: Optional[str], profile: Optional[str], app_name: Optional[str], **more: Any):
+    # The service commands never aim at a running rehearsal (rehearsal=False).
     return context.settings(
-        env="aws", aws__region=region, aws__profile=profile, aws__application_name=app_name, **more
+        env="aws", rehearsal=False, aws__region=region, aws__profile=profile, aws__application_name=app_name, **more
     )
 
 
@@ -245,3 +248,40 @@ def iam_policy(
 ) -> None:
     """Print the execution role's least-privilege policy and trust policy."""
     context.out().emit(select_document(_settings(region, None, app_name), document), _render_iam)
+
+
+# rehearse --------------------------------------------------------------------------------
+def _render_rehearsal(console: Console, r: Any) -> None:
+    h = r.rehearsal
+    _kv(
+        console,
+        [
+            ("rehearsal", "already running, data flows" if r.action == "running" else f"started in {h.started_in_s:.0f}s"),
+            ("java", f"{h.java_version} ({r.java_home})" if r.java_home else h.java_version),
+            ("kafka", f"{h.bootstrap_servers} (SASL_SSL, AWS_MSK_IAM)"),
+            ("s3 tables", f"{h.endpoint_url} ({h.table_bucket_arn})"),
+            ("flink", f"{h.flink_url} (job {h.job_id})"),
+            ("logs", r.logs),
+        ],
+    )
+    console.print("next: pipectl --env aws produce orders --count 1000 | pipectl --env aws verify | pipectl aws rehearse --down")
+
+
+def _render_rehearsal_down(console: Console, r: Any) -> None:
+    for message in r.messages:
+        console.print(message)
+
+
+@app.command()
+def rehearse(
+    down: bool = typer.Option(False, "--down", help="Stop the rehearsal: Flink, the broker and the emulator."),
+    zip_path: Optional[Path] = typer.Option(None, "--zip", help="Rehearse this zip instead of building target/data-pipeline-aws.zip."),
+    skip_build: bool = typer.Option(False, "--skip-build", help="Rehearse target/data-pipeline-aws.zip as it is."),
+) -> None:
+    """Run the deployment zip as Managed Flink runs it (Java 11, MSK IAM auth, S3 Tables), on this machine."""
+    out = context.out()
+    settings = context.settings(env="aws", rehearsal=False)
+    if down:
+        out.emit(run.down(settings), _render_rehearsal_down)
+        return
+    out.emit(run.rehearse(settings, zip_path=zip_path, build_artifact=not skip_build, reporter=out), _render_rehearsal)

@@ -11,6 +11,7 @@ import typer
 from pipectl.cli.output import Output, make_output
 from pipectl.config import Settings, load_settings
 from pipectl.errors import Outcome
+from pipectl.rehearse import state as rehearse_state
 
 
 @dataclass
@@ -29,13 +30,24 @@ def out() -> Output:
     return GLOBALS.out
 
 
-def settings(env: str | None = None, **overrides: Any) -> Settings:
-    """Load the settings for this invocation; `overrides` are "section.key" -> flag value."""
-    return load_settings(
+def settings(env: str | None = None, rehearsal: bool = True, **overrides: Any) -> Settings:
+    """Load the settings for this invocation; `overrides` are "section.key" -> flag value.
+
+    With env aws and a running `pipectl aws rehearse` (and `rehearsal` left True), the settings
+    point at the rehearsal: said on stderr, and its credentials are used in this process."""
+    loaded = load_settings(
         config_file=GLOBALS.config,
         env=env or GLOBALS.env,
         overrides={k.replace("__", "."): v for k, v in overrides.items()},
+        rehearsal=rehearsal,
     )
+    used = rehearse_state.use_credentials(loaded)
+    if used is not None:
+        GLOBALS.out.step(
+            f"using the running AWS rehearsal (broker {used.bootstrap_servers}, S3 Tables at {used.endpoint_url}); "
+            "`pipectl aws rehearse --down` stops it"
+        )
+    return loaded
 
 
 def configure(output: str, verbose: bool, env: str | None, config: Path | None) -> None:

@@ -71,5 +71,11 @@ class FlinkRest:
     def cancel(self, job_id: str) -> None:
         self._call("PATCH", f"/jobs/{job_id}?mode=cancel")
 
+    def subtask_metrics(self, job_id: str, vertex_id: str, names: list[str] | None = None) -> list[dict]:
+        """Metric ids of a vertex's subtasks, or (with `names`) their min/max/avg/sum."""
+        query = f"?get={','.join(names)}" if names else ""
+        result: object = self._call("GET", f"/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics{query}")
+        return [m for m in result if isinstance(m, dict)] if isinstance(result, list) else []
+
     def taskmanagers(self) -> list[dict]:
         return self._call("GET", "/taskmanagers").get("taskmanagers", [])

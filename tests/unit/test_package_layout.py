@@ -16,8 +16,10 @@ JAR = REPO / "target" / "pyflink-dependencies.jar"
 
 FACTORY_SERVICE = "META-INF/services/org.apache.flink.table.factories.Factory"
 LEGACY_FACTORY_SERVICE = "META-INF/services/org.apache.flink.table.factories.TableFactory"
-# The AWS SDK v2 service clients we ship: S3 Tables catalog (s3tables), its FileIO (s3), role assumption (sts).
-SDK_SERVICES_ALLOWED = {"s3", "s3tables", "sts"}
+# The AWS SDK v2 service clients we ship: S3 Tables catalog (s3tables), its FileIO (s3), role assumption (sts),
+# and kms, whose model classes Iceberg's AwsProperties loads when S3FileIO starts (`pipectl aws rehearse`
+# failed with NoClassDefFoundError .../kms/model/EncryptionAlgorithmSpec without it).
+SDK_SERVICES_ALLOWED = {"kms", "s3", "s3tables", "sts"}
 
 
 def _require(path: Path) -> Path:

