@@ -17,8 +17,8 @@ if __package__ in (None, ""):
     # Run as a script: make the repository root importable so `producer` resolves.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import click  # noqa: E402
 import typer  # noqa: E402
+from typer._click import exceptions as click_exc  # noqa: E402 - Typer raises its own copy of click's errors
 from rich.console import Console  # noqa: E402
 
 from producer.cli_options import orders_command  # noqa: E402
@@ -66,17 +66,26 @@ def run_orders(raw: RawOptions) -> None:
 produce_app.command("orders")(orders_command(run_orders, with_output=True))
 
 
+def usage_line(exc: click_exc.UsageError) -> str:
+    """A usage error (unknown option, missing value) as one line that says where help is."""
+    command = exc.ctx.command_path if exc.ctx is not None else "producer/cli.py"
+    return f"error: {exc.format_message()} -- see '{command} --help'"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, prog_name="producer/cli.py", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except click_exc.UsageError as exc:
+        print(usage_line(exc), file=sys.stderr)
+        return 2
+    except click_exc.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
     except ProducerError as exc:
         print(exc.line(), file=sys.stderr)

@@ -24,6 +24,8 @@ def stack_status(console: Console, status) -> None:
     for c in status.components:
         table.add_row(c.name, str(c.pid or "-"), c.address, _yes(c.healthy), c.detail)
     console.print(table)
+    if status.submit_command:
+        console.print(f"submit the job from inside the JobManager: {status.submit_command}", highlight=False)
 
 
 def stack_up(console: Console, status) -> None:

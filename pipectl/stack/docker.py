@@ -10,8 +10,9 @@ Where things come from:
                               filled on the host with `pip wheel` from requirements.lock: the image
                               build itself never downloads Python packages.
 Host folders (warehouse, <state>/flink) are mounted at the same absolute paths in the Flink
-containers; Kafka's data lives in <state>/docker/kafka. Containers run as the host user, so
-everything they write stays the user's.
+containers; Kafka's data lives in <state>/docker/kafka. Kafka runs as the host user; the Flink
+containers start as root, make the user's uid known inside the image and run Flink as the user
+(compose/flink/as-caller.sh), so everything they write stays the user's, whatever the uid.
 
 Over 400 lines: the runtime (up, status, down, submit), its image builds and the wheelhouse in
 one module, next to spec.py (what the containers are).
@@ -280,7 +281,7 @@ class DockerStack(StackBase):
             network=net,
             networking_config={net: client.api.create_endpoint_config(aliases=[svc.name])},
             labels={LABEL: svc.name, "io.pipectl.state-dir": str(self.state.resolve())},
-            user=f"{os.getuid()}:{os.getgid()}",
+            user=svc.user,  # None for Flink: it starts as root and runs Flink as PIPECTL_RUN_AS
             # a TaskManager that dies comes back by itself (as the native stack's supervisor does)
             restart_policy={"Name": "on-failure"} if svc.name == "taskmanager" else None,
         )
@@ -297,12 +298,35 @@ class DockerStack(StackBase):
             args = dict(svc.build.args)
             if base:
                 args["BASE_IMAGE"] = base
+            self._ensure_base_image(args["BASE_IMAGE"])
             extra: dict[str, Path] = {}
             if "PYTHON_PACKAGES" in args:
                 ensure_wheelhouse(wheelhouse, self.s.project_dir / "requirements.lock", self.r)
                 args["PYTHON_PACKAGES"] = "wheels"
                 extra[spec.WHEELS_DIR + "/"] = wheelhouse
             self._build(svc, args, extra)
+
+    def _ensure_base_image(self, image: str) -> None:
+        """The base image is in the engine, or is pulled now; else one line naming the offline build."""
+        from docker.errors import APIError, ImageNotFound
+
+        try:
+            self.client.images.get(image)
+            return
+        except ImageNotFound:
+            pass
+        name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+        self.r.step(f"pulling base image {image}")
+        try:
+            self.client.images.pull(name, tag=tag)
+        except APIError as exc:
+            reason = (exc.explanation or str(exc)).strip().splitlines()[-1][:160]
+            raise PipectlError(
+                f"the base image {image} is not in the Docker engine and cannot be pulled ({reason})",
+                hint=f"build offline from a local base: set {ENV_BASE_IMAGE} (the BASE_IMAGE build argument) "
+                     "to an image the engine has, see 'Offline build' in docs/docker.md",
+            ) from None
+        self.r.done(f"base image {image} pulled")
 
     def _context(self, svc: spec.Service, replace: dict[str, Path]):
         """The build context as a tar file: the Dockerfile and the inputs the spec lists."""
@@ -362,8 +386,6 @@ class DockerStack(StackBase):
             context.close()
         if error:
             hint = f"full build log in {log}"
-            if "pull access denied" in error or "manifest" in error or "dial tcp" in error or "lookup" in error:
-                hint += f"; the base image could not be pulled: set {ENV_BASE_IMAGE} to an image the engine has"
             raise PipectlError(f"building {svc.image} failed: {error.splitlines()[-1][:300]}", hint=hint)
         self.r.done(f"image {svc.image} built in {time.monotonic() - started:.0f}s")
 
@@ -414,7 +436,8 @@ class DockerStack(StackBase):
                 if container is not None and container.attrs.get("RestartCount"):
                     detail += f", restarted {container.attrs['RestartCount']} time(s) by Docker"
             rows.append(ComponentStatus(name, pid, self.address(name), healthy, detail=detail))
-        return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
+        return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic,
+                           submit_command=spec.exec_job_command(self.layout))
 
     def any_running(self) -> bool:
         if not engine_answers():

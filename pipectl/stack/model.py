@@ -23,6 +23,7 @@ class StackStatus:
     state_dir: str
     topic: str = ""
     messages: list[str] = field(default_factory=list)  # what `up`/`down` did, in order
+    submit_command: str = ""  # docker: the `docker exec` line that submits the job from the JobManager
 
     @property
     def healthy(self) -> bool:

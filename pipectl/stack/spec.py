@@ -7,17 +7,24 @@ Docker SDK, and compose/docker-compose.yml is rendered from them for people who 
 
 (tests/unit/test_compose_spec.py fails when the committed file and this module differ.)
 
-The two differ only in their `Layout`: where data lives and which host ports are used. The
-Compose file keeps data in ./warehouse and named volumes, on the default ports. pipectl mounts
-the host's warehouse and Flink state folders at the *same absolute paths* inside the
-containers, so every path pipectl hands the cluster (warehouse URI, savepoint target, restore
-path) means the same on both sides. Stdlib only.
+The two differ only in their `Layout`: names, where data lives, which host ports are used and
+who the Flink containers work for. Both mount the host's warehouse folder at the *same absolute
+path* inside the containers, so the Iceberg metadata holds paths that are true on the host too
+(pyiceberg and `pipectl verify` read the table there). pipectl also mounts its Flink state folder
+that way, so every path it hands the cluster (savepoint target, restore path) means the same on
+both sides; Compose keeps Kafka's data and Flink's state in named volumes and names the
+containers as the project's flow document does (`kafka`, `flink-jobmanager`, `flink-taskmanager`).
+
+The Flink containers start as root, make the caller's uid known inside the image and run Flink
+as the caller (compose/flink/as-caller.sh): PIPECTL_RUN_AS is pipectl's own uid:gid, or for
+Compose the project folder, whose owner is the caller. Stdlib only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 
 from pipectl.config import LocalSettings, PipelineSettings, Settings
@@ -48,6 +55,13 @@ KAFKA_DATA = "/var/lib/kafka/data"
 INTERNAL_BOOTSTRAP = f"kafka:{KAFKA_INTERNAL_PORT}"
 # a fixed KRaft cluster id: the data folder is formatted once with it
 KAFKA_CLUSTER_ID = "cGlwZWN0bC1sb2NhbC0wMQ"
+# The Compose file's container names: the ones the project's flow document uses
+# (`docker exec flink-jobmanager python /opt/flink/usrlib/jobs/order_ingest/job.py`).
+SEED_CONTAINER_NAMES = {"kafka": "kafka", "jobmanager": "flink-jobmanager", "taskmanager": "flink-taskmanager"}
+# Compose: the project folder is the folder Compose runs in (`${PWD}`, the repository root, where
+# .env points Compose at compose/docker-compose.yml); it is mounted read-only only to tell its owner.
+COMPOSE_PROJECT = "${PWD}"
+PROJECT_MOUNT = "/opt/flink/project"
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ class Service:
     ports: tuple[tuple[str, int | str, int], ...] = ()  # (host ip, host port, container port)
     mounts: tuple[Mount, ...] = ()
     depends_on: tuple[str, ...] = ()
+    user: str | None = None  # uid:gid the container runs as; None: the image's (root)
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,10 @@ class Layout:
     kafka_data_host: str  # a host folder, or a named volume when `volumes`
     volumes: bool = False  # named volumes for Kafka data and Flink state (Compose)
     create_topics: str = ""  # KAFKA_CREATE_TOPICS: Compose has no `pipectl local up` to create it
+    run_as: str = "0:0"  # PIPECTL_RUN_AS of the Flink containers: uid:gid, or a path whose owner
+    kafka_user: str | None = None  # the Kafka container's uid:gid (None: root)
+    project_host: str = ""  # a host folder mounted read-only at PROJECT_MOUNT (Compose)
+    seed_names: bool = False  # container names SEED_CONTAINER_NAMES instead of <prefix>-<service>
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
 
@@ -100,26 +119,30 @@ class Layout:
         return self.prefix
 
     def container(self, service: str) -> str:
-        return f"{self.prefix}-{service}"
+        return SEED_CONTAINER_NAMES[service] if self.seed_names else f"{self.prefix}-{service}"
 
 
 def compose_layout() -> Layout:
-    """The Compose file's layout: ./warehouse on the host (paths relative to compose/), named
-    volumes for Kafka data and Flink state, the default ports. The ports follow the same
-    variables as pipectl's settings (PIPECTL_LOCAL_KAFKA_PORT, PIPECTL_LOCAL_FLINK_PORT), the
-    warehouse folder PIPECTL_COMPOSE_WAREHOUSE (relative to compose/)."""
+    """The Compose file's layout: ./warehouse of the folder Compose runs in (the repository root),
+    mounted at the same absolute path; named volumes for Kafka data and Flink state; the default
+    ports, which follow the same variables as pipectl's settings (PIPECTL_LOCAL_KAFKA_PORT,
+    PIPECTL_LOCAL_FLINK_PORT); the seed's container names; Flink runs as the project's owner."""
     local, pipeline = LocalSettings(), PipelineSettings()
+    warehouse = f"{COMPOSE_PROJECT}/warehouse"
     return Layout(
         prefix="pipectl",
         kafka_port="${PIPECTL_LOCAL_KAFKA_PORT:-%d}" % local.kafka_port,
         flink_port="${PIPECTL_LOCAL_FLINK_PORT:-%d}" % local.flink_port,
-        warehouse_host="${PIPECTL_COMPOSE_WAREHOUSE:-../warehouse}",
-        warehouse="/opt/flink/warehouse",
+        warehouse_host=warehouse,
+        warehouse=warehouse,
         flink_state_host="flink-state",
         flink_state="/opt/flink/state",
         kafka_data_host="kafka-data",
         volumes=True,
         create_topics=f"{pipeline.topic}:{pipeline.partitions}",
+        run_as=PROJECT_MOUNT,
+        project_host=COMPOSE_PROJECT,
+        seed_names=True,
         pipeline=pipeline,
         local=local,
     )
@@ -143,6 +166,8 @@ def runtime_layout(settings: Settings) -> Layout:
         flink_state_host=flink_state,
         flink_state=flink_state,
         kafka_data_host=str(state / "docker" / "kafka"),
+        run_as=f"{os.getuid()}:{os.getgid()}",
+        kafka_user=f"{os.getuid()}:{os.getgid()}",
         pipeline=settings.pipeline,
         local=settings.local,
     )
@@ -174,18 +199,37 @@ def flink_properties(layout: Layout) -> str:
         "python.client.executable": PYTHON,
         "python.executable": PYTHON,
         "web.submit.enable": "false",
+        # the client's JVM exits right after a submit; Hadoop's shutdown hook then touches the
+        # job's closed class loader, which Flink's leak check turns into a stack trace
+        "classloader.check-leaked-classloader": "false",
     }
     return "".join(f"{k}: {v}\n" for k, v in conf.items())
 
 
 def job_environment(layout: Layout) -> dict[str, str]:
-    """What the job needs inside the JobManager container (pipectl adds its other settings)."""
+    """What the job needs inside the JobManager container (pipectl adds its other settings).
+    SUBMIT_ARGS makes a plain `python job.py` there submit to this cluster: PyFlink then starts
+    its Java gateway through `flink run -d` (the cluster of FLINK_CONF_DIR) instead of in-process
+    with a mini cluster."""
     return {
+        "DEPLOYMENT_ENV": "local",
         "KAFKA_BOOTSTRAP_SERVERS": INTERNAL_BOOTSTRAP,
         "ICEBERG_WAREHOUSE": f"file://{layout.warehouse}",
         "PIPELINE_JARS": f"file://{JOB_JAR}",
         "PIPECTL_DETACHED": "1",
+        "SUBMIT_ARGS": "remote -d",
     }
+
+
+def caller_environment(layout: Layout) -> dict[str, str]:
+    """Who the Flink containers work for, and the folders that become the caller's."""
+    return {"PIPECTL_RUN_AS": layout.run_as, "PIPECTL_WAREHOUSE_DIR": layout.warehouse,
+            "PIPECTL_STATE_DIR": layout.flink_state}
+
+
+def exec_job_command(layout: Layout) -> str:
+    """The one line that submits the job from inside the JobManager container."""
+    return f"docker exec {layout.container('jobmanager')} python {JOB_PY}"
 
 
 def services(layout: Layout) -> list[Service]:
@@ -203,12 +247,13 @@ def services(layout: Layout) -> list[Service]:
         FLINK_DOCKERFILE,
         {"BASE_IMAGE": FLINK_BASE_IMAGE, "PYTHON_PACKAGES": "pypi"},
         inputs=("requirements.lock", WHEELS_DIR + "/", "target/pyflink-dependencies.jar",
-                "compose/flink/entrypoint.sh", "jobs/"),
+                "compose/flink/entrypoint.sh", "compose/flink/as-caller.sh", "jobs/"),
     )
     flink_mounts = (
         Mount(layout.warehouse_host, layout.warehouse),
         Mount(layout.flink_state_host, layout.flink_state, volume=layout.volumes),
-    )
+    ) + ((Mount(layout.project_host, PROJECT_MOUNT, read_only=True),) if layout.project_host else ())
+    caller = caller_environment(layout)
     props = flink_properties(layout)
     return [
         Service(
@@ -221,6 +266,7 @@ def services(layout: Layout) -> list[Service]:
             environment=kafka_env,
             ports=(("127.0.0.1", layout.kafka_port, KAFKA_HOST_PORT),),
             mounts=(Mount(layout.kafka_data_host, KAFKA_DATA, volume=layout.volumes),),
+            user=layout.kafka_user,
         ),
         Service(
             name="jobmanager",
@@ -228,7 +274,7 @@ def services(layout: Layout) -> list[Service]:
             image=FLINK_IMAGE,
             build=flink_build,
             command=("jobmanager",),
-            environment={"FLINK_PROPERTIES": props, **job_environment(layout)},
+            environment={"FLINK_PROPERTIES": props, **caller, **job_environment(layout)},
             ports=(("127.0.0.1", layout.flink_port, FLINK_REST_PORT),),
             mounts=flink_mounts,
             depends_on=("kafka",),
@@ -239,7 +285,7 @@ def services(layout: Layout) -> list[Service]:
             image=FLINK_IMAGE,
             build=flink_build,
             command=("taskmanager",),
-            environment={"FLINK_PROPERTIES": props},
+            environment={"FLINK_PROPERTIES": props, **caller},
             mounts=flink_mounts,
             depends_on=("jobmanager",),
         ),
@@ -264,12 +310,14 @@ def render_compose(layout: Layout | None = None) -> str:
         "#   python -m pipectl.stack.spec > compose/docker-compose.yml",
         "#",
         "# Kafka (KRaft) on 127.0.0.1:9092 (kafka:29092 inside the network), the Flink UI on",
-        "# http://127.0.0.1:8081, tables in ./warehouse (PIPECTL_LOCAL_KAFKA_PORT, PIPECTL_LOCAL_FLINK_PORT",
-        "# and PIPECTL_COMPOSE_WAREHOUSE change them). From the project folder, after `make build`:",
-        "#   docker compose -f compose/docker-compose.yml up -d --build",
-        "#   docker compose -f compose/docker-compose.yml exec jobmanager flink run -d -py " + JOB_PY,
-        "#   docker compose -f compose/docker-compose.yml down",
-        "# The base images and where Python packages come from are build arguments (docs/docker.md).",
+        "# http://127.0.0.1:8081 (PIPECTL_LOCAL_KAFKA_PORT and PIPECTL_LOCAL_FLINK_PORT change them), tables",
+        "# in ./warehouse of the folder Compose runs in. From the repository root (its .env points",
+        "# Compose here), after `mvn clean package`:",
+        "#   docker-compose build && docker-compose up -d",
+        "#   " + exec_job_command(layout),
+        "#   docker-compose down",
+        "# Flink runs as the owner of the project folder. The base images and where Python packages",
+        "# come from are build arguments (docs/docker.md).",
         "services:",
     ]
     for svc in services(layout):
@@ -283,6 +331,8 @@ def render_compose(layout: Layout | None = None) -> str:
             out.append(f"        {arg}: {_q('${PIPECTL_DOCKER_' + arg + ':-' + default + '}')}")
         out.append(f"    container_name: {_q(svc.container_name)}")
         out.append(f"    hostname: {_q(svc.name)}")
+        if svc.user:
+            out.append(f"    user: {_q(svc.user)}")
         if svc.command:
             out.append(f"    command: [{', '.join(_q(c) for c in svc.command)}]")
         out.append("    environment:")

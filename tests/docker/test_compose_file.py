@@ -1,76 +1,75 @@
-"""compose/docker-compose.yml on its own, with Compose and no pipectl in between: build (offline,
-from the local base and a wheelhouse), up -d, the topic, the job submitted with `exec`, rows in
-the warehouse folder on the host, down."""
+"""The project's flow document, step by step, with Compose and no pipectl in between, as a user
+whose uid the images do not know (uid 501, like Docker Desktop on macOS):
+
+    mvn clean package
+    docker-compose build
+    docker-compose up -d
+    docker exec flink-jobmanager python /opt/flink/usrlib/jobs/order_ingest/job.py
+    python producer/cli.py produce orders --rate 10
+    ls warehouse/analytics.db/orders/
+
+run from the root of the user's own checkout. Where a step differs, it is the documented
+equivalent (README, "The flow document's steps"): the build uses the offline base and wheelhouse
+(nothing can be pulled here), the ports are the tests' own, so the producer names its broker, and
+the table is at warehouse/analytics/orders (Iceberg's Hadoop catalog puts no `.db` on a namespace).
+The rows are read back from the host's warehouse with pyiceberg, and every file there is the user's."""
 
 from __future__ import annotations
 
-import os
 import shutil
+import signal
 import subprocess
 import time
 
+import pyarrow.compute as pc
 import pytest
+from pyiceberg.table import StaticTable
 
-from tests.conftest import REPO, run_json
-from tests.docker.conftest import COMPOSE_OFFSET, clean_env, committed_rows, ports, skip_or_fail
+from tests.conftest import REPO
+from tests.docker.conftest import COMPOSE_OFFSET, committed_rows, ports, skip_or_fail
 
 pytestmark = pytest.mark.docker
 
-EVENTS = 200
-COMPOSE_FILE = REPO / "compose" / "docker-compose.yml"
-PROJECT = "pipectl-compose-test"
+JOB_PY = "/opt/flink/usrlib/jobs/order_ingest/job.py"
 
 
-def compose_command() -> list[str]:
-    """`docker compose` (v2 plugin) when there, else `docker-compose` (v1, Debian's package)."""
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
+def compose_command() -> str:
+    """`docker-compose` (v1, Debian's package, the flow document's name) when there, else `docker compose`."""
     if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    skip_or_fail("no Compose: neither 'docker compose' nor 'docker-compose' (apt-get install docker-compose)")
-    return []
+        return "docker-compose"
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return "docker compose"
+    skip_or_fail("no Compose: neither 'docker-compose' nor 'docker compose' (apt-get install docker-compose)")
+    return ""
 
 
-@pytest.fixture(scope="module")
-def wheelhouse_in_context():
-    """The Flink image's wheels in compose/wheels (the build context's offline wheelhouse)."""
-    from pipectl.stack.docker import ensure_wheelhouse
-
-    source = ensure_wheelhouse(REPO / "target" / "docker" / "wheels", REPO / "requirements.lock")
-    dest = REPO / "compose" / "wheels"
-    added = []
-    for wheel in source.glob("*.whl"):
-        target = dest / wheel.name
-        if not target.exists():
-            os.link(wheel, target)
-            added.append(target)
-    yield dest
-    for path in added:
-        path.unlink(missing_ok=True)
+def _summary_number(output: str, label: str) -> int:
+    for line in output.splitlines():
+        words = line.split()
+        if label in words:
+            return int(words[words.index(label) + 1].replace(",", ""))
+    raise AssertionError(f"no '{label}' in the producer's summary: {output!r}")
 
 
-def test_compose_file_runs_the_pipeline_on_its_own(base_image, docker_engine, wheelhouse_in_context, tmp_path):
-    compose = compose_command() + ["-f", str(COMPOSE_FILE), "-p", PROJECT]
-    warehouse = tmp_path / "warehouse"
-    env = clean_env()
-    env.update(ports(COMPOSE_OFFSET))
-    env.update(
-        DOCKER_HOST=docker_engine,
-        PIPECTL_PROJECT_DIR=str(REPO),
-        PIPECTL_LOCAL_STATE_DIR=str(tmp_path / ".pipectl"),
-        PIPECTL_LOCAL_WAREHOUSE=str(warehouse),
-        PIPECTL_COMPOSE_WAREHOUSE=str(warehouse),
-        PIPECTL_DOCKER_BASE_IMAGE=base_image,
-        PIPECTL_DOCKER_PYTHON_PACKAGES="wheels",
-    )
+def test_the_flow_documents_steps_as_a_user_the_images_do_not_know(caller, base_image):
+    compose = compose_command()
+    checkout = caller.checkout
+    for wheel in (REPO / "target" / "docker" / "wheels").glob("*.whl"):  # the offline wheelhouse
+        shutil.copy2(wheel, checkout / "compose" / "wheels" / wheel.name)
+    subprocess.run(["chown", "-R", f"{caller.uid}:{caller.gid}", str(checkout / "compose" / "wheels")], check=True)
+    env = caller.env(**ports(COMPOSE_OFFSET), PIPECTL_DOCKER_BASE_IMAGE=base_image, PIPECTL_DOCKER_PYTHON_PACKAGES="wheels")
     kafka = "127.0.0.1:" + env["PIPECTL_LOCAL_KAFKA_PORT"]
 
-    def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        return subprocess.run([*compose, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
+    def step(line: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        result = caller.run(line, env, timeout=timeout)
+        assert result.returncode == 0, f"{line}: exit {result.returncode}\n{(result.stdout + result.stderr)[-4000:]}"
+        return result
 
     try:
-        up = run("up", "-d", "--build")
-        assert up.returncode == 0, (up.stdout + up.stderr)[-4000:]
+        step("mvn clean package")
+        assert (checkout / "target" / "pyflink-dependencies.jar").is_file()
+        step(f"{compose} build")
+        step(f"{compose} up -d")
 
         from pipectl import kafka_admin
         from pipectl.flink.rest import FlinkRest
@@ -78,30 +77,44 @@ def test_compose_file_runs_the_pipeline_on_its_own(base_image, docker_engine, wh
 
         rest = FlinkRest("http://127.0.0.1:" + env["PIPECTL_LOCAL_FLINK_PORT"], timeout=3)
         wait_until(lambda: kafka_admin.ping(kafka, 3), what="kafka", timeout=120)
-        # the Kafka container creates the topic itself (KAFKA_CREATE_TOPICS)
         wait_until(lambda: sum(1 for _ in kafka_admin.topic_offsets(kafka, "orders.created.v1")[1]) == 2,
                    what="topic orders.created.v1 with 2 partitions", timeout=120)
         wait_until(lambda: rest.overview().get("taskmanagers", 0) >= 1, what="flink", timeout=120)
 
-        submit = run("exec", "-T", "jobmanager", "flink", "run", "-d", "-j", "/opt/flink/usrlib/lib/pyflink-dependencies.jar", "-py",
-                     "/opt/flink/usrlib/jobs/order_ingest/job.py", timeout=300)
-        assert submit.returncode == 0 and "JobID" in submit.stdout, (submit.stdout + submit.stderr)[-4000:]
+        # the flow document's submit, verbatim: submitted to the cluster of the container, no stack trace
+        submit = step(f"docker exec flink-jobmanager python {JOB_PY}", timeout=300)
+        output = submit.stdout + submit.stderr
+        assert "Job has been submitted with JobID" in output, output[-4000:]
+        assert "Exception" not in output and "Traceback" not in output, output[-4000:]
+        wait_until(lambda: [(j["name"], j["state"]) for j in rest.jobs()] == [("order_ingest", "RUNNING")],
+                   what="order_ingest RUNNING on the Compose cluster", timeout=120)
 
-        code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "5")
-        assert code == 0 and produced["acked"] == EVENTS, produced
+        # the producer, verbatim but for the tests' port, stopped with Ctrl-C after a few seconds
+        producer = caller.popen(f"python producer/cli.py produce orders --rate 10 --bootstrap-servers {kafka}", env)
+        time.sleep(8)
+        producer.send_signal(signal.SIGINT)
+        out, err = producer.communicate(timeout=60)
+        acked, valid = _summary_number(out, "acknowledged"), _summary_number(out, "valid")
+        assert acked >= 30 and _summary_number(out, "failed") == 0, out + err
 
-        # the table lands in the host folder (its metadata holds the container's paths, so it is
-        # read from the snapshot summary and the Parquet files, not through pyiceberg)
-        table_dir = warehouse / "analytics" / "orders"
+        table_dir = checkout / "warehouse" / "analytics" / "orders"
         deadline = time.monotonic() + 240
-        while committed_rows(table_dir) < EVENTS and time.monotonic() < deadline:
+        while committed_rows(table_dir) < valid and time.monotonic() < deadline:
             time.sleep(2)
-        assert committed_rows(table_dir) == EVENTS
-        assert list((table_dir / "data").glob("event_time_day=*/*.parquet"))
+
+        listing = step("ls warehouse/analytics/orders/").stdout.split()
+        assert listing == ["data", "metadata"]
+        assert caller.run("ls warehouse/analytics.db/orders/", env).returncode != 0
+
+        # read back on the host by an independent reader: the metadata holds host paths
+        arrow = StaticTable.from_metadata(str(table_dir)).scan().to_arrow()
+        assert arrow.num_rows == valid
+        assert pc.count_distinct(arrow["event_id"]).as_py() == valid
+        assert caller.files_not_owned(checkout / "warehouse") == []
     finally:
-        logs = run("logs", "--tail", "30", timeout=120)
-        down = run("down", "-v", "--remove-orphans", timeout=300)
+        logs = caller.run(f"{compose} logs --tail 30", env, timeout=120)
+        down = caller.run(f"{compose} down -v --remove-orphans", env, timeout=300)
         if down.returncode != 0:
             print(logs.stdout[-3000:])
     assert down.returncode == 0, down.stderr[-2000:]
-    assert run("ps", "-q").stdout.strip() == ""
+    assert caller.run(f"{compose} ps -q", env).stdout.strip() == ""

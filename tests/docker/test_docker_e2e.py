@@ -17,14 +17,14 @@ pytestmark = pytest.mark.docker
 EVENTS = 500
 
 
-def _containers(env: dict) -> dict[str, str]:
-    """name -> status of this stack's containers (found by the state folder label)."""
+def _containers(env: dict, names: bool = False) -> dict[str, str]:
+    """component -> status (or container name) of this stack's containers, found by the state folder label."""
     import docker
 
-    client = docker.from_env()
+    client = docker.from_env(environment={"DOCKER_HOST": env["DOCKER_HOST"]})
     state = str(Path(env["PIPECTL_LOCAL_STATE_DIR"]).resolve())
     found = client.containers.list(all=True, filters={"label": f"io.pipectl.state-dir={state}"})
-    return {c.labels["io.pipectl.component"]: c.status for c in found}
+    return {c.labels["io.pipectl.component"]: c.name if names else c.status for c in found}
 
 
 def test_docker_pipeline_end_to_end(docker_env):
@@ -115,3 +115,84 @@ def test_docker_pipeline_end_to_end(docker_env):
         assert [c["healthy"] for c in after["components"]] == [False, False, False]
     finally:
         run_pipectl(env, "local", "down", "--purge", timeout=300)
+
+
+def test_docker_runtime_as_a_user_the_images_do_not_know(caller, base_image):
+    """uid 501, unknown to the images: `local up --runtime docker`, `job start`, `produce`, `verify`
+    work, and every file the containers write in the warehouse and the state folder is the user's."""
+    from tests.docker.conftest import DOCKER_OFFSET, ports
+
+    checkout = caller.checkout
+    state, warehouse = checkout / ".pipectl-docker-test", checkout / "warehouse-docker-test"
+    env = caller.env(
+        **ports(DOCKER_OFFSET),
+        PIPECTL_PROJECT_DIR=str(checkout),
+        PIPECTL_LOCAL_STATE_DIR=str(state),
+        PIPECTL_LOCAL_WAREHOUSE=str(warehouse),
+        PIPECTL_DOCKER_BASE_IMAGE=base_image,
+        PIPECTL_DOCKER_WHEELHOUSE=str(Path(__file__).resolve().parents[2] / "target" / "docker" / "wheels"),
+    )
+
+    def pipectl(line: str, timeout: float = 900):
+        return caller.run("pipectl " + line, env, timeout=timeout)
+
+    def pipectl_json(line: str, timeout: float = 600) -> tuple[int, dict]:
+        import json
+
+        result = pipectl(line + " --output json", timeout=timeout)
+        try:
+            return result.returncode, json.loads(result.stdout)
+        except ValueError:
+            raise AssertionError(f"not JSON (exit {result.returncode}): {result.stdout!r} {result.stderr[-3000:]!r}") from None
+
+    try:
+        if not (checkout / "target" / "pyflink-dependencies.jar").is_file():
+            built = caller.run("mvn -q -B package -DskipTests", env)
+            assert built.returncode == 0, built.stdout[-3000:]
+        up = pipectl("local up --runtime docker", timeout=1200)
+        assert up.returncode == 0, (up.stdout + up.stderr)[-4000:]
+
+        status = pipectl("local status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        jobmanager = _containers(env, names=True)["jobmanager"]
+        line = f"docker exec {jobmanager} python /opt/flink/usrlib/jobs/order_ingest/job.py"
+        assert f"submit the job from inside the JobManager: {line}" in status.stdout
+
+        code, started = pipectl_json("job start")
+        assert code == 0, started
+        assert started["state"] == "RUNNING"
+        code, produced = pipectl_json(f"produce orders --rate max --count {EVENTS} --seed 11")
+        assert code == 0 and produced["acked"] == EVENTS, produced
+        code, report = pipectl_json(f"verify --expect-rows {EVENTS} --timeout 240", timeout=400)
+        assert code == 0, report
+        assert report["rows"] == EVENTS and report["duplicates"] == 0
+        assert report["location"].removeprefix("file:").rstrip("/") == str(warehouse / "analytics" / "orders")
+
+        code, stopped = pipectl_json("job stop")
+        assert code == 0 and stopped["state"] == "STOPPED", stopped
+        assert (Path(stopped["savepoint"].removeprefix("file:")) / "_metadata").is_file()
+        # the table, the checkpoints, the savepoint and Kafka's data: all the user's
+        assert caller.files_not_owned(warehouse) == []
+        assert caller.files_not_owned(state) == []
+    finally:
+        down = pipectl("local down --purge", timeout=300)
+    assert down.returncode == 0, down.stderr[-2000:]
+
+
+def test_up_with_a_base_image_that_cannot_be_pulled_is_one_line(docker_env, tmp_path):
+    """An engine without the base image and without a registry (here: a registry that does not
+    exist): one line naming the offline build, before any build starts."""
+    env = dict(docker_env, PIPECTL_LOCAL_STATE_DIR=str(tmp_path / ".pipectl"), PIPECTL_LOCAL_WAREHOUSE=str(tmp_path / "wh"),
+               PIPECTL_DOCKER_BASE_IMAGE="registry.invalid/pipectl/no-such-base:1")
+    try:
+        up = run_pipectl(env, "local", "up", "--runtime", "docker", timeout=300)
+        assert up.returncode == 1, up.stderr
+        lines = up.stderr.strip().splitlines()  # progress lines, then the error
+        assert "Traceback" not in up.stderr and [ln for ln in lines if ln.startswith("error:")] == lines[-1:], up.stderr
+        assert lines[-1].startswith("error: the base image registry.invalid/pipectl/no-such-base:1 is not in the Docker "
+                                   "engine and cannot be pulled (")
+        assert lines[-1].endswith(") -- build offline from a local base: set PIPECTL_DOCKER_BASE_IMAGE (the BASE_IMAGE "
+                                 "build argument) to an image the engine has, see 'Offline build' in docs/docker.md")
+        assert not (tmp_path / ".pipectl" / "logs" / "build-pipectl-kafka.log").exists()
+    finally:
+        run_pipectl(env, "local", "down", timeout=120)

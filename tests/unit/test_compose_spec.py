@@ -43,14 +43,26 @@ def test_compose_file_is_valid_yaml_with_the_expected_services():
     assert "ports" not in tm
     assert kafka["environment"]["KAFKA_ADVERTISED_HOST"] == "127.0.0.1:${PIPECTL_LOCAL_KAFKA_PORT:-9092}"
     assert kafka["environment"]["KAFKA_INTERNAL_HOST"] == "kafka:29092"
-    # ./warehouse on the host is where the job writes, in both Flink containers
+    # the flow document's names
+    assert [s["container_name"] for s in (kafka, jm, tm)] == ["kafka", "flink-jobmanager", "flink-taskmanager"]
+    assert [s["hostname"] for s in (kafka, jm, tm)] == ["kafka", "jobmanager", "taskmanager"]
+    # ./warehouse of the folder Compose runs in is where the job writes, at the same path in both
+    # Flink containers; they run Flink as the owner of that folder (mounted read-only to tell it)
     for svc in (jm, tm):
-        assert "${PIPECTL_COMPOSE_WAREHOUSE:-../warehouse}:/opt/flink/warehouse" in svc["volumes"]
+        assert svc["volumes"] == ["${PWD}/warehouse:${PWD}/warehouse", "flink-state:/opt/flink/state",
+                                  "${PWD}:/opt/flink/project:ro"]
+        assert {k: svc["environment"][k] for k in ("PIPECTL_RUN_AS", "PIPECTL_WAREHOUSE_DIR", "PIPECTL_STATE_DIR")} == {
+            "PIPECTL_RUN_AS": "/opt/flink/project", "PIPECTL_WAREHOUSE_DIR": "${PWD}/warehouse",
+            "PIPECTL_STATE_DIR": "/opt/flink/state"}
+        assert "user" not in svc
+        assert "classloader.check-leaked-classloader: false\n" in svc["environment"]["FLINK_PROPERTIES"]
         assert svc["build"] == {"context": "..", "dockerfile": "compose/flink/Dockerfile", "args": {
             "BASE_IMAGE": "${PIPECTL_DOCKER_BASE_IMAGE:-python:3.11-slim-bookworm}",
             "PYTHON_PACKAGES": "${PIPECTL_DOCKER_PYTHON_PACKAGES:-pypi}"}}
         assert "jobmanager.rpc.address: jobmanager\n" in svc["environment"]["FLINK_PROPERTIES"]
-    assert jm["environment"]["ICEBERG_WAREHOUSE"] == "file:///opt/flink/warehouse"
+    assert jm["environment"]["ICEBERG_WAREHOUSE"] == "file://${PWD}/warehouse"
+    # a plain `python job.py` in the JobManager container submits to its cluster, detached
+    assert jm["environment"]["SUBMIT_ARGS"] == "remote -d" and jm["environment"]["DEPLOYMENT_ENV"] == "local"
     assert jm["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:29092"
     assert jm["environment"]["PIPELINE_JARS"] == "file:///opt/flink/usrlib/lib/pyflink-dependencies.jar"
     assert jm["command"] == ["jobmanager"] and tm["command"] == ["taskmanager"]
@@ -101,6 +113,13 @@ def test_runtime_layout_mounts_host_folders_at_the_same_paths(tmp_path):
     assert services["kafka"].environment["KAFKA_ADVERTISED_HOST"] == "127.0.0.1:19092"
     assert "KAFKA_CREATE_TOPICS" not in services["kafka"].environment  # `local up` creates it
     assert jm.ports == (("127.0.0.1", 18081, 8081),)
+    # Kafka runs as the caller; Flink starts as root and runs as the caller (PIPECTL_RUN_AS)
+    me = f"{os.getuid()}:{os.getgid()}"
+    assert services["kafka"].user == me and jm.user is None and services["taskmanager"].user is None
+    assert jm.environment["PIPECTL_RUN_AS"] == me == services["taskmanager"].environment["PIPECTL_RUN_AS"]
+    assert jm.environment["PIPECTL_STATE_DIR"] == str(tmp_path / "state" / "flink")
+    assert spec.exec_job_command(layout) == (
+        f"docker exec {layout.prefix}-jobmanager python /opt/flink/usrlib/jobs/order_ingest/job.py")
     # the project's own state folder keeps the plain names
     assert spec.runtime_layout(load_settings(REPO, environ={})).container("kafka") == "pipectl-kafka"
 
@@ -118,7 +137,8 @@ def test_build_context_holds_only_what_the_dockerfile_copies(tmp_path):
     with tarfile.open(fileobj=stack._context(stack.services["jobmanager"], {"compose/wheels/": wheels})) as tar:
         names = set(tar.getnames())
     assert {"compose/flink/Dockerfile", "requirements.lock", "compose/wheels/x-1.0-py3-none-any.whl",
-            "target/pyflink-dependencies.jar", "compose/flink/entrypoint.sh", "jobs/order_ingest/job.py"} <= names
+            "target/pyflink-dependencies.jar", "compose/flink/entrypoint.sh", "compose/flink/as-caller.sh",
+            "jobs/order_ingest/job.py"} <= names
     assert not [n for n in names if n.startswith((".venv", "warehouse", ".pipectl", ".git")) or "__pycache__" in n]
 
 

@@ -142,6 +142,18 @@ def test_bad_options_give_one_line_and_exit_2(cmd, args, message):
     assert r.stdout == b""
 
 
+@pytest.mark.parametrize("args,message", [
+    (("--nope",), "error: No such option: --nope (Possible options: --topic) -- see 'producer/cli.py produce orders --help'"),
+    (("--rate", "5", "extra"), "error: Got unexpected extra argument(s) (extra) -- see 'producer/cli.py produce orders --help'"),
+], ids=["--nope", "extra-argument"])
+def test_bad_options_of_the_parser_give_one_line_and_exit_2(args, message):
+    """Unknown options and stray arguments: Typer's own usage errors, as one line, no traceback."""
+    r = produce(STANDALONE, *args)
+    assert r.returncode == 2
+    assert r.stderr.decode().strip() == message
+    assert r.stdout == b""
+
+
 @pytest.mark.parametrize("cmd", BOTH)
 def test_unreachable_broker_one_line_exit_4_within_seconds(cmd):
     port = free_port()
