@@ -13,6 +13,7 @@ from typing import Iterator
 import typer
 
 from pipectl.cli import context
+from pipectl.aws.msk import producer_endpoint
 from pipectl.config import Settings
 from pipectl.errors import EXIT_FAILURE, ConfigError, PipectlError
 from producer.cli_display import render_dry_run, render_summary, render_summary_stderr, reporting
@@ -49,15 +50,13 @@ def _orders(raw: RawOptions) -> None:
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _defaults(settings: Settings, raw: RawOptions) -> dict[str, str]:
-    """Topic and bootstrap servers from the settings, for the options left out."""
+def _defaults(settings: Settings, raw: RawOptions) -> dict[str, Any]:
+    """Topic, bootstrap servers and (env aws) MSK IAM auth from the settings, for the options left out."""
     if settings.env == "aws":
-        if not settings.aws.bootstrap_servers and raw.bootstrap_servers is None and not (raw.stdout or raw.dry_run):
-            raise ConfigError(
-                "aws.bootstrap_servers is not set",
-                hint="set it in pipectl.toml [aws] or PIPECTL_AWS_BOOTSTRAP_SERVERS, or pass --bootstrap-servers",
-            )
-        return {"topic": settings.names.topic, "bootstrap_servers": settings.aws.bootstrap_servers or "127.0.0.1:9092"}
+        bootstrap, iam = producer_endpoint(
+            settings, explicit_bootstrap=raw.bootstrap_servers, need_broker=not (raw.stdout or raw.dry_run)
+        )
+        return {"topic": settings.names.topic, "bootstrap_servers": bootstrap, "iam": iam}
     return {"topic": settings.names.topic, "bootstrap_servers": settings.kafka_bootstrap}
 
 
