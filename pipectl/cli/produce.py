@@ -2,19 +2,21 @@
 
 The options are producer/cli_options.py's (shared with `python producer/cli.py produce orders`);
 the work is producer.send.produce. Settings give the defaults: topic = pipeline.topic, and the
-bootstrap servers of the local broker (env local) or aws.bootstrap_servers (env aws).
+bootstrap servers of the local broker (env local); in env aws, aws.topic and MSK with IAM auth
+(pipectl.aws.msk: aws.bootstrap_servers or the brokers of aws.msk_cluster_arn, aws.kafka_auth,
+aws.kafka_ca_file).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import typer
 
 from pipectl.cli import context
 from pipectl.config import Settings
-from pipectl.errors import ConfigError, PipectlError
+from pipectl.errors import PipectlError
 from producer.cli_options import orders_command
 from producer.options import RawOptions
 
@@ -52,15 +54,15 @@ def _orders(raw: RawOptions) -> None:
         raise typer.Exit(1)
 
 
-def _defaults(settings: Settings, raw: RawOptions) -> dict[str, str]:
-    """Topic and bootstrap servers from the settings, for the options left out."""
+def _defaults(settings: Settings, raw: RawOptions) -> dict[str, Any]:
+    """Topic, bootstrap servers and (env aws) MSK IAM auth from the settings, for the options left out."""
     if settings.env == "aws":
-        if not settings.aws.bootstrap_servers and raw.bootstrap_servers is None and not (raw.stdout or raw.dry_run):
-            raise ConfigError(
-                "aws.bootstrap_servers is not set",
-                hint="set it in pipectl.toml [aws] or PIPECTL_AWS_BOOTSTRAP_SERVERS, or pass --bootstrap-servers",
-            )
-        return {"topic": settings.aws.topic, "bootstrap_servers": settings.aws.bootstrap_servers or "127.0.0.1:9092"}
+        from pipectl.aws.msk import producer_endpoint
+
+        bootstrap, iam = producer_endpoint(
+            settings, explicit_bootstrap=raw.bootstrap_servers, need_broker=not (raw.stdout or raw.dry_run)
+        )
+        return {"topic": settings.aws.topic, "bootstrap_servers": bootstrap, "iam": iam}
     return {"topic": settings.pipeline.topic, "bootstrap_servers": settings.kafka_bootstrap}
 
 
