@@ -2,20 +2,22 @@
 
 The options are producer/cli_options.py's (shared with `python producer/cli.py produce orders`);
 the work is producer.send.produce. Settings give the defaults: topic = pipeline.topic, and the
-bootstrap servers of the local broker (env local) or aws.bootstrap_servers (env aws).
+bootstrap servers of the local broker (env local); in env aws, aws.topic and MSK with IAM auth
+(pipectl.aws.msk: aws.bootstrap_servers or the brokers of aws.msk_cluster_arn, aws.kafka_auth,
+aws.kafka_ca_file).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import typer
 
 from pipectl.cli import context
 from pipectl.aws.msk import producer_endpoint
 from pipectl.config import Settings
-from pipectl.errors import EXIT_FAILURE, ConfigError, PipectlError
+from pipectl.errors import EXIT_FAILURE, PipectlError
 from producer.cli_display import render_dry_run, render_summary, render_summary_stderr, reporting
 from producer.cli_options import orders_command
 from producer.errors import ProducerError

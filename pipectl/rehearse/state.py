@@ -42,9 +42,10 @@ class Rehearsal:
     started_in_s: float
 
     def public(self) -> dict[str, object]:
-        """Everything but the secret key (for output)."""
+        """Everything but the credentials (for output)."""
         d = dataclasses.asdict(self)
         d.pop("secret_access_key")
+        d.pop("access_key_id")
         return d
 
 

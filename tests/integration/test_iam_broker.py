@@ -33,13 +33,15 @@ PORT = 29100 + int(os.environ.get("PIPECTL_TEST_PORT_OFFSET", "0"))
 REGION = "us-east-1"
 CREDS = IamCredentials("AKIAREHEARSAL0000001", "rehearsal/Secret+Key0123456789abcdefghij")
 TOPIC = "iam.check"
+ORDERS = "orders.created.v1"
 FAILED = re.compile(r"Failed authentication with \S+ \(channelId=[^)]*\) \((.*)\) \(org\.apache\.kafka")
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamBroker]:
     workdir = tmp_path_factory.mktemp("iam-broker")
-    started = start_iam_broker(workdir, PORT, CREDS, REGION, topics=[TOPIC], partitions=1, target_dir=REPO / "target")
+    started = start_iam_broker(workdir, PORT, CREDS, REGION, topics=[TOPIC, ORDERS], partitions=1,
+                               target_dir=REPO / "target")
     try:
         yield started
     finally:
@@ -71,14 +73,14 @@ def java_check(broker: IamBroker, tmp_path_factory: pytest.TempPathFactory) -> C
     return run
 
 
-def _read_values(broker: IamBroker) -> list[str]:
-    """Every value in TOPIC, read over the IAM listener with an OAUTHBEARER token (the producer's way)."""
+def _read_values(broker: IamBroker, topic: str = TOPIC) -> list[str]:
+    """Every value in `topic`, read over the IAM listener with an OAUTHBEARER token (the producer's way)."""
     from kafka import KafkaConsumer
 
     from pipectl.rehearse.broker import static_token_provider
 
     consumer = KafkaConsumer(
-        TOPIC, bootstrap_servers=broker.bootstrap, security_protocol="SASL_SSL", sasl_mechanism="OAUTHBEARER",
+        topic, bootstrap_servers=broker.bootstrap, security_protocol="SASL_SSL", sasl_mechanism="OAUTHBEARER",
         sasl_oauth_token_provider=static_token_provider(CREDS, REGION), ssl_cafile=str(broker.ca_pem),
         auto_offset_reset="earliest", consumer_timeout_ms=8000, group_id=None,
     )
@@ -158,7 +160,7 @@ def test_the_python_signer_token_is_accepted_and_records_flow(broker: IamBroker)
 
 
 def test_start_is_idempotent_and_the_broker_is_recorded(broker: IamBroker) -> None:
-    again = start_iam_broker(broker.workdir, PORT, CREDS, REGION, topics=[TOPIC], partitions=1,
+    again = start_iam_broker(broker.workdir, PORT, CREDS, REGION, topics=[TOPIC, ORDERS], partitions=1,
                              target_dir=REPO / "target")
     assert again.pid == broker.pid
     recorded = read_iam_broker(broker.workdir)
@@ -227,3 +229,61 @@ def test_other_mechanisms_are_refused(broker: IamBroker) -> None:
     scram = _refusals(broker, lambda: _admin(broker, "SCRAM-SHA-512", sasl_plain_username="admin",
                                                sasl_plain_password="admin"))
     assert "Unsupported SASL mechanism SCRAM-SHA-512" in scram
+
+
+# ------------------------------------------------------------------------------------------ the producer
+def _aws_env(broker: IamBroker, tmp_path: Path, **aws: str) -> dict[str, str]:
+    from tests.conftest import TEST_PORTS
+
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("PIPECTL_") or k.startswith("AWS_") or k == "DEPLOYMENT_ENV")}
+    env.update(TEST_PORTS)
+    env.update(
+        PIPECTL_PROJECT_DIR=str(REPO), PIPECTL_CONFIG=str(tmp_path / "none.toml"), HOME=str(tmp_path),
+        AWS_EC2_METADATA_DISABLED="true", PIPECTL_AWS_REGION=REGION, PIPECTL_AWS_BOOTSTRAP_SERVERS=broker.bootstrap,
+        PIPECTL_AWS_KAFKA_CA_FILE=str(broker.ca_pem), AWS_ACCESS_KEY_ID=CREDS.access_key_id,
+        AWS_SECRET_ACCESS_KEY=CREDS.secret_access_key,
+    )
+    env.update(aws)
+    return env
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
+def test_pipectl_env_aws_produce_goes_through_iam_auth(broker: IamBroker, tmp_path: Path, client: str) -> None:
+    from tests.conftest import run_json
+
+    before = len(_read_values(broker, ORDERS))
+    code, summary = run_json(_aws_env(broker, tmp_path), "--env", "aws", "produce", "orders", "--count", "300",
+                             "--rate", "max", "--client", client, "--seed", "7", timeout=300)
+    assert code == 0, summary
+    assert (summary["client"], summary["bootstrap"], summary["sent"], summary["acked"], summary["failed"]) == (
+        client, broker.bootstrap, 300, 300, 0)
+    values = _read_values(broker, ORDERS)
+    assert len(values) - before == 300
+    assert all(json.loads(v)["event_type"] == "order.created" for v in values[before:])
+
+
+def test_pipectl_produce_without_credentials_says_so(broker: IamBroker, tmp_path: Path) -> None:
+    from tests.conftest import run_pipectl
+
+    env = _aws_env(broker, tmp_path)
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    result = run_pipectl(env, "--env", "aws", "produce", "orders", "--count", "1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: no AWS credentials found for MSK IAM auth -- set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+        "(or AWS_PROFILE / aws.profile) for an identity allowed kafka-cluster:Connect"
+    )
+
+
+def test_pipectl_produce_with_a_wrong_secret_fails_in_one_line(broker: IamBroker, tmp_path: Path) -> None:
+    from tests.conftest import run_pipectl
+
+    env = _aws_env(broker, tmp_path, AWS_SECRET_ACCESS_KEY="wrong-secret")
+    result = run_pipectl(env, "--env", "aws", "produce", "orders", "--count", "1", "--client", "kafka-python",
+                         "--connect-timeout", "5s")
+    assert result.returncode == 4
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error: cannot reach Kafka at {broker.bootstrap} with MSK IAM auth (SASL_SSL) within 5s -- "
+    )
+    assert "wrong-secret" not in result.stdout + result.stderr
