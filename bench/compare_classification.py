@@ -92,6 +92,8 @@ def run_both(warehouse: Path) -> None:
     """Both versions in one batch job each, bounded at the latest offsets."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from jobs.order_ingest.job import register_classified_view
+
     for name, build in (("old", legacy.statements), ("new", lambda s: (statements.setup_statements(s), statements.inserts(s)))):
         settings = load_job_settings({
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}", "KAFKA_TOPIC": TOPIC, "KAFKA_GROUP_ID": f"compare-{name}",
@@ -106,6 +108,8 @@ def run_both(warehouse: Path) -> None:
         started = time.monotonic()
         for sql in ddl:
             t_env.execute_sql(sql.replace("'format' = 'raw'", "'format' = 'raw',\n  'scan.bounded.mode' = 'latest-offset'"))
+        if name == "new":
+            register_classified_view(t_env)
         stmt_set = t_env.create_statement_set()
         for sql in inserts:
             stmt_set.add_insert_sql(sql)

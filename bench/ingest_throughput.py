@@ -82,21 +82,65 @@ def committed_rows(warehouse: Path, table: str) -> int:
     return int(snap.summary["total-records"]) if snap else 0
 
 
-def run_job(env, sink: str, events: int, warehouse: Path, valid: int, timeout_s: float = 900) -> float:
+class Profile:
+    """A Java Flight Recorder recording of the TaskManager while one job runs (`--profile`): CPU samples
+    (Java and native) counted by what they were doing, a sample counting for the first category
+    (in this order) that any frame of its stack belongs to."""
+
+    CATEGORIES = (
+        ("zstd compression", ("com.github.luben.zstd", "Zstd")),
+        ("Parquet encoding", ("org.apache.parquet", "org.apache.iceberg.parquet", "org.apache.iceberg.shaded.org.apache.parquet")),
+        ("Iceberg writer, other", ("org.apache.iceberg",)),
+        ("classification (Jackson, ClassifyOrder)", ("dev.pipectl.flink", "com.fasterxml.jackson")),
+        ("Flink json format", ("org.apache.flink.formats.json",)),
+        ("Kafka fetch and records", ("org.apache.kafka", "org.apache.flink.connector.kafka")),
+        ("Flink runtime (serialization, network, operators)", ("org.apache.flink",)),
+    )
+
+    def __init__(self, env: dict, name: str) -> None:
+        status = json.loads(pipectl(env, "local", "status", "--output", "json", check=False).stdout)
+        self.pid = next(c["pid"] for c in status["components"] if c["name"] == "taskmanager")
+        self.file = OUT / f"{name}.jfr"
+        self.name = name
+        subprocess.run(["jcmd", str(self.pid), "JFR.start", f"name={name}", "settings=profile", f"filename={self.file}"],
+                       capture_output=True, check=True)
+
+    def stop(self) -> str:
+        subprocess.run(["jcmd", str(self.pid), "JFR.stop", f"name={self.name}"], capture_output=True, check=True)
+        text = subprocess.run(["jfr", "print", "--events", "jdk.ExecutionSample,jdk.NativeMethodSample",
+                               "--stack-depth", "96", str(self.file)], capture_output=True, text=True).stdout
+        counts: dict[str, int] = {}
+        for sample in text.split("jdk.")[1:]:
+            if "stackTrace = [" not in sample:
+                continue
+            label = next((cat for cat, marks in self.CATEGORIES if any(m in sample for m in marks)), "other (JVM, GC, idle threads)")
+            counts[label] = counts.get(label, 0) + 1
+        total = sum(counts.values()) or 1
+        return ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def run_job(env, sink: str, events: int, warehouse: Path, valid: int, timeout_s: float = 900,
+            profile: bool = False) -> tuple[float, float, str]:
+    """(seconds from the first record to done, of which waiting for the last commit, profile summary)."""
     job_env = dict(env, ORDER_INGEST_SINK=sink, PIPECTL_PIPELINE_CONSUMER_GROUP=f"bench-{sink}-{time.time_ns()}")
     started = json.loads(pipectl(job_env, "job", "start", "--fresh", "--output", "json").stdout)
     job_id = started["job_id"]
-    t0 = None
+    recording = Profile(env, sink) if profile else None
+    t0 = read_all = None
     deadline = time.monotonic() + timeout_s
     try:
         while True:
             n = source_records(job_id)
+            now = time.monotonic()
             if t0 is None and n > 0:
-                t0 = time.monotonic()
-            done = n >= events if sink != "iceberg" else committed_rows(warehouse, "orders_bench") >= valid
+                t0 = now
+            if read_all is None and n >= events:
+                read_all = now
+            done = read_all is not None if sink != "iceberg" else committed_rows(warehouse, "orders_bench") >= valid
             if done:
-                return time.monotonic() - t0
-            if time.monotonic() > deadline:
+                summary = recording.stop() if recording else ""
+                return now - t0, now - read_all, summary
+            if now > deadline:
                 raise SystemExit(f"{sink}: not done after {timeout_s:.0f} s ({n:,} records read)")
             time.sleep(0.2)
     finally:
@@ -150,6 +194,8 @@ def main():
     ap.add_argument("--freshness-seconds", type=int, default=60)
     ap.add_argument("--only", default="raw,json,blackhole,iceberg,freshness",
                     help="comma-separated parts to run (default: all)")
+    ap.add_argument("--profile", action="store_true",
+                    help="record (c) and (d) with Java Flight Recorder and print where the TaskManager's CPU goes")
     ap.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     a = ap.parse_args()
 
@@ -178,9 +224,13 @@ def main():
         for sink in ("raw", "json", "blackhole", "iceberg"):
             if sink not in a.only:
                 continue
-            seconds = run_job(env, sink, a.events, warehouse, valid)
+            seconds, commit_wait, profile = run_job(env, sink, a.events, warehouse, valid,
+                                                    profile=a.profile and sink in ("blackhole", "iceberg"))
             rates[sink] = a.events / seconds
-            print(f"{labels[sink]:26} {rates[sink]:>9,.0f} records/s   ({seconds:.1f} s)", flush=True)
+            wait = f", {commit_wait:.1f} s of it after the last record was read" if sink == "iceberg" else ""
+            print(f"{labels[sink]:26} {rates[sink]:>9,.0f} records/s   ({seconds:.1f} s{wait})", flush=True)
+            if profile:
+                print(f"    TaskManager CPU samples: {profile}", flush=True)
         if "json" in rates:
             for sink, target in (("blackhole", 0.7), ("iceberg", 0.4)):
                 if sink in rates:

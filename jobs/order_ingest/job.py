@@ -32,7 +32,7 @@ from jobs.order_ingest.settings import (
     read_application_properties,
 )
 
-__all__ = ["is_aws_environment", "main", "build_statement_set", "resolve_settings"]
+__all__ = ["is_aws_environment", "main", "build_statement_set", "register_classified_view", "resolve_settings"]
 
 DEFAULT_JAR = Path(__file__).resolve().parents[2] / "target" / "pyflink-dependencies.jar"
 
@@ -79,6 +79,12 @@ def create_table_env(settings: JobSettings):
     return t_env
 
 
+def register_classified_view(t_env) -> None:
+    """The view both inserts read, registered as one Table so that they share its Correlate: the
+    classification function runs once per record (see statements.classified_select)."""
+    t_env.create_temporary_view(statements.CLASSIFIED, t_env.sql_query(statements.classified_select()))
+
+
 def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
     """Run the setup DDL and return the statement set holding the inserts.
 
@@ -90,6 +96,8 @@ def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
         ddl, inserts = statements.bench_statements(settings, sink)
     for sql in ddl:
         t_env.execute_sql(sql)
+    if sink in ("iceberg", "blackhole"):
+        register_classified_view(t_env)
     stmt_set = t_env.create_statement_set()
     for sql in inserts:
         stmt_set.add_insert_sql(sql)

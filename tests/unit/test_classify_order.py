@@ -201,3 +201,19 @@ def test_the_exact_columns_of_a_valid_row(results):
     assert new_rows[names.index("amount rounded")][12] == Decimal("0.13")
     assert new_rows[names.index("amount overflows DECIMAL(12,2)")][12] is None
     assert new_rows[names.index("schema_version 1.0")][3] == 1
+
+
+def test_the_job_runs_the_function_once_per_record_for_both_tables():
+    """Both inserts share one Correlate (see statements.classified_select): one parse per record."""
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    from jobs.order_ingest.job import build_statement_set
+    from jobs.order_ingest.settings import load_job_settings
+
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    t_env.get_config().set("pipeline.jars", JAR.as_uri())
+    settings = load_job_settings({"ICEBERG_WAREHOUSE": (REPO / "target" / "explain-warehouse").as_uri()})
+    plan = build_statement_set(t_env, settings).explain()
+    optimized = plan.split("== Optimized Execution Plan ==")[1]
+    assert optimized.count("Correlate(invocation=[classify_order(") == 1
+    assert optimized.count("Reused(reference_id=[1])") == 2
