@@ -7,6 +7,8 @@ engine answers, native otherwise) and records it in <state_dir>/runtime; every l
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, PipectlError
 from pipectl.progress import SILENT, Reporter
@@ -93,7 +95,7 @@ def component_log(settings: Settings, component: str, lines: int) -> dict:
 SAVEPOINT_ON_DOWN_TIMEOUT_S = 90
 
 
-def _stop_job_first(settings: Settings, stack, reporter) -> list[str]:
+def _stop_job_first(settings: Settings, stack: Any, reporter: Any) -> list[str]:
     """Stop a running order_ingest job with a savepoint before the stack goes down (bounded wait)."""
     from pipectl.flink import jobs
     from pipectl.progress import SILENT
@@ -114,7 +116,7 @@ def _stop_job_first(settings: Settings, stack, reporter) -> list[str]:
     return [f"job {info.job_id}: stopped with savepoint {info.savepoint}"]
 
 
-def stop_stack(settings: Settings, purge: bool = False, reporter=None):
+def stop_stack(settings: Settings, purge: bool = False, reporter: Any = None) -> Any:
     """`local down`: stop a running job with a savepoint first (unless --purge deletes all state
     anyway), then stop the components; `purge` also deletes data, checkpoints and the warehouse."""
     stack = get_stack(settings, reporter)

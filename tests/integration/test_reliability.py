@@ -258,9 +258,11 @@ def test_broker_restart_loses_nothing(native_stack):
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
     try:
-        producer = produce(env, 20_000, 51, "1000", "--delivery-timeout", "180s")
-        short = produce(short_env, 20_000, 52, "1000", "--delivery-timeout", "3s")
-        wait_for(lambda: rows_in(env) >= 3000, 180, "3,000 rows")
+        producer = produce(env, 20_000, 51, "500", "--delivery-timeout", "180s")
+        wait_for(lambda: rows_in(env) >= 1000, 180, "1,000 rows")
+        short = produce(short_env, 10_000, 52, "1000", "--delivery-timeout", "3s")
+        time.sleep(2)
+        assert producer.poll() is None and short.poll() is None, "the producers ended before the broker was killed"
         killed_at = time.time()
         os.kill(pid_of(env, "kafka"), signal.SIGKILL)
         time.sleep(8)  # longer than the short producer's delivery timeout
@@ -273,7 +275,7 @@ def test_broker_restart_loses_nothing(native_stack):
         out, err = short.communicate(timeout=300)
         lost = json.loads(out)
         assert short.returncode == 1, err[-2000:]
-        assert lost["failed"] > 0 and lost["acked"] + lost["failed"] == lost["sent"] == 20_000, lost
+        assert lost["failed"] > 0 and lost["acked"] + lost["failed"] == lost["sent"] == 10_000, lost
         figures["short_timeout_producer"] = {k: lost[k] for k in ("sent", "acked", "failed")}
 
         summary = produced(producer, 20_000)
