@@ -26,7 +26,8 @@ OAUTHBEARER with aws-msk-iam-sasl-signer-python's token (the producer). Anything
 for another region, or another mechanism (PLAIN, SCRAM, ...) is refused. The Java client finds the region in
 AWS_REGION (or -Daws.region) and the credentials in the default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
 or -Daws.accessKeyId / -Daws.secretAccessKey): the host 127.0.0.1 names no region.
-TLS: a CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost) made with the JDK's keytool at first start.
+TLS: a CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost) made at first start (`cryptography`; the
+JKS truststore with the JDK's keytool).
 """
 
 from __future__ import annotations
@@ -253,7 +254,10 @@ def _keytool() -> str:
 
 
 def _ensure_tls(tls: Path) -> dict[str, Any]:
-    """A rehearsal CA and a broker certificate signed by it (made once per workdir)."""
+    """A rehearsal CA and a broker certificate signed by it (made once per workdir, valid 30 days).
+
+    Keys and certificates come from `cryptography`; the broker's keystore is PKCS12 (read by the broker's JDK),
+    the clients' truststore is JKS (readable by any JVM, Java 11 included), made by one keytool call."""
     paths = {"keystore": tls / "broker.p12", "truststore": tls / "truststore.jks", "ca_pem": tls / "ca.pem"}
     secret_file = tls / "password"
     if all(p.is_file() for p in paths.values()) and secret_file.is_file():
@@ -264,30 +268,63 @@ def _ensure_tls(tls: Path) -> dict[str, Any]:
     password = secrets.token_hex(16)
     secret_file.write_text(password)
     secret_file.chmod(0o600)
-    keytool = _keytool()
-    ca_store, csr, cert = tls / "ca.p12", tls / "broker.csr", tls / "broker.pem"
-    store = ["-storepass", password]
-    steps = [
-        ["-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048", "-validity", "30", "-dname",
-         "CN=pipectl rehearsal CA", "-ext", "bc:c", "-keystore", str(ca_store), "-storetype", "PKCS12", *store],
-        ["-exportcert", "-rfc", "-alias", "ca", "-keystore", str(ca_store), *store, "-file", str(paths["ca_pem"])],
-        ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "30", "-dname",
-         "CN=localhost", "-keystore", str(paths["keystore"]), "-storetype", "PKCS12", *store],
-        ["-certreq", "-alias", "broker", "-keystore", str(paths["keystore"]), *store, "-file", str(csr)],
-        ["-gencert", "-alias", "ca", "-keystore", str(ca_store), *store, "-infile", str(csr), "-outfile", str(cert),
-         "-rfc", "-validity", "30", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-ext", "ku:c=digitalSignature,keyEncipherment",
-         "-ext", "eku=serverAuth"],
-        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(paths["ca_pem"]), "-keystore", str(paths["keystore"]), *store],
-        ["-importcert", "-noprompt", "-alias", "broker", "-file", str(cert), "-keystore", str(paths["keystore"]), *store],
-        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(paths["ca_pem"]), "-keystore", str(paths["truststore"]),
-         "-storetype", "JKS", *store],
-    ]
-    for args in steps:
-        result = subprocess.run([keytool, *args], capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise PipectlError(f"keytool {args[0]} failed: {last[0]}", hint="check the JDK installation")
+    ca_pem, keystore = _make_certificates(password)
+    paths["ca_pem"].write_bytes(ca_pem)
+    paths["keystore"].write_bytes(keystore)
+    paths["keystore"].chmod(0o600)
+    result = subprocess.run(
+        [_keytool(), "-importcert", "-noprompt", "-alias", "rehearsal-ca", "-file", str(paths["ca_pem"]),
+         "-keystore", str(paths["truststore"]), "-storetype", "JKS", "-storepass", password],
+        capture_output=True, text=True, timeout=120,
+    )
+    if result.returncode != 0:
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise PipectlError(f"keytool could not write the truststore: {last[0]}", hint="check the JDK installation")
     return {**paths, "password": password}
+
+
+def _make_certificates(password: str) -> tuple[bytes, bytes]:
+    """(CA certificate PEM, broker PKCS12 keystore with key, certificate and CA) for 127.0.0.1 / localhost."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pipectl rehearsal CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                    x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(10000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
+        .build(password.encode())
+    )
+    keystore = pkcs12.serialize_key_and_certificates(b"broker", key, cert, [ca], encryption)
+    return ca.public_bytes(serialization.Encoding.PEM), keystore
 
 
 def _spawn(workdir: Path, port: int, host: str, credentials: IamCredentials, region: str, partitions: int,
