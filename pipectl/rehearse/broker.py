@@ -27,7 +27,14 @@ for another region, or another mechanism (PLAIN, SCRAM, ...) is refused. The Jav
 AWS_REGION (or -Daws.region) and the credentials in the default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
 or -Daws.accessKeyId / -Daws.secretAccessKey): the host 127.0.0.1 names no region.
 TLS: a CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost) made at first start (`cryptography`; the
-JKS truststore with the JDK's keytool).
+JKS truststore with the JDK's keytool). `stop` leaves workdir (data, TLS) in place; delete it to start afresh.
+
+The producer reaches it as it reaches MSK (`pipectl --env aws produce orders`) with these settings (pipectl.toml
+[aws] or PIPECTL_AWS_*): bootstrap_servers = broker.bootstrap, kafka_ca_file = broker.ca_pem, region = region
+(kafka_auth = "iam" is the default), and the same credentials as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+Helpers: `iam_list_topics(broker, credentials)` (a health probe over the IAM listener) and
+`static_token_provider(credentials, region)` (a kafka-python OAUTHBEARER token provider for fixed credentials).
+Before running a jar on Java 11: `pipectl.bytecode.require_java(jar, 11)` raises BytecodeError naming any newer class.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from typing import Any, Sequence
 
 from pipectl import kafka_admin, procs
 from pipectl.config import find_project_dir
-from pipectl.errors import NotFoundError, PipectlError
+from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
 from pipectl.stack.native import java_env
 from pipectl.wait import wait_until
 
@@ -117,8 +124,10 @@ class IamBroker:
         return stop_iam_broker(self.workdir, timeout)
 
     def to_dict(self) -> dict[str, Any]:
+        """For output: addresses, pid and files; the truststore password is left out."""
         data = asdict(self)
         data.update({k: str(v) for k, v in data.items() if isinstance(v, Path)})
+        del data["truststore_password"]
         data["bootstrap"] = self.bootstrap
         return data
 
@@ -154,7 +163,7 @@ def start_iam_broker(
     target_dir: Path | None = None,
     host: str = "127.0.0.1",
     heap: str = "384m",
-    timeout_s: float = 90.0,
+    timeout_s: float = 180.0,
 ) -> IamBroker:
     """Start (or reuse) the IAM-auth broker, create `topics`, and wait until an IAM-authenticated client answers."""
     workdir = workdir.resolve()
@@ -182,7 +191,8 @@ def start_iam_broker(
     assert managed is not None
     broker = IamBroker(workdir, host, port, region, managed.pid, tls["truststore"], tls["password"],
                        tls["ca_pem"], Path(managed.log))
-    record = {**json.loads(procs.pid_file(workdir, NAME).read_text()), **broker.to_dict()}
+    record = {**json.loads(procs.pid_file(workdir, NAME).read_text()), **broker.to_dict(),
+              "truststore_password": broker.truststore_password}
     procs.pid_file(workdir, NAME).write_text(json.dumps(record))
     procs.pid_file(workdir, NAME).chmod(0o600)
 
@@ -193,9 +203,14 @@ def start_iam_broker(
         listed = iam_list_topics(broker, credentials)
         return all(topic in listed for topic in topics)
 
-    wait_until(ready, what="the IAM broker", timeout=timeout_s, interval=1.0,
-               hint=f"see {broker.log}", log_tail=lambda: procs.tail(broker.log, 20),
-               alive=broker.alive)
+    try:
+        wait_until(ready, what="the IAM broker", timeout=timeout_s, interval=1.0,
+                   hint=f"see {broker.log}", log_tail=lambda: procs.tail(broker.log, 20),
+                   alive=broker.alive)
+    except UnhealthyError:
+        if existing is None:  # started here and never healthy: do not leave it holding the ports
+            stop_iam_broker(workdir)
+        raise
     return broker
 
 
