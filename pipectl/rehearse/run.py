@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipectl import build, procs
+from pipectl import build, bytecode, procs
 from pipectl.config import Settings
 from pipectl.errors import PipectlError, UnhealthyError
 from pipectl.progress import SILENT, Reporter
@@ -82,7 +82,10 @@ def rehearse(
     flink_rest = RehearsalFlink(settings, folder, Path("."), {}).rest
     if running is not None:
         reporter.step(f"found a running rehearsal (job {running.job_id}); checking that data still flows")
-        flowing = health.probe(flink_rest, running.job_id)
+        try:
+            flowing = health.probe(flink_rest, running.job_id, str(folder / "logs"))
+        except PipectlError:  # Flink does not answer
+            flowing = None
         if isinstance(flowing, health.Flowing):
             reporter.done("the rehearsal is running and data can flow")
             return RehearsalResult("running", running, "", "", flowing.to_dict(), str(folder / "logs"))
@@ -128,6 +131,12 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     reporter.done(f"property groups from deploy's CreateApplication request -> {props_file.name}")
 
     app_dir = _unzip(zip_path or settings.aws_zip, folder / "app")
+    newer = bytecode.newer_classes(app_dir / rendered.jarfile)
+    if newer:
+        reporter.warn(
+            f"{len(newer)} classes in {rendered.jarfile} are newer than Java 11 ({bytecode.describe(newer, 1)}); "
+            "the run shows whether the job loads them"
+        )
     flink = RehearsalFlink(settings, folder, home, state.credentials_env(key_id, secret, r.region))
     flink.write_conf(rendered, broker.trust)
     reporter.step(f"starting Flink 1.20 (JobManager + TaskManager) on Java {version}, {flink.url}")
@@ -140,12 +149,12 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     output = proc.stdout + "\n" + proc.stderr
     job = health.job_id(output)
     if proc.returncode != 0 or job is None:
-        raise health.submit_error(output, proc.returncode)
+        raise health.submit_error(output, proc.returncode, str(flink.log("submit")))
     reporter.done(f"main() returned; job {job} submitted")
 
     reporter.step("waiting until data can flow (partitions assigned over IAM auth, a checkpoint to S3 Tables)")
     flowing = health.wait_flowing(
-        flink.rest, job, timeout, log_tail=lambda: procs.tail(flink.log("taskmanager"), 30)
+        flink.rest, job, timeout, str(folder / "logs"), log_tail=lambda: procs.tail(flink.log("taskmanager"), 30)
     )
     elapsed = round(time.monotonic() - started, 1)
     reporter.done(
