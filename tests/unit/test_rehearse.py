@@ -120,3 +120,22 @@ def test_rehearse_has_help(args):
     out = subprocess.run([sys.executable, "-m", "pipectl", *args], capture_output=True, text=True, env=dict(os.environ))
     assert out.returncode == 0
     assert "--down" in out.stdout and "--zip" in out.stdout
+
+
+def test_a_busy_port_is_named_before_anything_starts(tmp_path):
+    import socket
+
+    from pipectl.errors import ConfigError
+    from pipectl.rehearse import run
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    try:
+        settings = _settings(tmp_path, PIPECTL_REHEARSE_FLINK_PORT=str(port))
+        with pytest.raises(ConfigError) as err:
+            run._check_ports(settings)
+        assert err.value.message.startswith(f"port {port} (rehearse.flink_port) is in use by pid {os.getpid()} (")
+    finally:
+        sock.close()
