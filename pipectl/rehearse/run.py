@@ -78,36 +78,42 @@ def rehearse(
     reporter: Reporter = SILENT,
 ) -> RehearsalResult:
     folder = state.folder(settings.state_dir)
+    artifact, zip_file = _artifact(settings, zip_path, build_artifact, reporter)
     running = state.read_active(settings.state_dir)
-    flink_rest = RehearsalFlink(settings, folder, Path("."), {}).rest
     if running is not None:
-        reporter.step(f"found a running rehearsal (job {running.job_id}); checking that data still flows")
-        try:
-            flowing = health.probe(flink_rest, running.job_id, str(folder / "logs"))
-        except PipectlError:  # Flink does not answer
-            flowing = None
-        if isinstance(flowing, health.Flowing):
-            reporter.done("the rehearsal is running and data can flow")
-            return RehearsalResult("running", running, "", "", flowing.to_dict(), str(folder / "logs"))
-        reporter.warn("the running rehearsal is not healthy: starting it again")
+        if running.artifact_sha256 == artifact.sha256:
+            reporter.step(f"found a running rehearsal of this artifact (job {running.job_id}); checking that data still flows")
+            try:
+                flowing = health.probe(RehearsalFlink(settings, folder, Path("."), {}).rest, running.job_id, str(folder / "logs"))
+            except PipectlError:  # Flink does not answer
+                flowing = None
+            if isinstance(flowing, health.Flowing):
+                reporter.done("the rehearsal is running and data can flow")
+                return RehearsalResult("running", running, artifact.path, "", flowing.to_dict(), str(folder / "logs"))
+            reporter.warn("the running rehearsal is not healthy: starting it again")
+        else:
+            reporter.step("the running rehearsal runs another artifact: starting it again with this one")
     down(settings)
     try:
-        return _up(settings, folder, zip_path, build_artifact, reporter)
+        return _up(settings, folder, zip_file, artifact, reporter)
     except BaseException:
         down(settings, keep_logs=True)
         raise
 
 
-def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact: bool, reporter: Reporter) -> RehearsalResult:
+def _artifact(settings: Settings, zip_path: Path | None, build_artifact: bool, reporter: Reporter) -> tuple[build.Artifact, Path]:
+    """The zip to rehearse, built and checked as deploy does (or the one given, checked)."""
+    if zip_path is None:
+        return build.package(settings, reporter, build=build_artifact), settings.aws_zip
+    artifact = build.check_zip(zip_path)
+    reporter.done(f"artifact {zip_path} ({artifact.size:,} bytes, layout ok)")
+    return artifact, zip_path
+
+
+def _up(settings: Settings, folder: Path, zip_file: Path, artifact: build.Artifact, reporter: Reporter) -> RehearsalResult:
     started = time.monotonic()
     timeout = float(settings.rehearse.start_timeout_s)
     r = settings.rehearse
-
-    if zip_path is None:
-        artifact = build.package(settings, reporter, build=build_artifact)
-    else:
-        artifact = build.check_zip(zip_path)
-        reporter.done(f"artifact {zip_path} ({artifact.size:,} bytes, layout ok)")
 
     home = java.java_home()
     version = java.java_version(home)
@@ -131,7 +137,7 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     props_file = properties.write(rendered, folder / "application_properties.json")
     reporter.done(f"property groups from deploy's CreateApplication request -> {props_file.name}")
 
-    app_dir = _unzip(zip_path or settings.aws_zip, folder / "app")
+    app_dir = _unzip(zip_file, folder / "app")
     newer = bytecode.newer_classes(app_dir / rendered.jarfile)
     if newer:
         reporter.warn(
@@ -173,6 +179,7 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
         job_id=job,
         java_version=version,
         started_in_s=elapsed,
+        artifact_sha256=artifact.sha256,
     )
     state.write(settings.state_dir, rehearsal)
     return RehearsalResult("started", rehearsal, artifact.path, str(home), flowing.to_dict(), str(folder / "logs"))
