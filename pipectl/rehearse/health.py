@@ -74,15 +74,20 @@ def root_cause(trace: str) -> str:
     return line[:400]
 
 
-def submit_error(output: str, returncode: int, log: str = "") -> PipectlError:
+def submit_error(output: str, returncode: int, log: str = "", timeout: float = 0) -> PipectlError:
     """The one line for a failed `flink run` of the entry point."""
     found = class_version_error(output)
     if found is not None:
         return found
+    if returncode == -1 and job_id(output):
+        return UnhealthyError(
+            f"streaming_job.py submitted the job but did not return within {timeout:.0f}s: main() must return on Managed Flink",
+            hint="do not wait on the TableResult when DEPLOYMENT_ENV=aws",
+        )
     if returncode == -1:
         return UnhealthyError(
-            "streaming_job.py did not return within the submit timeout: main() must return on Managed Flink",
-            hint="do not wait on the TableResult when DEPLOYMENT_ENV=aws",
+            f"streaming_job.py did not submit the job within {timeout:.0f}s",
+            hint=f"the machine may be busy: raise rehearse.start_timeout_s; its output so far is in {log or 'the submit log'}",
         )
     job_errors = [line for line in output.splitlines() if line.startswith("error: ")]
     reason = job_errors[-1].removeprefix("error: ") if job_errors else root_cause(output)

@@ -152,11 +152,10 @@ def _up(settings: Settings, folder: Path, zip_file: Path, artifact: build.Artifa
     reporter.done(f"Flink runs on Java {version}: {flink.url}")
 
     reporter.step(f"running {rendered.python} with {rendered.jarfile} on the classpath (DEPLOYMENT_ENV=aws)")
-    proc = flink.submit(app_dir, rendered, props_file)
-    output = proc.stdout + "\n" + proc.stderr
+    code, output = flink.submit(app_dir, rendered, props_file, timeout)
     job = health.job_id(output)
-    if proc.returncode != 0 or job is None:
-        raise health.submit_error(output, proc.returncode, str(flink.log("submit")))
+    if code != 0 or job is None:
+        raise health.submit_error(output, code, str(flink.log("submit")), timeout)
     reporter.done(f"main() returned; job {job} submitted")
 
     reporter.step("waiting until data can flow (partitions assigned over IAM auth, a checkpoint to S3 Tables)")
