@@ -132,7 +132,7 @@ class RehearseSettings:
     flink_port: int = 8091
     flink_rpc_port: int = 6133
     moto_port: int = 5055
-    start_timeout_s: int = 300
+    start_timeout_s: int = 600  # per phase (Flink start, submission, first checkpoint)
 
 
 @dataclass(frozen=True)

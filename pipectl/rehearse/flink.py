@@ -26,7 +26,6 @@ from pipectl.stack.native import flink_home
 from pipectl.wait import wait_until
 
 COMPONENTS = ("taskmanager", "jobmanager")
-SUBMIT_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -150,9 +149,10 @@ class RehearsalFlink:
         return stopped
 
     # ------------------------------------------------------------------ the job
-    def submit(self, app_dir: Path, rendered: Rendered, properties_file: Path) -> subprocess.CompletedProcess[str]:
+    def submit(self, app_dir: Path, rendered: Rendered, properties_file: Path, timeout: float) -> tuple[int, str]:
         """What the service does with the run options: run the entry point with the jar on the
-        classpath. `main()` has to return: the client is given SUBMIT_TIMEOUT_S."""
+        classpath. `main()` has to return: after `timeout` seconds the client is stopped and the
+        exit code is -1. Returns (exit code, output); the output is also in logs/submit.log."""
         env = self.env()
         env["APPLICATION_PROPERTIES_FILE"] = str(properties_file)
         argv = [
@@ -161,11 +161,15 @@ class RehearsalFlink:
             "--jarfile", str(app_dir / rendered.jarfile),
         ]
         log = self.log("submit")
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=app_dir, timeout=SUBMIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            log.write_text(out)
-            return subprocess.CompletedProcess(argv, -1, out, "")
-        log.write_text(proc.stdout + "\n" + proc.stderr)
-        return proc
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=app_dir,
+                start_new_session=True,
+            )
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                procs.stop(self.run_dir, procs.Managed("submit", proc.pid, "flink", str(log)), timeout=10)
+                proc.wait()
+                code = -1
+        return code, log.read_text(errors="replace")

@@ -74,21 +74,26 @@ def root_cause(trace: str) -> str:
     return line[:400]
 
 
-def submit_error(output: str, returncode: int) -> PipectlError:
+def submit_error(output: str, returncode: int, log: str = "", timeout: float = 0) -> PipectlError:
     """The one line for a failed `flink run` of the entry point."""
     found = class_version_error(output)
     if found is not None:
         return found
+    if returncode == -1 and job_id(output):
+        return UnhealthyError(
+            f"streaming_job.py submitted the job but did not return within {timeout:.0f}s: main() must return on Managed Flink",
+            hint="do not wait on the TableResult when DEPLOYMENT_ENV=aws",
+        )
     if returncode == -1:
         return UnhealthyError(
-            "streaming_job.py did not return within the submit timeout: main() must return on Managed Flink",
-            hint="do not wait on the TableResult when DEPLOYMENT_ENV=aws",
+            f"streaming_job.py did not submit the job within {timeout:.0f}s",
+            hint=f"the machine may be busy: raise rehearse.start_timeout_s; its output so far is in {log or 'the submit log'}",
         )
     job_errors = [line for line in output.splitlines() if line.startswith("error: ")]
     reason = job_errors[-1].removeprefix("error: ") if job_errors else root_cause(output)
     return PipectlError(
         f"the job did not start: {reason}",
-        hint="the same would happen on Managed Flink; see the rehearsal's submit log (pipectl aws rehearse --output json shows it)",
+        hint=f"the same would happen on Managed Flink; the whole output is in {log or 'the submit log'}",
     )
 
 
@@ -97,7 +102,7 @@ def job_id(output: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _failure(rest: FlinkRest, job: str) -> PipectlError | None:
+def _failure(rest: FlinkRest, job: str, logs: str) -> PipectlError | None:
     exc = rest.exceptions(job)
     history = (exc.get("exceptionHistory") or {}).get("entries") or []
     traces = [e.get("stacktrace") or "" for e in history]
@@ -111,7 +116,7 @@ def _failure(rest: FlinkRest, job: str) -> PipectlError | None:
             return found
     return UnhealthyError(
         f"the job failed (Managed Flink would restart it forever): {root_cause(traces[0])}",
-        hint="the JobManager and TaskManager logs are in the rehearsal's logs folder",
+        hint=f"the JobManager and TaskManager logs are in {logs or 'the rehearsal logs folder'}",
     )
 
 
@@ -123,14 +128,14 @@ def _metric_sum(rest: FlinkRest, job: str, vertex: str, suffix: str) -> int:
     return int(sum(float(v.get("sum") or 0) for v in rest.subtask_metrics(job, vertex, wanted)))
 
 
-def probe(rest: FlinkRest, job: str) -> Flowing | PipectlError | None:
+def probe(rest: FlinkRest, job: str, logs: str = "") -> Flowing | PipectlError | None:
     """One look: Flowing when data can flow, an error when the job failed, None when not yet."""
-    failure = _failure(rest, job)
+    failure = _failure(rest, job, logs)
     if failure is not None:
         return failure
     detail = rest.job(job)
     if detail.get("state") in ("FAILED", "CANCELED", "FINISHED"):
-        return UnhealthyError(f"the job is {detail['state']}", hint="see the rehearsal's JobManager log")
+        return UnhealthyError(f"the job is {detail['state']}", hint=f"see the JobManager log in {logs or 'the rehearsal logs folder'}")
     vertices = detail.get("vertices", [])
     if detail.get("state") != "RUNNING" or any(v.get("status") != "RUNNING" for v in vertices):
         return None
@@ -143,13 +148,13 @@ def probe(rest: FlinkRest, job: str) -> Flowing | PipectlError | None:
     return Flowing(job, int(completed.get("id", 0)), assigned, auths, [v.get("name", "") for v in vertices])
 
 
-def wait_flowing(rest: FlinkRest, job: str, timeout: float, log_tail: Any = None) -> Flowing:
+def wait_flowing(rest: FlinkRest, job: str, timeout: float, logs: str, log_tail: Any = None) -> Flowing:
     result = wait_until(
-        lambda: probe(rest, job),
+        lambda: probe(rest, job, logs),
         what="the rehearsed job (partitions assigned, consumer authenticated, a checkpoint completed)",
         timeout=timeout,
         interval=2,
-        hint="see the rehearsal's JobManager and TaskManager logs",
+        hint=f"see the JobManager and TaskManager logs in {logs}",
         log_tail=log_tail,
     )
     if isinstance(result, PipectlError):

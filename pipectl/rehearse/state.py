@@ -40,6 +40,7 @@ class Rehearsal:
     job_id: str
     java_version: str
     started_in_s: float
+    artifact_sha256: str = ""  # the zip it runs (rehearse again with another zip: restarted)
 
     def public(self) -> dict[str, object]:
         """Everything but the credentials (for output)."""
@@ -71,7 +72,7 @@ def write(state_dir: Path, rehearsal: Rehearsal) -> Path:
 def read(state_dir: Path) -> Rehearsal | None:
     try:
         data = json.loads(path(state_dir).read_text())
-        return Rehearsal(**{f.name: data[f.name] for f in dataclasses.fields(Rehearsal)})
+        return Rehearsal(**{f.name: data[f.name] for f in dataclasses.fields(Rehearsal) if f.name in data})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -76,7 +76,11 @@ def test_submit_error_prefers_the_jobs_own_message():
     assert health.submit_error(out, 1).message == "the job did not start: missing job settings: KAFKA_BOOTSTRAP_SERVERS"
     trace = "py4j.Py4JJavaError: An error\nCaused by: java.lang.ClassNotFoundException: software.amazon.x.Y\n\tat a.b"
     assert health.submit_error(trace, 1).message == "the job did not start: java.lang.ClassNotFoundException: software.amazon.x.Y"
-    assert "main() must return" in health.submit_error("", -1).message
+    submitted = "Job has been submitted with JobID 0123456789abcdef0123456789abcdef"
+    assert health.submit_error(submitted, -1, timeout=300).message == (
+        "streaming_job.py submitted the job but did not return within 300s: main() must return on Managed Flink"
+    )
+    assert health.submit_error("starting", -1, timeout=300).message == "streaming_job.py did not submit the job within 300s"
     assert health.job_id("Job has been submitted with JobID 0123456789abcdef0123456789abcdef") == "0123456789abcdef0123456789abcdef"
 
 
@@ -120,3 +124,22 @@ def test_rehearse_has_help(args):
     out = subprocess.run([sys.executable, "-m", "pipectl", *args], capture_output=True, text=True, env=dict(os.environ))
     assert out.returncode == 0
     assert "--down" in out.stdout and "--zip" in out.stdout
+
+
+def test_a_busy_port_is_named_before_anything_starts(tmp_path):
+    import socket
+
+    from pipectl.errors import ConfigError
+    from pipectl.rehearse import run
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    try:
+        settings = _settings(tmp_path, PIPECTL_REHEARSE_FLINK_PORT=str(port))
+        with pytest.raises(ConfigError) as err:
+            run._check_ports(settings)
+        assert err.value.message.startswith(f"port {port} (rehearse.flink_port) is in use by pid {os.getpid()} (")
+    finally:
+        sock.close()
