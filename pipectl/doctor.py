@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipectl.config import Settings
 from pipectl.errors import EXIT_NOT_FOUND
@@ -253,7 +254,7 @@ def aws_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-def _network_checks(target) -> list[Check]:
+def _network_checks(target: Any) -> list[Check]:
     """MSK ACTIVE, the VPC and its egress (pipectl.aws.network): the lines deploy stops at."""
     from pipectl.aws.network import findings
 
