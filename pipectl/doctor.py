@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipectl.aws.network import findings
 from pipectl.config import Settings, SettingProblem
@@ -275,7 +276,7 @@ def _missing(problem: str) -> bool:
     return isinstance(problem, SettingProblem) and problem.missing
 
 
-def _network_checks(target) -> list[Check]:
+def _network_checks(target: Any) -> list[Check]:
     """MSK ACTIVE, the VPC and its egress (pipectl.aws.network): the lines deploy stops at."""
     return [Check(f.name, OK if f.ok else (MISSING if f.required else WARN), f.detail, f.fix)
             for f in findings(target)]

@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipectl.aws.causes import GENERIC_FIX, Cause, explain, root_exception
 from pipectl.aws.errors import aws_call
 from pipectl.aws.logs import DRIVER_LOGGER, ERROR_MARKERS, ERROR_TYPES
 from pipectl.aws.target import Target
@@ -34,55 +35,6 @@ JOB_NAME = "order_ingest"
 RESTART_LIMIT = 2  # this many full restarts inside the window is a loop
 WINDOW_S = 600  # how far `assess` looks back
 STATE_RE = re.compile(r"Job (?P<job>\S+) \((?P<id>[0-9a-f]+)\) switched from state (?P<old>[A-Z_]+) to (?P<new>[A-Z_]+)")
-EXCEPTION_RE = re.compile(r"^(?:Caused by: )?(?P<cls>[\w$.]+(?:Exception|Error|Throwable))(?::\s*(?P<msg>.*))?$")
-
-# Known root causes: (pattern in the exception text, what it means and what to do).
-KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"UnsupportedClassVersionError.*?(\S+) has been compiled by a more recent version.*?class file version (\d+)", re.S),
-        "{0} was compiled for Java {java} (class file version {1}); the service runs Java 11: build every class for "
-        "Java 11 (aws-msk-iam-auth 2.3.4 or older) and deploy again",
-    ),
-    (
-        re.compile(r"UnsupportedClassVersionError"),
-        "a class was compiled for a newer Java than the service's Java 11: build every class for Java 11 and deploy again",
-    ),
-    (
-        re.compile(r"SaslAuthenticationException|Access denied.*kafka-cluster|kafka-cluster.*not authorized", re.I),
-        "MSK refused the IAM authentication: give the execution role the kafka-cluster actions from "
-        "`pipectl aws iam-policy` (Connect, DescribeTopic, ReadData, group actions)",
-    ),
-    (
-        re.compile(r"ClassNotFoundException:\s*software\.amazon\.msk"),
-        "the MSK IAM auth classes are not in lib/pyflink-dependencies.jar: rebuild with `pipectl aws package`",
-    ),
-    (
-        re.compile(r"(?:AccessDenied|Forbidden|403).*(?:s3tables|S3Tables|table bucket)|(?:s3tables|S3Tables).*(?:AccessDenied|Forbidden|403)", re.S),
-        "the execution role may not use the table bucket: apply the policy from `pipectl aws iam-policy` "
-        "(s3tables actions on the bucket ARN and on bucket/table/*)",
-    ),
-    (
-        re.compile(r"(?:UnknownHost|SdkClientException|Unable to execute HTTP request|Connect timed out).*(?:s3tables|s3\.|amazonaws\.com)", re.S),
-        "the job cannot reach S3 or S3 Tables from its subnets: add a NAT gateway or the VPC endpoints "
-        "(`pipectl doctor --env aws` names what is missing)",
-    ),
-    (
-        re.compile(r"TimeoutException|Timed out waiting for a node assignment|broker.*(?:not available|unreachable)|"
-                   r"Connection to node .* could not be established", re.I),
-        "the Kafka brokers cannot be reached: run the application in the MSK cluster's VPC (aws.subnets and "
-        "aws.security_groups, or aws.msk_cluster_arn to derive them) and let its security group reach port 9098",
-    ),
-)
-GENERIC_FIX = "see the whole stack trace with `pipectl aws logs`; fix the job and deploy again"
-JAVA_OF_CLASS_VERSION = {55: "11", 61: "17", 65: "21"}
-
-
-@dataclass(frozen=True)
-class Cause:
-    exception: str  # "java.lang.UnsupportedClassVersionError: software/..." (one line)
-    fix: str
-
-
 @dataclass
 class Health:
     """The job's health from metrics and logs. verdict: running | restarting | failed | unknown."""
@@ -171,36 +123,6 @@ def _events(target: Target, since_ms: int, limit: int = 2000) -> list[dict]:
     return out
 
 
-def root_exception(text: str) -> str | None:
-    """The innermost exception of a Java stack trace (or a Python one), as one line."""
-    found = None
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("at ") or not line:
-            continue
-        m = EXCEPTION_RE.match(line)
-        if m:
-            found = line[len("Caused by: "):] if line.startswith("Caused by: ") else line
-    return found
-
-
-def explain(exception: str, context: str = "") -> Cause:
-    """The fix for an exception from the table of known causes (context: the whole trace)."""
-    text = f"{exception}\n{context}"
-    for pattern, fix in KNOWN_CAUSES:
-        m = pattern.search(text)
-        if m:
-            groups = [g.replace("/", ".") if g else "" for g in m.groups()]
-            java = JAVA_OF_CLASS_VERSION.get(int(groups[1]), str(int(groups[1]) - 44)) if len(groups) > 1 else ""
-            return Cause(_one_line(exception), fix.format(*groups, java=java))
-    return Cause(_one_line(exception), GENERIC_FIX)
-
-
-def _one_line(text: str, width: int = 500) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
 @dataclass
 class _LogFacts:
     changes: list[str] = field(default_factory=list)
@@ -210,11 +132,13 @@ class _LogFacts:
     driver_errors: list[str] = field(default_factory=list)
 
 
-def read_log_facts(target: Target, since_ms: int) -> _LogFacts:
-    """Job state changes and the root exception in the application's log since `since_ms`."""
+def read_log_facts(target: Target, since_ms: int, driver_since_ms: int | None = None) -> _LogFacts:
+    """Job state changes and the root exception in the application's log since `since_ms`
+    (Python driver errors since `driver_since_ms`, default the same)."""
     facts = _LogFacts()
+    driver_since_ms = since_ms if driver_since_ms is None else driver_since_ms
     try:
-        docs = _events(target, since_ms)
+        docs = _events(target, min(since_ms, driver_since_ms))
     except NotFoundError:
         return facts
     trace = ""
@@ -225,6 +149,8 @@ def read_log_facts(target: Target, since_ms: int) -> _LogFacts:
             doc.get("messageType") in ERROR_TYPES or any(marker in message for marker in ERROR_MARKERS)
         ):
             facts.driver_errors.append(f"{doc.get('messageType', '-')} PythonDriver: {message}")
+        if doc["_ts"] < since_ms:
+            continue
         m = STATE_RE.search(message)
         if m:
             when = dt.datetime.fromtimestamp(doc["_ts"] / 1000, tz=dt.timezone.utc).strftime("%H:%M:%S")
@@ -312,8 +238,8 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
             if status != "RUNNING":
                 return Health("left", reason=f"application '{name}' left RUNNING during the settle window (now {status})")
             m = metrics(target, since, JOB_METRICS, period=1)  # one value per data point, newest last
-            logs = read_log_facts(target, since_ms)
-            driver = read_log_facts(target, driver_since).driver_errors
+            logs = read_log_facts(target, since_ms, driver_since)
+            driver = logs.driver_errors
         except PipectlError as exc:
             return Health("error", reason=exc.message, cause=Cause(exc.message, exc.hint or ""))
         counter = _last(m["fullRestarts"])
@@ -385,4 +311,4 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
     return health
 
 
-__all__ = ["Health", "Cause", "assess", "watch", "job_facts", "explain", "root_exception", "KNOWN_CAUSES"]
+__all__ = ["Health", "Cause", "GENERIC_FIX", "assess", "watch", "job_facts", "driver_failed", "explain", "root_exception"]

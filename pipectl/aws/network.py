@@ -188,6 +188,7 @@ def egress(target: Target, subnets: tuple[str, ...], security_groups: tuple[str,
     no_s3: list[str] = []
     no_tables = no_logs = False
     rtb_without_s3: set[str] = set()
+    rtb_without_nat: set[str] = set()
     for subnet in subnets:
         table = _route_table_of(subnet, vpc_of[subnet], tables)
         route = _default_route(table)
@@ -196,6 +197,7 @@ def egress(target: Target, subnets: tuple[str, ...], security_groups: tuple[str,
                                                           or route.get("TransitGatewayId"))
         if not nat:
             no_nat.append(subnet)
+            rtb_without_nat.add(table_id or "RTB_ID")
             if str(route.get("GatewayId", "")).startswith("igw-"):
                 igw_only.append(subnet)
             if not (has_endpoint("s3", "Gateway", table_id) or has_endpoint("s3", "Interface")):
@@ -216,7 +218,8 @@ def egress(target: Target, subnets: tuple[str, ...], security_groups: tuple[str,
         "every subnet routes 0.0.0.0/0 to a NAT gateway" if not no_nat
         else f"no NAT gateway on the default route of {', '.join(no_nat)}{nat_note}; the job needs VPC endpoints instead",
         "" if not no_nat else "or add a NAT gateway in a public subnet and route 0.0.0.0/0 of these subnets to it: "
-        f"aws ec2 create-route --route-table-id RTB_ID --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT_ID",
+        f"aws ec2 create-route --route-table-id {' '.join(sorted(rtb_without_nat))} --destination-cidr-block 0.0.0.0/0 "
+        "--nat-gateway-id NAT_ID",
         required=False,
     )]
     rtbs = " ".join(sorted(rtb_without_s3)) or "RTB_ID"

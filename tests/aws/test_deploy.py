@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 
 from tests.aws.conftest import REGION, client, make_network, write_zip
@@ -235,13 +236,27 @@ def test_python_driver_errors_fail_the_deploy(world):
         "messageType": "ERROR",
         "message": "ModuleNotFoundError: No module named 'jobs'",
     }
-    # Written a few seconds ahead, as the service would while the app starts.
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName="kinesis-analytics-log-stream",
-        logEvents=[{"timestamp": int(time.time() * 1000) + 3000, "message": json.dumps(event)}],
-    )
-    proc = world.run("aws", "deploy", "--skip-build")
+    # The service writes the driver's error after the application reports RUNNING (the driver runs
+    # in the started job manager): the settle window must still catch it.
+    def service() -> None:
+        kda = client("kinesisanalyticsv2")
+        for _ in range(600):
+            try:
+                if kda.describe_application(ApplicationName=APP)["ApplicationDetail"]["ApplicationStatus"] == "RUNNING":
+                    break
+            except kda.exceptions.ResourceNotFoundException:
+                pass
+            time.sleep(0.05)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="kinesis-analytics-log-stream",
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps(event)}],
+        )
+
+    writer = threading.Thread(target=service, daemon=True)
+    writer.start()
+    proc = world.run("aws", "deploy", "--skip-build", "--settle", "10")
+    writer.join(timeout=5)
     assert proc.returncode == 4, proc.stderr
     lines = proc.stderr.splitlines()
     assert (
