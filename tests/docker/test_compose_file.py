@@ -91,9 +91,15 @@ def test_the_flow_documents_steps_as_a_user_the_images_do_not_know(caller, base_
 
         # the producer, verbatim but for the tests' port, stopped with Ctrl-C after a few seconds
         producer = caller.popen(f"python producer/cli.py produce orders --rate 10 --bootstrap-servers {kafka}", env)
-        time.sleep(8)
+        started = []
+        for line in producer.stderr:  # progress goes to stderr; sending starts once it is connected
+            started.append(line)
+            if "connected" in line:
+                break
+        time.sleep(6)
         producer.send_signal(signal.SIGINT)
         out, err = producer.communicate(timeout=60)
+        err = "".join(started) + err
         acked, valid = _summary_number(out, "acknowledged"), _summary_number(out, "valid")
         assert acked >= 30 and _summary_number(out, "failed") == 0, out + err
 

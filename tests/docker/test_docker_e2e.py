@@ -166,7 +166,7 @@ def test_docker_runtime_as_a_user_the_images_do_not_know(caller, base_image):
         code, report = pipectl_json(f"verify --expect-rows {EVENTS} --timeout 240", timeout=400)
         assert code == 0, report
         assert report["rows"] == EVENTS and report["duplicates"] == 0
-        assert report["location"].removeprefix("file:").rstrip("/") == str(warehouse / "analytics" / "orders")
+        assert report["location"].removeprefix("file://") == str(warehouse / "analytics" / "orders")
 
         code, stopped = pipectl_json("job stop")
         assert code == 0 and stopped["state"] == "STOPPED", stopped
