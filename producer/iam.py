@@ -58,7 +58,7 @@ def auth_token(auth: IamAuth) -> tuple[str, int]:
 def _kafka_python_provider(auth: IamAuth) -> Any:
     from kafka.net.sasl.oauth import AbstractTokenProvider
 
-    class MskIamTokenProvider(AbstractTokenProvider):  # type: ignore[misc]
+    class MskIamTokenProvider(AbstractTokenProvider):
         """kafka-python asks for a token at every connection; reuse one until a minute before expiry."""
 
         def __init__(self) -> None:

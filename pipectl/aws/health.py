@@ -15,6 +15,8 @@ window: it fails as soon as the job restarts in a loop and passes only when upti
 
 from __future__ import annotations
 
+import itertools
+
 import datetime as dt
 import json
 import re
@@ -78,7 +80,7 @@ def metrics(target: Target, since: dt.datetime, names: dict[str, str], period: i
     keys = list(names)
     out: dict[str, list[float]] = {name: [] for name in keys}
     for result in resp.get("MetricDataResults", []):
-        pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", [])))
+        pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
         out[keys[int(result["Id"][1:])]] = [float(v) for _, v in pairs]
     return out
 
@@ -269,7 +271,7 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
         if not uptimes:
             health.verdict = "unknown"
             health.reason = f"no uptime metric from job {JOB_NAME} within the {settle_s:.0f}s settle window"
-        elif downtime or not uptimes[-1] or not any(b > a for a, b in zip(uptimes, uptimes[1:])):
+        elif downtime or not uptimes[-1] or not any(b > a for a, b in itertools.pairwise(uptimes)):
             health.verdict = "restarting"
             health.reason = f"job {JOB_NAME} did not stay up during the {settle_s:.0f}s settle window"
         else:
@@ -311,4 +313,4 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
     return health
 
 
-__all__ = ["Health", "Cause", "GENERIC_FIX", "assess", "watch", "job_facts", "driver_failed", "explain", "root_exception"]
+__all__ = ["Health", "Cause", "GENERIC_FIX", "assess", "watch", "driver_failed", "explain", "root_exception"]

@@ -76,7 +76,8 @@ def plan(target: Target, restore: str, allow_non_restored: bool, reporter: Repor
             + "list them with `aws kinesisanalyticsv2 list-application-snapshots`, or use --restore latest",
         )
     if updating or chosen is not latest:
-        newest = "the snapshot this update takes" if updating else f"the latest, {latest['SnapshotName']} ({_when(latest)})"  # type: ignore[index]
+        newest = ("the snapshot this update takes" if updating or latest is None
+                  else f"the latest, {latest['SnapshotName']} ({_when(latest)})")
         reporter.warn(
             f"restoring from snapshot {restore} ({_when(chosen)}), older than {newest}: "
             "everything after it is read from Kafka again and stored a second time"

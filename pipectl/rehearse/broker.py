@@ -235,13 +235,13 @@ def static_token_provider(credentials: IamCredentials, region: str) -> Any:
     from botocore.credentials import CredentialProvider, Credentials
     from kafka.net.sasl.oauth import AbstractTokenProvider
 
-    class Static(CredentialProvider):  # type: ignore[misc]
+    class Static(CredentialProvider):
         METHOD = "pipectl-rehearsal"
 
         def load(self) -> Credentials:
             return Credentials(credentials.access_key_id, credentials.secret_access_key)
 
-    class Provider(AbstractTokenProvider):  # type: ignore[misc]
+    class Provider(AbstractTokenProvider):
         def token(self) -> str:
             token, _expiry = MSKAuthTokenProvider.generate_auth_token_from_credentials_provider(region, Static())
             return str(token)
@@ -390,7 +390,7 @@ def _spawn(workdir: Path, port: int, host: str, credentials: IamCredentials, reg
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(
             ["java", "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool", "format",
-             f"--cluster-id={cluster_id}", "-c", str(props)],  # '=': an id may start with '-' 
+             f"--cluster-id={cluster_id}", "-c", str(props)],  # '=': an id may start with '-'
             capture_output=True, text=True, env=env, timeout=120,
         )
         if fmt.returncode != 0:

@@ -159,4 +159,5 @@ def wait_flowing(rest: FlinkRest, job: str, timeout: float, logs: str, log_tail:
     )
     if isinstance(result, PipectlError):
         raise result
+    assert isinstance(result, Flowing)  # probe returns a Flowing, a PipectlError or None (keep waiting)
     return result
