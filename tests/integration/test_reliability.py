@@ -114,7 +114,6 @@ def assert_exactly_once(env: dict, valid: int, malformed: int, figures: dict) ->
     rejected, _ = read_table(env, env["PIPECTL_PIPELINE_REJECTED_TABLE"])
     figures.update(sent=valid + malformed, valid=valid, malformed=malformed, rows=rows, distinct=distinct,
                    quarantined=rejected)
-    print(f"\n[{env['PIPECTL_PIPELINE_CONSUMER_GROUP']}] {json.dumps(figures)}")
     assert (rows, distinct, rejected) == (valid, valid, malformed), figures
 
 
@@ -186,7 +185,7 @@ def test_stop_start_then_down_while_running_then_up_start(native_stack):
     finally:
         stop_job(env)
     figures["total_s"] = round(time.monotonic() - t0, 1)
-    print(f"[routine] {json.dumps(figures)}")
+    print(f"\n[routine] {json.dumps(figures)}")
 
 
 def test_power_cut_kill_9_of_the_whole_stack(native_stack):
@@ -220,7 +219,7 @@ def test_power_cut_kill_9_of_the_whole_stack(native_stack):
     finally:
         stop_job(env)
     figures["total_s"] = round(time.monotonic() - t0, 1)
-    print(f"[powercut] {json.dumps(figures)}")
+    print(f"\n[powercut] {json.dumps(figures)}")
 
 
 def test_taskmanager_comes_back_by_itself(native_stack):
@@ -250,7 +249,7 @@ def test_taskmanager_comes_back_by_itself(native_stack):
         assert_exactly_once(env, summary["valid"], summary["malformed"], figures)
     finally:
         stop_job(env)
-    print(f"[tmrestart] {json.dumps(figures)}")
+    print(f"\n[tmrestart] {json.dumps(figures)}")
 
 
 def test_broker_restart_loses_nothing(native_stack):
@@ -289,4 +288,4 @@ def test_broker_restart_loses_nothing(native_stack):
         assert_exactly_once(env, summary["valid"], summary["malformed"], figures)
     finally:
         stop_job(env)
-    print(f"[brokerrestart] {json.dumps(figures)}")
+    print(f"\n[brokerrestart] {json.dumps(figures)}")
