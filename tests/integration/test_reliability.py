@@ -85,6 +85,13 @@ def produced(proc: subprocess.Popen, count: int, timeout: float = 300) -> dict:
     return summary
 
 
+def in_topic(env: dict) -> int:
+    from pipectl import kafka_admin
+
+    _, end = kafka_admin.topic_offsets(f"127.0.0.1:{env['PIPECTL_LOCAL_KAFKA_PORT']}", env["PIPECTL_PIPELINE_TOPIC"])
+    return sum(end.values())
+
+
 def pid_of(env: dict, name: str) -> int:
     return json.loads((Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "run" / f"{name}.json").read_text())["pid"]
 
@@ -107,7 +114,6 @@ def assert_exactly_once(env: dict, valid: int, malformed: int, figures: dict) ->
     rejected, _ = read_table(env, env["PIPECTL_PIPELINE_REJECTED_TABLE"])
     figures.update(sent=valid + malformed, valid=valid, malformed=malformed, rows=rows, distinct=distinct,
                    quarantined=rejected)
-    print(f"\n[{env['PIPECTL_PIPELINE_CONSUMER_GROUP']}] {json.dumps(figures)}")
     assert (rows, distinct, rejected) == (valid, valid, malformed), figures
 
 
@@ -179,7 +185,7 @@ def test_stop_start_then_down_while_running_then_up_start(native_stack):
     finally:
         stop_job(env)
     figures["total_s"] = round(time.monotonic() - t0, 1)
-    print(f"[routine] {json.dumps(figures)}")
+    print(f"\n[routine] {json.dumps(figures)}")
 
 
 def test_power_cut_kill_9_of_the_whole_stack(native_stack):
@@ -213,7 +219,7 @@ def test_power_cut_kill_9_of_the_whole_stack(native_stack):
     finally:
         stop_job(env)
     figures["total_s"] = round(time.monotonic() - t0, 1)
-    print(f"[powercut] {json.dumps(figures)}")
+    print(f"\n[powercut] {json.dumps(figures)}")
 
 
 def test_taskmanager_comes_back_by_itself(native_stack):
@@ -243,7 +249,7 @@ def test_taskmanager_comes_back_by_itself(native_stack):
         assert_exactly_once(env, summary["valid"], summary["malformed"], figures)
     finally:
         stop_job(env)
-    print(f"[tmrestart] {json.dumps(figures)}")
+    print(f"\n[tmrestart] {json.dumps(figures)}")
 
 
 def test_broker_restart_loses_nothing(native_stack):
@@ -258,12 +264,12 @@ def test_broker_restart_loses_nothing(native_stack):
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
     try:
-        producer = produce(env, 20_000, 51, "500", "--delivery-timeout", "180s")
-        wait_for(lambda: rows_in(env) >= 1000, 180, "1,000 rows")
-        short = produce(short_env, 10_000, 52, "1000", "--delivery-timeout", "3s")
-        time.sleep(2)
+        producer = produce(env, 20_000, 51, "250", "--delivery-timeout", "180s")  # 80 s of events
+        short = produce(short_env, 10_000, 52, "250", "--delivery-timeout", "3s")  # 40 s of events
+        wait_for(lambda: in_topic(env) >= 2000 and in_topic(short_env) >= 500, 70, "events in both topics")
         assert producer.poll() is None and short.poll() is None, "the producers ended before the broker was killed"
         killed_at = time.time()
+        figures["events_in_topic_at_kill"] = in_topic(env)
         os.kill(pid_of(env, "kafka"), signal.SIGKILL)
         time.sleep(8)  # longer than the short producer's delivery timeout
         up = run_pipectl(env, "local", "up")
@@ -282,4 +288,4 @@ def test_broker_restart_loses_nothing(native_stack):
         assert_exactly_once(env, summary["valid"], summary["malformed"], figures)
     finally:
         stop_job(env)
-    print(f"[brokerrestart] {json.dumps(figures)}")
+    print(f"\n[brokerrestart] {json.dumps(figures)}")
