@@ -26,7 +26,15 @@ OAUTHBEARER with aws-msk-iam-sasl-signer-python's token (the producer). Anything
 for another region, or another mechanism (PLAIN, SCRAM, ...) is refused. The Java client finds the region in
 AWS_REGION (or -Daws.region) and the credentials in the default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
 or -Daws.accessKeyId / -Daws.secretAccessKey): the host 127.0.0.1 names no region.
-TLS: a CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost) made with the JDK's keytool at first start.
+TLS: a CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost) made at first start (`cryptography`; the
+JKS truststore with the JDK's keytool). `stop` leaves workdir (data, TLS) in place; delete it to start afresh.
+
+The producer reaches it as it reaches MSK (`pipectl --env aws produce orders`) with these settings (pipectl.toml
+[aws] or PIPECTL_AWS_*): bootstrap_servers = broker.bootstrap, kafka_ca_file = broker.ca_pem, region = region
+(kafka_auth = "iam" is the default), and the same credentials as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+Helpers: `iam_list_topics(broker, credentials)` (a health probe over the IAM listener) and
+`static_token_provider(credentials, region)` (a kafka-python OAUTHBEARER token provider for fixed credentials).
+Before running a jar on Java 11: `pipectl.bytecode.require_java(jar, 11)` raises BytecodeError naming any newer class.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from typing import Any, Sequence
 
 from pipectl import kafka_admin, procs
 from pipectl.config import find_project_dir
-from pipectl.errors import NotFoundError, PipectlError
+from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
 from pipectl.stack.native import java_env
 from pipectl.wait import wait_until
 
@@ -116,8 +124,10 @@ class IamBroker:
         return stop_iam_broker(self.workdir, timeout)
 
     def to_dict(self) -> dict[str, Any]:
+        """For output: addresses, pid and files; the truststore password is left out."""
         data = asdict(self)
         data.update({k: str(v) for k, v in data.items() if isinstance(v, Path)})
+        del data["truststore_password"]
         data["bootstrap"] = self.bootstrap
         return data
 
@@ -153,7 +163,7 @@ def start_iam_broker(
     target_dir: Path | None = None,
     host: str = "127.0.0.1",
     heap: str = "384m",
-    timeout_s: float = 90.0,
+    timeout_s: float = 180.0,
 ) -> IamBroker:
     """Start (or reuse) the IAM-auth broker, create `topics`, and wait until an IAM-authenticated client answers."""
     workdir = workdir.resolve()
@@ -181,7 +191,8 @@ def start_iam_broker(
     assert managed is not None
     broker = IamBroker(workdir, host, port, region, managed.pid, tls["truststore"], tls["password"],
                        tls["ca_pem"], Path(managed.log))
-    record = {**json.loads(procs.pid_file(workdir, NAME).read_text()), **broker.to_dict()}
+    record = {**json.loads(procs.pid_file(workdir, NAME).read_text()), **broker.to_dict(),
+              "truststore_password": broker.truststore_password}
     procs.pid_file(workdir, NAME).write_text(json.dumps(record))
     procs.pid_file(workdir, NAME).chmod(0o600)
 
@@ -192,9 +203,14 @@ def start_iam_broker(
         listed = iam_list_topics(broker, credentials)
         return all(topic in listed for topic in topics)
 
-    wait_until(ready, what="the IAM broker", timeout=timeout_s, interval=1.0,
-               hint=f"see {broker.log}", log_tail=lambda: procs.tail(broker.log, 20),
-               alive=broker.alive)
+    try:
+        wait_until(ready, what="the IAM broker", timeout=timeout_s, interval=1.0,
+                   hint=f"see {broker.log}", log_tail=lambda: procs.tail(broker.log, 20),
+                   alive=broker.alive)
+    except UnhealthyError:
+        if existing is None:  # started here and never healthy: do not leave it holding the ports
+            stop_iam_broker(workdir)
+        raise
     return broker
 
 
@@ -253,7 +269,10 @@ def _keytool() -> str:
 
 
 def _ensure_tls(tls: Path) -> dict[str, Any]:
-    """A rehearsal CA and a broker certificate signed by it (made once per workdir)."""
+    """A rehearsal CA and a broker certificate signed by it (made once per workdir, valid 30 days).
+
+    Keys and certificates come from `cryptography`; the broker's keystore is PKCS12 (read by the broker's JDK),
+    the clients' truststore is JKS (readable by any JVM, Java 11 included), made by one keytool call."""
     paths = {"keystore": tls / "broker.p12", "truststore": tls / "truststore.jks", "ca_pem": tls / "ca.pem"}
     secret_file = tls / "password"
     if all(p.is_file() for p in paths.values()) and secret_file.is_file():
@@ -264,30 +283,63 @@ def _ensure_tls(tls: Path) -> dict[str, Any]:
     password = secrets.token_hex(16)
     secret_file.write_text(password)
     secret_file.chmod(0o600)
-    keytool = _keytool()
-    ca_store, csr, cert = tls / "ca.p12", tls / "broker.csr", tls / "broker.pem"
-    store = ["-storepass", password]
-    steps = [
-        ["-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048", "-validity", "30", "-dname",
-         "CN=pipectl rehearsal CA", "-ext", "bc:c", "-keystore", str(ca_store), "-storetype", "PKCS12", *store],
-        ["-exportcert", "-rfc", "-alias", "ca", "-keystore", str(ca_store), *store, "-file", str(paths["ca_pem"])],
-        ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "30", "-dname",
-         "CN=localhost", "-keystore", str(paths["keystore"]), "-storetype", "PKCS12", *store],
-        ["-certreq", "-alias", "broker", "-keystore", str(paths["keystore"]), *store, "-file", str(csr)],
-        ["-gencert", "-alias", "ca", "-keystore", str(ca_store), *store, "-infile", str(csr), "-outfile", str(cert),
-         "-rfc", "-validity", "30", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-ext", "ku:c=digitalSignature,keyEncipherment",
-         "-ext", "eku=serverAuth"],
-        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(paths["ca_pem"]), "-keystore", str(paths["keystore"]), *store],
-        ["-importcert", "-noprompt", "-alias", "broker", "-file", str(cert), "-keystore", str(paths["keystore"]), *store],
-        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(paths["ca_pem"]), "-keystore", str(paths["truststore"]),
-         "-storetype", "JKS", *store],
-    ]
-    for args in steps:
-        result = subprocess.run([keytool, *args], capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise PipectlError(f"keytool {args[0]} failed: {last[0]}", hint="check the JDK installation")
+    ca_pem, keystore = _make_certificates(password)
+    paths["ca_pem"].write_bytes(ca_pem)
+    paths["keystore"].write_bytes(keystore)
+    paths["keystore"].chmod(0o600)
+    result = subprocess.run(
+        [_keytool(), "-importcert", "-noprompt", "-alias", "rehearsal-ca", "-file", str(paths["ca_pem"]),
+         "-keystore", str(paths["truststore"]), "-storetype", "JKS", "-storepass", password],
+        capture_output=True, text=True, timeout=120,
+    )
+    if result.returncode != 0:
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise PipectlError(f"keytool could not write the truststore: {last[0]}", hint="check the JDK installation")
     return {**paths, "password": password}
+
+
+def _make_certificates(password: str) -> tuple[bytes, bytes]:
+    """(CA certificate PEM, broker PKCS12 keystore with key, certificate and CA) for 127.0.0.1 / localhost."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pipectl rehearsal CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                    x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(10000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
+        .build(password.encode())
+    )
+    keystore = pkcs12.serialize_key_and_certificates(b"broker", key, cert, [ca], encryption)
+    return ca.public_bytes(serialization.Encoding.PEM), keystore
 
 
 def _spawn(workdir: Path, port: int, host: str, credentials: IamCredentials, region: str, partitions: int,

@@ -110,7 +110,7 @@ def _admin(broker: IamBroker, mechanism: str, **extra: Any) -> None:
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, security_protocol="SASL_SSL", sasl_mechanism=mechanism,
-                             ssl_cafile=str(broker.ca_pem), request_timeout_ms=4000, **extra)
+                             ssl_cafile=str(broker.ca_pem), request_timeout_ms=4000, bootstrap_timeout_ms=6000, **extra)
     admin.close()
 
 
