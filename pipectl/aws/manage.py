@@ -163,9 +163,12 @@ def status(settings: Settings) -> Status:
     when = last.get("SnapshotCreationTimestamp") if last else None
     job = None
     if detail["ApplicationStatus"] == appcfg.RUNNING:
-        from pipectl.aws.health import assess
+        from pipectl.aws.health import Health, assess
 
-        job = assess(target).to_dict()
+        try:
+            job = assess(target).to_dict()
+        except PipectlError as exc:  # no cloudwatch:GetMetricData / logs:FilterLogEvents: say so, keep the rest
+            job = Health("unknown", reason=f"cannot read the job's metrics or log ({exc.message})").to_dict()
     return Status(
         application=target.aws.application_name,
         region=target.region,
