@@ -9,7 +9,9 @@ the same parallelism, each with a consumer group of its own (each reads the whol
   (c) blackhole: the job's classification (dev.pipectl.flink.ClassifyOrder) into blackhole sinks
   (d) iceberg:   the real job, committing to Iceberg on every checkpoint
 Throughput = events / (time from the job's first record to the last one read by the source
-(a-c) or committed to Iceberg (d)). Targets: (c) >= 0.7 x (b), (d) >= 0.4 x (b).
+(a-c) or committed to Iceberg (d)). Targets: (c) >= 0.7 x (b), (d) >= 0.4 x (b). Also printed:
+events per CPU-second the TaskManager used over the same time, a figure that other work on a
+shared machine disturbs much less than wall-clock time.
 
 Freshness: with the iceberg job running at the given checkpoint interval, produce at a steady
 rate; for every row, freshness = commit time of the snapshot that made it visible - its
@@ -97,9 +99,8 @@ class Profile:
         ("Flink runtime (serialization, network, operators)", ("org.apache.flink",)),
     )
 
-    def __init__(self, env: dict, name: str) -> None:
-        status = json.loads(pipectl(env, "local", "status", "--output", "json", check=False).stdout)
-        self.pid = next(c["pid"] for c in status["components"] if c["name"] == "taskmanager")
+    def __init__(self, pid: int, name: str) -> None:
+        self.pid = pid
         self.file = OUT / f"{name}.jfr"
         self.name = name
         subprocess.run(["jcmd", str(self.pid), "JFR.start", f"name={name}", "settings=profile", f"filename={self.file}"],
@@ -119,27 +120,41 @@ class Profile:
         return ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+def taskmanager_pid(env: dict) -> int:
+    status = json.loads(pipectl(env, "local", "status", "--output", "json", check=False).stdout)
+    return next(c["pid"] for c in status["components"] if c["name"] == "taskmanager")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_job(env, sink: str, events: int, warehouse: Path, valid: int, timeout_s: float = 900,
-            profile: bool = False) -> tuple[float, float, str]:
-    """(seconds from the first record to done, of which waiting for the last commit, profile summary)."""
+            profile: bool = False) -> tuple[float, float, float, str]:
+    """(seconds from the first record to done, of which waiting for the last commit, TaskManager CPU
+    seconds over the same time, profile summary)."""
     job_env = dict(env, ORDER_INGEST_SINK=sink, PIPECTL_PIPELINE_CONSUMER_GROUP=f"bench-{sink}-{time.time_ns()}")
     started = json.loads(pipectl(job_env, "job", "start", "--fresh", "--output", "json").stdout)
     job_id = started["job_id"]
-    recording = Profile(env, sink) if profile else None
-    t0 = read_all = None
+    tm = taskmanager_pid(env)
+    recording = Profile(tm, sink) if profile else None
+    t0 = read_all = cpu0 = None
     deadline = time.monotonic() + timeout_s
     try:
         while True:
             n = source_records(job_id)
             now = time.monotonic()
             if t0 is None and n > 0:
-                t0 = now
+                t0, cpu0 = now, cpu_seconds(tm)
             if read_all is None and n >= events:
                 read_all = now
             done = read_all is not None if sink != "iceberg" else committed_rows(warehouse, "orders_bench") >= valid
             if done:
+                cpu = cpu_seconds(tm) - cpu0
                 summary = recording.stop() if recording else ""
-                return now - t0, now - read_all, summary
+                return now - t0, now - read_all, cpu, summary
             if now > deadline:
                 raise SystemExit(f"{sink}: not done after {timeout_s:.0f} s ({n:,} records read)")
             time.sleep(0.2)
@@ -220,15 +235,18 @@ def main():
         print(f"load before           {load()}", flush=True)
         labels = {"raw": "(a) raw -> blackhole", "json": "(b) json -> blackhole", "blackhole": "(c) classify -> blackhole",
                   "iceberg": "(d) job -> Iceberg"}
-        rates = {}
+        rates: dict[str, float] = {}
+        per_cpu: dict[str, float] = {}
         for sink in ("raw", "json", "blackhole", "iceberg"):
             if sink not in a.only:
                 continue
-            seconds, commit_wait, profile = run_job(env, sink, a.events, warehouse, valid,
-                                                    profile=a.profile and sink in ("blackhole", "iceberg"))
+            seconds, commit_wait, cpu, profile = run_job(env, sink, a.events, warehouse, valid,
+                                                         profile=a.profile and sink in ("blackhole", "iceberg"))
             rates[sink] = a.events / seconds
+            per_cpu[sink] = a.events / cpu
             wait = f", {commit_wait:.1f} s of it after the last record was read" if sink == "iceberg" else ""
-            print(f"{labels[sink]:26} {rates[sink]:>9,.0f} records/s   ({seconds:.1f} s{wait})", flush=True)
+            print(f"{labels[sink]:26} {rates[sink]:>9,.0f} records/s   {per_cpu[sink]:>9,.0f} records/CPU-s"
+                  f"   ({seconds:.1f} s{wait}; TaskManager CPU {cpu:.1f} s)", flush=True)
             if profile:
                 print(f"    TaskManager CPU samples: {profile}", flush=True)
         if "json" in rates:
@@ -236,7 +254,8 @@ def main():
                 if sink in rates:
                     ratio = rates[sink] / rates["json"]
                     verdict = "met" if ratio >= target else "NOT met"
-                    print(f"{labels[sink][:3]} / (b)                 {ratio:.2f}  (target >= {target}: {verdict})", flush=True)
+                    print(f"{labels[sink][:3]} / (b)                 {ratio:.2f}  (target >= {target}: {verdict}); "
+                          f"per TaskManager CPU-second {per_cpu[sink] / per_cpu['json']:.2f}", flush=True)
         print(f"load after            {load()}", flush=True)
         if "freshness" in a.only:
             lags = freshness(env, warehouse, a.freshness_rate, a.freshness_seconds)
