@@ -8,8 +8,8 @@ the same parallelism, each with a consumer group of its own (each reads the whol
   (b) json:      Flink's json format with the contract's columns into blackhole (parse once: the ceiling)
   (c) blackhole: the job's classification (dev.pipectl.flink.ClassifyOrder) into blackhole sinks
   (d) iceberg:   the real job, committing to Iceberg on every checkpoint
-Throughput = events / (time from the job's first record to the last one read by the source
-(a-c) or committed to Iceberg (d)). Targets: (c) >= 0.7 x (b), (d) >= 0.4 x (b). Also printed:
+Throughput = events / (time from the start of the job's source tasks (Flink's clock) to the
+last record read by the source (a-c) or committed to Iceberg (d), as seen by polling every 0.2 s). Targets: (c) >= 0.7 x (b), (d) >= 0.4 x (b). Also printed:
 events per CPU-second the TaskManager used over the same time, a figure that other work on a
 shared machine disturbs much less than wall-clock time.
 
@@ -133,21 +133,24 @@ def cpu_seconds(pid: int) -> float:
 
 def run_job(env, sink: str, events: int, warehouse: Path, valid: int, timeout_s: float = 900,
             profile: bool = False) -> tuple[float, float, float, str]:
-    """(seconds from the first record to done, of which waiting for the last commit, TaskManager CPU
-    seconds over the same time, profile summary)."""
+    """(seconds from the source's start to done, of which waiting for the last commit, TaskManager CPU
+    seconds used by the job, profile summary)."""
     job_env = dict(env, ORDER_INGEST_SINK=sink, PIPECTL_PIPELINE_CONSUMER_GROUP=f"bench-{sink}-{time.time_ns()}")
+    tm = taskmanager_pid(env)
+    cpu0 = cpu_seconds(tm)  # before the submission: the TaskManager is idle until then
     started = json.loads(pipectl(job_env, "job", "start", "--fresh", "--output", "json").stdout)
     job_id = started["job_id"]
-    tm = taskmanager_pid(env)
     recording = Profile(tm, sink) if profile else None
-    t0 = read_all = cpu0 = None
+    # t0: when the source's tasks started running (Flink's own clock); a fast job can be done before
+    # the first poll sees it, so "first record seen by polling" is not a start time
+    source = next(v for v in rest(f"/jobs/{job_id}")["vertices"] if v["name"].startswith("Source"))
+    t0 = source["start-time"] / 1000 if source.get("start-time", -1) > 0 else time.time()
+    read_all = None
     deadline = time.monotonic() + timeout_s
     try:
         while True:
             n = source_records(job_id)
-            now = time.monotonic()
-            if t0 is None and n > 0:
-                t0, cpu0 = now, cpu_seconds(tm)
+            now = time.time()
             if read_all is None and n >= events:
                 read_all = now
             done = read_all is not None if sink != "iceberg" else committed_rows(warehouse, "orders_bench") >= valid
@@ -155,7 +158,7 @@ def run_job(env, sink: str, events: int, warehouse: Path, valid: int, timeout_s:
                 cpu = cpu_seconds(tm) - cpu0
                 summary = recording.stop() if recording else ""
                 return now - t0, now - read_all, cpu, summary
-            if now > deadline:
+            if time.monotonic() > deadline:
                 raise SystemExit(f"{sink}: not done after {timeout_s:.0f} s ({n:,} records read)")
             time.sleep(0.2)
     finally:
