@@ -267,7 +267,7 @@ def render_compose(layout: Layout | None = None) -> str:
         "# http://127.0.0.1:8081, tables in ./warehouse (PIPECTL_LOCAL_KAFKA_PORT, PIPECTL_LOCAL_FLINK_PORT",
         "# and PIPECTL_COMPOSE_WAREHOUSE change them). From the project folder, after `make build`:",
         "#   docker compose -f compose/docker-compose.yml up -d --build",
-        "#   docker compose -f compose/docker-compose.yml exec jobmanager flink run -d -py " + JOB_PY,
+        "#   docker compose -f compose/docker-compose.yml exec jobmanager flink run -d -j " + JOB_JAR + " -py " + JOB_PY,
         "#   docker compose -f compose/docker-compose.yml down",
         "# The base images and where Python packages come from are build arguments (docs/docker.md).",
         "services:",
