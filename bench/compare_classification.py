@@ -104,6 +104,7 @@ def run_both(warehouse: Path) -> None:
         config.set("pipeline.jars", (ROOT / "target" / "pyflink-dependencies.jar").as_uri())
         config.set("table.local-time-zone", "UTC")
         config.set("parallelism.default", "2")
+        config.set("pipeline.object-reuse", "true")  # as the job runs
         ddl, inserts = build(settings)
         started = time.monotonic()
         for sql in ddl:

@@ -124,6 +124,7 @@ CASES: list[tuple[str, str | None, str | None]] = [
     ("amount a huge integer", BASE.replace('"total_amount":25.0', '"total_amount":123456789012345678901234567890'), None),
     ("optional fields absent", record(payment_method=DROP, channel=DROP), None),
     ("unicode and escapes in items", record(items=[dict(ITEM, product_name='Café "Mug" / \t\u0001 😀 \u2028')]), None),
+    ("a lone surrogate in items", BASE.replace('"Coffee Mug"', '"Mug \\ud800"'), None),
     ("nulls nested in items", record(items=[dict(ITEM, note=None, tags=[None, {}])]), None),
     ("duplicate keys: last wins", BASE.replace('"event_type"', '"event_id":"0f8fad5b-d9cb-469f-a165-70867728950f","event_type"'), None),
     ("duplicate keys: a later null", BASE.replace('"event_type"', '"event_id":null,"event_type"'), "missing event_id"),

@@ -243,6 +243,13 @@ class OrderClassifierTest {
     }
 
     @Test
+    void stringsAreEncodedAsFlinkEncodesThem() {
+        for (String s : new String[] {"", "abc", "Zoë", "€😀", "lone \ud800 surrogate", "\udc00x"}) {
+            assertEquals(StringData.fromString(s), OrderClassifier.utf8(s), s);
+        }
+    }
+
+    @Test
     void utf8Validation() {
         assertEquals(true, Utf8.isValid("aé€😀".getBytes(StandardCharsets.UTF_8)));
         assertEquals(false, Utf8.isValid(new byte[] {(byte) 0xC0, (byte) 0x80})); // overlong
