@@ -31,6 +31,8 @@ from tests.docker.conftest import COMPOSE_OFFSET, committed_rows, ports, skip_or
 pytestmark = pytest.mark.docker
 
 JOB_PY = "/opt/flink/usrlib/jobs/order_ingest/job.py"
+# generous: on a busy shared machine a JVM start alone can take a minute or two
+START_TIMEOUT = 300
 
 
 def compose_command() -> str:
@@ -76,18 +78,18 @@ def test_the_flow_documents_steps_as_a_user_the_images_do_not_know(caller, base_
         from pipectl.wait import wait_until
 
         rest = FlinkRest("http://127.0.0.1:" + env["PIPECTL_LOCAL_FLINK_PORT"], timeout=3)
-        wait_until(lambda: kafka_admin.ping(kafka, 3), what="kafka", timeout=120)
+        wait_until(lambda: kafka_admin.ping(kafka, 3), what="kafka", timeout=START_TIMEOUT)
         wait_until(lambda: sum(1 for _ in kafka_admin.topic_offsets(kafka, "orders.created.v1")[1]) == 2,
-                   what="topic orders.created.v1 with 2 partitions", timeout=120)
-        wait_until(lambda: rest.overview().get("taskmanagers", 0) >= 1, what="flink", timeout=120)
+                   what="topic orders.created.v1 with 2 partitions", timeout=START_TIMEOUT)
+        wait_until(lambda: rest.overview().get("taskmanagers", 0) >= 1, what="flink", timeout=START_TIMEOUT)
 
         # the flow document's submit, verbatim: submitted to the cluster of the container, no stack trace
-        submit = step(f"docker exec flink-jobmanager python {JOB_PY}", timeout=300)
+        submit = step(f"docker exec flink-jobmanager python {JOB_PY}", timeout=600)
         output = submit.stdout + submit.stderr
         assert "Job has been submitted with JobID" in output, output[-4000:]
         assert "Exception" not in output and "Traceback" not in output, output[-4000:]
         wait_until(lambda: [(j["name"], j["state"]) for j in rest.jobs()] == [("order_ingest", "RUNNING")],
-                   what="order_ingest RUNNING on the Compose cluster", timeout=120)
+                   what="order_ingest RUNNING on the Compose cluster", timeout=START_TIMEOUT)
 
         # the producer, verbatim but for the tests' port, stopped with Ctrl-C after a few seconds
         producer = caller.popen(f"python producer/cli.py produce orders --rate 10 --bootstrap-servers {kafka}", env)
