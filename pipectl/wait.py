@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-from pipectl.errors import UnhealthyError
+from pipectl.errors import GaveUpError, UnhealthyError
 
 T = TypeVar("T")
 
@@ -22,7 +22,8 @@ def wait_until(
 ) -> T:
     """Call `check` until it returns a truthy value and return it.
 
-    `check` may raise; the last exception is kept as the reason. `alive` says whether the
+    `check` may raise; the last exception is kept as the reason, except GaveUpError, which ends
+    the wait at once. `alive` says whether the
     process being waited on is still running: when it dies the wait ends at once. On failure
     raise UnhealthyError carrying the component's last log lines.
     """
@@ -33,6 +34,8 @@ def wait_until(
             result = check()
             if result:
                 return result
+        except GaveUpError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure of the probe is "not yet"
             reason = f"{type(exc).__name__}: {exc}".strip()
         if alive is not None and not alive():

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError, PipectlError
+from pipectl.errors import GaveUpError, NotFoundError, PipectlError
 from pipectl.flink import resume
 from pipectl.flink.job_state import ACTIVE_STATES, JOB_NAME, latest_checkpoint
 from pipectl.flink.rest import FlinkRest
@@ -236,7 +236,7 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
     def running_state() -> dict | None:
         job = rest.job(job_id)
         if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
-            raise PipectlError(f"job {job_id} ended as {job['state']}", hint="see 'pipectl local logs jobmanager'")
+            raise GaveUpError(f"job {job_id} ended as {job['state']}", hint="see 'pipectl local logs jobmanager'")
         vertices_running = job["state"] == "RUNNING" and all(v.get("status") == "RUNNING" for v in job.get("vertices", []))
         return job if vertices_running else None
 

@@ -191,7 +191,7 @@ class NativeStack(StackBase):
 
             fmt = subprocess.run(
                 ["java", "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool",
-                 "format", "-t", _kafka_cluster_id(), "-c", str(props)],
+                 "format", f"--cluster-id={_kafka_cluster_id()}", "-c", str(props)],  # "=": an id may start with "-"
                 capture_output=True, text=True, env=env,
             )
             if fmt.returncode != 0:
