@@ -41,10 +41,12 @@ $(JAR): pom.xml $(shell find assembly -type f 2>/dev/null) streaming_job.py $(sh
 	mvn -q -B package
 	@touch $@
 
-# ruff check (rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/
+# ruff (lint and format; rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/.
+# `.venv/bin/ruff format pipectl producer jobs streaming_job.py` fixes a format finding.
 LINTED := pipectl producer jobs streaming_job.py
 lint: install
 	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 # The Java unit tests (JUnit 5, Surefire) also run in every `mvn package` above: no jar is built

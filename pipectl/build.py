@@ -78,7 +78,9 @@ def check_zip(path: Path) -> Artifact:
 def run_maven(project_dir: Path, reporter: Reporter = SILENT) -> None:
     pom = project_dir / "pom.xml"
     if not pom.is_file():
-        raise NotFoundError(f"{pom} does not exist", hint="run pipectl from the project folder (or set PIPECTL_PROJECT_DIR)")
+        raise NotFoundError(
+            f"{pom} does not exist", hint="run pipectl from the project folder (or set PIPECTL_PROJECT_DIR)"
+        )
     mvn = shutil.which("mvn")
     if mvn is None:
         raise PipectlError("Maven (mvn) is not on PATH", hint="install Maven 3.9+ and Java 17, then run again")

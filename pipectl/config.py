@@ -17,7 +17,8 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from pipectl.errors import ConfigError
 from pipectl.rehearse import state as rehearse_state
@@ -35,7 +36,7 @@ class SettingProblem(str):
     setting: str
     missing: bool
 
-    def __new__(cls, text: str, setting: str, *, missing: bool = False) -> "SettingProblem":
+    def __new__(cls, text: str, setting: str, *, missing: bool = False) -> SettingProblem:
         problem = super().__new__(cls, text)
         problem.setting = setting
         problem.missing = missing
@@ -186,12 +187,12 @@ class Settings:
         p = self.pipeline
         if self.env == "aws":
             a = self.aws
-            return PipelineNames(a.topic, a.namespace, a.table, p.rejected_table, p.consumer_group,
-                                 a.checkpoint_interval_s)
-        return PipelineNames(p.topic, p.namespace, p.table, p.rejected_table, p.consumer_group,
-                             p.checkpoint_interval_s)
+            return PipelineNames(
+                a.topic, a.namespace, a.table, p.rejected_table, p.consumer_group, a.checkpoint_interval_s
+            )
+        return PipelineNames(p.topic, p.namespace, p.table, p.rejected_table, p.consumer_group, p.checkpoint_interval_s)
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
@@ -243,9 +244,7 @@ def _coerce(section: str, name: str, tp: Any, value: Any) -> Any:
     return str(value)
 
 
-def _section_values(
-    section: str, cls: type, layers: list[Mapping[str, Any]], problems: list[str]
-) -> Any:
+def _section_values(section: str, cls: type, layers: list[Mapping[str, Any]], problems: list[str]) -> Any:
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     names = {f.name for f in dataclasses.fields(cls)}

@@ -67,8 +67,14 @@ class DoctorReport:
 
     def to_dict(self) -> dict:
         counts = {s: sum(1 for c in self.checks if c.status == s) for s in (OK, WARN, MISSING, WRONG)}
-        return {"env": self.env, "runtime": self.runtime, "ok": self.ok, "exit_code": self.exit_code,
-                "counts": counts, "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "env": self.env,
+            "runtime": self.runtime,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "counts": counts,
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 # ------------------------------------------------------------------------------ single checks
@@ -77,8 +83,12 @@ def check_python() -> Check:
     found = f"{v.major}.{v.minor}.{v.micro} ({sys.executable})"
     if (v.major, v.minor) == PYTHON:
         return Check("python", OK, found)
-    return Check("python", WRONG, f"{found}; pipectl and Managed Flink's FLINK-1_20 runtime use Python 3.11",
-                 "run pipectl from the project's .venv ('make install' creates it with python3.11)")
+    return Check(
+        "python",
+        WRONG,
+        f"{found}; pipectl and Managed Flink's FLINK-1_20 runtime use Python 3.11",
+        "run pipectl from the project's .venv ('make install' creates it with python3.11)",
+    )
 
 
 def parse_java_major(text: str) -> int | None:
@@ -130,9 +140,15 @@ def check_maven(artifacts_built: bool) -> Check:
     if mvn:
         return Check("maven", OK, mvn)
     if artifacts_built:
-        return Check("maven", WARN, "mvn is not on PATH; needed only to rebuild target/",
-                     "apt-get install maven (before changing pom.xml or the job)")
-    return Check("maven", MISSING, "mvn is not on PATH and target/ is not built", "apt-get install maven, then 'make build'")
+        return Check(
+            "maven",
+            WARN,
+            "mvn is not on PATH; needed only to rebuild target/",
+            "apt-get install maven (before changing pom.xml or the job)",
+        )
+    return Check(
+        "maven", MISSING, "mvn is not on PATH and target/ is not built", "apt-get install maven, then 'make build'"
+    )
 
 
 def check_flink_package() -> Check:
@@ -140,12 +156,17 @@ def check_flink_package() -> Check:
 
     spec = find_spec("pyflink")
     if spec is None or not spec.submodule_search_locations:
-        return Check("apache-flink", MISSING, "the apache-flink package is not installed in this Python",
-                     "run 'make install' (or use .venv/bin/pipectl)")
+        return Check(
+            "apache-flink",
+            MISSING,
+            "the apache-flink package is not installed in this Python",
+            "run 'make install' (or use .venv/bin/pipectl)",
+        )
     home = Path(list(spec.submodule_search_locations)[0])
     if not (home / "bin" / "jobmanager.sh").is_file():
-        return Check("apache-flink", WRONG, f"{home} has no Flink distribution (bin/jobmanager.sh)",
-                     "reinstall: 'make install'")
+        return Check(
+            "apache-flink", WRONG, f"{home} has no Flink distribution (bin/jobmanager.sh)", "reinstall: 'make install'"
+        )
     return Check("apache-flink", OK, str(home))
 
 
@@ -159,8 +180,12 @@ def check_port(settings: Settings, setting: str, port: int, component: str) -> C
     if ours is not None and pid and procs.is_alive(ours) and (ours.pid == pid or _is_child(pid, ours.pid)):
         return Check(name, OK, f"in use by pipectl's {component} (pid {ours.pid})")
     held = f"pid {pid} ({command})" if pid else "another process"
-    return Check(name, WRONG, f"in use by {held}; local.{setting} needs it for {component}",
-                 f"stop that process, or set local.{setting} (PIPECTL_LOCAL_{setting.upper()}) to a free port")
+    return Check(
+        name,
+        WRONG,
+        f"in use by {held}; local.{setting} needs it for {component}",
+        f"stop that process, or set local.{setting} (PIPECTL_LOCAL_{setting.upper()}) to a free port",
+    )
 
 
 def _is_child(pid: int, parent: int) -> bool:
@@ -186,19 +211,26 @@ def check_disk(path: Path) -> Check:
     if free < DISK_FAIL_BYTES:
         return Check("disk", WRONG, detail, "free space, or set local.warehouse to a larger filesystem")
     if free < DISK_WARN_BYTES:
-        return Check("disk", WARN, detail + " (less than 2 GiB)", "free space, or set local.warehouse to a larger filesystem")
+        return Check(
+            "disk", WARN, detail + " (less than 2 GiB)", "free space, or set local.warehouse to a larger filesystem"
+        )
     return Check("disk", OK, detail)
 
 
 def check_docker(required: bool) -> Check:
-    fix = ("start a Docker engine (dockerd) and check DOCKER_HOST" if required
-           else "nothing to do: runtime auto falls back to native; start dockerd to use containers")
+    fix = (
+        "start a Docker engine (dockerd) and check DOCKER_HOST"
+        if required
+        else "nothing to do: runtime auto falls back to native; start dockerd to use containers"
+    )
     try:
         import docker  # heavy SDK: only when the runtime may be docker
         from docker.errors import DockerException
         from requests.exceptions import RequestException
     except ImportError:
-        return Check("docker engine", MISSING if required else WARN, "the docker Python package is missing", "run 'make install'")
+        return Check(
+            "docker engine", MISSING if required else WARN, "the docker Python package is missing", "run 'make install'"
+        )
     try:
         client = docker.from_env(timeout=5)
         try:
@@ -207,8 +239,9 @@ def check_docker(required: bool) -> Check:
         finally:
             client.close()
     except (DockerException, RequestException, OSError) as exc:  # no engine answers
-        return Check("docker engine", MISSING if required else WARN,
-                     f"no Docker engine answers ({type(exc).__name__})", fix)
+        return Check(
+            "docker engine", MISSING if required else WARN, f"no Docker engine answers ({type(exc).__name__})", fix
+        )
     return Check("docker engine", OK, f"Docker {version}")
 
 
@@ -220,14 +253,21 @@ def aws_checks(settings: Settings) -> list[Check]:
     region, problems = check_settings(settings, "deploy")
     region_problems = [p for p in problems if _setting(p) == "aws.region"]
     if region_problems:
-        checks.append(Check("aws region", MISSING if _missing(region_problems[0]) else WRONG,
-                            "; ".join(region_problems), "set aws.region in pipectl.toml or AWS_REGION"))
+        checks.append(
+            Check(
+                "aws region",
+                MISSING if _missing(region_problems[0]) else WRONG,
+                "; ".join(region_problems),
+                "set aws.region in pipectl.toml or AWS_REGION",
+            )
+        )
     else:
         checks.append(Check("aws region", OK, region))
     other = [p for p in problems if _setting(p) != "aws.region"]
     if other:
-        checks.append(Check("aws settings", MISSING if all(_missing(p) for p in other) else WRONG,
-                            "; ".join(other), HINT))
+        checks.append(
+            Check("aws settings", MISSING if all(_missing(p) for p in other) else WRONG, "; ".join(other), HINT)
+        )
     else:
         checks.append(Check("aws settings", OK, "every setting 'pipectl aws deploy' needs is set and well formed"))
     try:
@@ -249,18 +289,30 @@ def aws_checks(settings: Settings) -> list[Check]:
     checks.append(_aws_probe("aws identity", lambda: _identity(target)))
     aws = settings.aws
     if aws.code_bucket:
-        checks.append(_aws_probe(f"code bucket {aws.code_bucket}",
-                                 lambda: target.client("s3").head_bucket(Bucket=aws.code_bucket) and "exists",
-                                 missing_fix="create it (aws s3 mb s3://BUCKET) or fix aws.code_bucket"))
+        checks.append(
+            _aws_probe(
+                f"code bucket {aws.code_bucket}",
+                lambda: target.client("s3").head_bucket(Bucket=aws.code_bucket) and "exists",
+                missing_fix="create it (aws s3 mb s3://BUCKET) or fix aws.code_bucket",
+            )
+        )
     if aws.service_role_arn and "/" in aws.service_role_arn:
         role = aws.service_role_arn.rsplit("/", 1)[1]
-        checks.append(_aws_probe(f"execution role {role}",
-                                 lambda: target.client("iam").get_role(RoleName=role) and "exists",
-                                 missing_fix="create it (docs/aws.md, 'pipectl aws iam-policy') or fix aws.service_role_arn"))
+        checks.append(
+            _aws_probe(
+                f"execution role {role}",
+                lambda: target.client("iam").get_role(RoleName=role) and "exists",
+                missing_fix="create it (docs/aws.md, 'pipectl aws iam-policy') or fix aws.service_role_arn",
+            )
+        )
     if target.table_bucket is not None:
-        checks.append(_aws_probe(f"table bucket {target.table_bucket.name}",
-                                 lambda: target.client("s3tables").get_table_bucket(tableBucketARN=aws.table_bucket_arn) and "exists",
-                                 missing_fix="create it (aws s3tables create-table-bucket) or fix aws.table_bucket_arn"))
+        checks.append(
+            _aws_probe(
+                f"table bucket {target.table_bucket.name}",
+                lambda: target.client("s3tables").get_table_bucket(tableBucketARN=aws.table_bucket_arn) and "exists",
+                missing_fix="create it (aws s3tables create-table-bucket) or fix aws.table_bucket_arn",
+            )
+        )
     checks.extend(_network_checks(target))
     checks.append(_application_check(target))
     return checks
@@ -278,8 +330,7 @@ def _missing(problem: str) -> bool:
 
 def _network_checks(target: Any) -> list[Check]:
     """MSK ACTIVE, the VPC and its egress (pipectl.aws.network): the lines deploy stops at."""
-    return [Check(f.name, OK if f.ok else (MISSING if f.required else WARN), f.detail, f.fix)
-            for f in findings(target)]
+    return [Check(f.name, OK if f.ok else (MISSING if f.required else WARN), f.detail, f.fix) for f in findings(target)]
 
 
 def _identity(target) -> str:
@@ -295,7 +346,14 @@ def _aws_probe(name: str, call, missing_fix: str = "") -> Check:
     except (ClientError, BotoCoreError, PipectlError) as exc:  # translated below; unknown ones are "wrong"
         code = error_code(exc)
         mapped = translate(exc, f"check {name}")
-        if code in ("404", "NoSuchBucket", "NoSuchEntity", "NotFound", "NotFoundException", "ResourceNotFoundException"):
+        if code in (
+            "404",
+            "NoSuchBucket",
+            "NoSuchEntity",
+            "NotFound",
+            "NotFoundException",
+            "ResourceNotFoundException",
+        ):
             return Check(name, MISSING, f"does not exist ({code})", missing_fix)
         if mapped is not None:
             return Check(name, WRONG, mapped.message, mapped.hint or "")
@@ -332,10 +390,12 @@ def run(settings: Settings) -> DoctorReport:
     if runtime in ("native", "auto"):
         checks.append(check_flink_package())
     local = settings.local
-    for setting, port, component in (("kafka_port", local.kafka_port, "kafka"),
-                                     ("kafka_controller_port", local.kafka_controller_port, "kafka"),
-                                     ("flink_port", local.flink_port, "jobmanager"),
-                                     ("flink_rpc_port", local.flink_rpc_port, "jobmanager")):
+    for setting, port, component in (
+        ("kafka_port", local.kafka_port, "kafka"),
+        ("kafka_controller_port", local.kafka_controller_port, "kafka"),
+        ("flink_port", local.flink_port, "jobmanager"),
+        ("flink_rpc_port", local.flink_rpc_port, "jobmanager"),
+    ):
         checks.append(check_port(settings, setting, port, component))
     checks.append(check_disk(settings.warehouse_dir))
     if runtime in ("docker", "auto"):

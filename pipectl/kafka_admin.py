@@ -6,7 +6,8 @@ kafka-python is imported inside the functions: it takes about 0.3 s to import, a
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from pipectl.errors import PipectlError, UnhealthyError
 

@@ -65,8 +65,13 @@ def spawn(run_dir: Path, name: str, argv: list[str], *, env: dict, log: Path, ma
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         p = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True,
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
     proc = Managed(name=name, pid=p.pid, marker=marker, log=str(log))
     pid_file(run_dir, name).write_text(json.dumps({"pid": p.pid, "marker": marker, "log": str(log)}))

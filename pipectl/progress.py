@@ -9,7 +9,8 @@ other callers use the silent default.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, contextmanager
-from typing import Callable, Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
 
 Advance = Callable[[int], None]  # called with the number of bytes just sent
 

@@ -52,8 +52,10 @@ class VerifyReport:
         if self.kafka is not None:
             k = self.kafka
             if k["missing"] > 0:
-                out.append(f"{k['missing']} of {k['records']} Kafka records are neither stored nor quarantined"
-                           f" (consumer lag {k['lag']})")
+                out.append(
+                    f"{k['missing']} of {k['records']} Kafka records are neither stored nor quarantined"
+                    f" (consumer lag {k['lag']})"
+                )
             elif k["missing"] < 0:
                 out.append(f"{-k['missing']} more rows stored and quarantined than records in the topic")
         return out
@@ -107,8 +109,18 @@ def build_report(table, name: str) -> VerifyReport:
         for day, count in zip(days["event_time_day"].to_pylist(), days["event_id_count"].to_pylist(), strict=True):
             partitions.append(PartitionCount(f"event_time_day={day}", count))
     counted = totals(table, snapshot)
-    return VerifyReport(name, table.metadata.location, rows, distinct, rows - distinct, partitions, snapshots,
-                        last_commit_age_s(table), counted.data_files, counted.data_bytes)
+    return VerifyReport(
+        name,
+        table.metadata.location,
+        rows,
+        distinct,
+        rows - distinct,
+        partitions,
+        snapshots,
+        last_commit_age_s(table),
+        counted.data_files,
+        counted.data_bytes,
+    )
 
 
 def rejected_summary(table) -> tuple[int, dict[str, int]]:
@@ -184,8 +196,9 @@ def compare_with_topic(settings: Settings, report: VerifyReport) -> None:
     report.kafka = topic_comparison(report, names.topic, names.consumer_group, begin, end, committed)
 
 
-def topic_comparison(report: VerifyReport, topic: str, group: str, begin: dict[int, int], end: dict[int, int],
-                     committed: dict[int, int]) -> dict:
+def topic_comparison(
+    report: VerifyReport, topic: str, group: str, begin: dict[int, int], end: dict[int, int], committed: dict[int, int]
+) -> dict:
     """The topic side of the report from the topic's offsets and the group's committed offsets:
     records in the topic against rows stored plus rows quarantined, and the consumer lag."""
     records = sum(end[p] - begin.get(p, 0) for p in end)

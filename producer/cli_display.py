@@ -130,9 +130,14 @@ def summary_lines(s: ProduceSummary) -> list[str]:
         head += f" ({s.client}, key {s.key}, {s.partitions} partitions)"
     lines.append(("stopped by Ctrl-C: " if s.interrupted else "") + head)
     if s.sink == "kafka":
-        lines.append(f"  acknowledged {s.acked:,}   failed {s.failed:,}" + (f"   unconfirmed {s.unconfirmed:,}" if s.unconfirmed else ""))
+        lines.append(
+            f"  acknowledged {s.acked:,}   failed {s.failed:,}"
+            + (f"   unconfirmed {s.unconfirmed:,}" if s.unconfirmed else "")
+        )
     kinds = ", ".join(f"{k} {v:,}" for k, v in s.malformed_kinds.items())
-    lines.append(f"  valid {s.valid:,}   malformed {s.malformed:,}" + (f" ({kinds})" if kinds else "") + f"   late {s.late:,}")
+    lines.append(
+        f"  valid {s.valid:,}   malformed {s.malformed:,}" + (f" ({kinds})" if kinds else "") + f"   late {s.late:,}"
+    )
     lines.append(f"  rate {_rate(s.rate_achieved)} (target {_rate(s.rate_target)}) over {s.elapsed_s:.2f}s")
     if s.first_error:
         lines.append(f"  first error: {s.first_error}")
@@ -150,7 +155,9 @@ def render_summary_stderr(console: Console, summary: ProduceSummary) -> None:
 
 
 def render_dry_run(console: Console, dry: DryRun) -> None:
-    console.out(f"# dry run: {len(dry.records)} events for topic {dry.topic} (key {dry.key}); nothing sent", highlight=False)
+    console.out(
+        f"# dry run: {len(dry.records)} events for topic {dry.topic} (key {dry.key}); nothing sent", highlight=False
+    )
     for i, record in enumerate(dry.records, 1):
         label = " (malformed)" if record["malformed"] else ""
         console.out(f"# {i} key={record['key']}{label}", highlight=False)

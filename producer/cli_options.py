@@ -8,7 +8,8 @@ so flags, defaults and help text cannot drift apart.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Optional
+from typing import Any, Optional
+from collections.abc import Callable
 
 import typer
 
@@ -28,35 +29,67 @@ output (same event ids too: they are drawn from the seeded generator).
 
 # name -> (flags, default, help, metavar); str options are checked by producer.options.
 _OPTIONS: list[tuple[str, tuple[str, ...], Any, str, Optional[str]]] = [
-    ("rate", ("--rate",), None,
-     "Events per second: fractions allowed (0.2 = one every 5 s), or 'max'. Default 10; max with --stdout/--dry-run.",
-     "RATE"),
+    (
+        "rate",
+        ("--rate",),
+        None,
+        "Events per second: fractions allowed (0.2 = one every 5 s), or 'max'. Default 10; max with --stdout/--dry-run.",
+        "RATE",
+    ),
     ("count", ("--count", "-n"), None, "Stop after N events.", "N"),
     ("duration", ("--duration",), None, "Stop after this long: 500ms, 30s, 10m, 1h.", "DURATION"),
     ("seed", ("--seed",), None, "Seed for reproducible output (same seed, same bytes).", "N"),
-    ("start_time", ("--start-time",), None,
-     "event_time of the first event (ISO-8601 UTC, or 'now'); later events follow at 1/rate.", "TIME"),
+    (
+        "start_time",
+        ("--start-time",),
+        None,
+        "event_time of the first event (ISO-8601 UTC, or 'now'); later events follow at 1/rate.",
+        "TIME",
+    ),
     ("key", ("--key",), "customer_id", "Message key: customer_id, order_id or none.", "KEY"),
-    ("late_ratio", ("--late-ratio",), "0",
-     "Share of events (0-1) whose event_time is moved back by between half and all of --max-lateness.", "R"),
+    (
+        "late_ratio",
+        ("--late-ratio",),
+        "0",
+        "Share of events (0-1) whose event_time is moved back by between half and all of --max-lateness.",
+        "R",
+    ),
     ("max_lateness", ("--max-lateness",), "10m", "How late a late event can be.", "DURATION"),
-    ("malformed_ratio", ("--malformed-ratio",), "0",
-     "Share of records (0-1) that break the contract: not JSON, missing event_id/event_time, "
-     "event_time not a timestamp, total_amount not a number, items not an array.", "R"),
+    (
+        "malformed_ratio",
+        ("--malformed-ratio",),
+        "0",
+        "Share of records (0-1) that break the contract: not JSON, missing event_id/event_time, "
+        "event_time not a timestamp, total_amount not a number, items not an array.",
+        "R",
+    ),
     ("stdout", ("--stdout",), False, "Write the events as JSON lines to stdout instead of sending them.", None),
     ("dry_run", ("--dry-run",), False, "Show a few events (see --sample) and exit; sends nothing.", None),
     ("sample", ("--sample",), None, "How many events --dry-run shows (default 5).", "N"),
     ("topic", ("--topic",), None, "Kafka topic (default: the pipeline's, orders.created.v1).", "TOPIC"),
-    ("bootstrap_servers", ("--bootstrap-servers", "--bootstrap"), None,
-     "Kafka bootstrap servers host:port[,host:port] (default: the local broker).", "SERVERS"),
-    ("client", ("--client",), "auto",
-     "Kafka client: auto (confluent-kafka if installed, else kafka-python), kafka-python, confluent-kafka.",
-     "CLIENT"),
-    ("connect_timeout", ("--connect-timeout",), "5s", "How long to wait for Kafka to answer at the start.",
-     "DURATION"),
-    ("delivery_timeout", ("--delivery-timeout",), "30s",
-     "How long an event may wait for the broker's acknowledgement (e.g. through a broker restart) "
-     "before it is counted as failed.", "DURATION"),
+    (
+        "bootstrap_servers",
+        ("--bootstrap-servers", "--bootstrap"),
+        None,
+        "Kafka bootstrap servers host:port[,host:port] (default: the local broker).",
+        "SERVERS",
+    ),
+    (
+        "client",
+        ("--client",),
+        "auto",
+        "Kafka client: auto (confluent-kafka if installed, else kafka-python), kafka-python, confluent-kafka.",
+        "CLIENT",
+    ),
+    ("connect_timeout", ("--connect-timeout",), "5s", "How long to wait for Kafka to answer at the start.", "DURATION"),
+    (
+        "delivery_timeout",
+        ("--delivery-timeout",),
+        "30s",
+        "How long an event may wait for the broker's acknowledgement (e.g. through a broker restart) "
+        "before it is counted as failed.",
+        "DURATION",
+    ),
 ]
 _OUTPUT = ("output", ("--output",), "text", "text, or json for the final summary as one JSON document.", "FORMAT")
 

@@ -60,7 +60,7 @@ def available_clients() -> list[str]:
     return names
 
 
-def open_client(config: ProduceConfig) -> "Client":
+def open_client(config: ProduceConfig) -> Client:
     """Connect and check the topic. Raises BrokerUnreachable / TopicNotFound."""
     name = config.client
     if name == "auto":

@@ -66,23 +66,65 @@ _BAD_TIMES = ("yesterday", "27/11/2026 09:30:00", "not-a-timestamp", "2026-13-45
 _BAD_AMOUNTS = ("twelve euros", "12,34 EUR", "N/A", "")
 
 _ADJECTIVES = (
-    "Classic", "Compact", "Deluxe", "Eco", "Ergonomic", "Essential", "Handmade", "Heavy-Duty",
-    "Lightweight", "Modern", "Organic", "Portable", "Premium", "Rustic", "Sleek", "Smart",
-    "Vintage", "Wireless",
+    "Classic",
+    "Compact",
+    "Deluxe",
+    "Eco",
+    "Ergonomic",
+    "Essential",
+    "Handmade",
+    "Heavy-Duty",
+    "Lightweight",
+    "Modern",
+    "Organic",
+    "Portable",
+    "Premium",
+    "Rustic",
+    "Sleek",
+    "Smart",
+    "Vintage",
+    "Wireless",
 )
 _MATERIALS = (
-    "Bamboo", "Ceramic", "Cotton", "Glass", "Leather", "Linen", "Oak", "Recycled", "Steel",
-    "Stoneware", "Walnut", "Wool",
+    "Bamboo",
+    "Ceramic",
+    "Cotton",
+    "Glass",
+    "Leather",
+    "Linen",
+    "Oak",
+    "Recycled",
+    "Steel",
+    "Stoneware",
+    "Walnut",
+    "Wool",
 )
 # noun, category code, median price
 _NOUNS = (
-    ("Backpack", "BAG", 59), ("Blanket", "HOM", 45), ("Bowl", "KIT", 14), ("Chair", "FUR", 129),
-    ("Coffee Mug", "KIT", 12), ("Desk Lamp", "HOM", 39), ("Headphones", "ELC", 89),
-    ("Jacket", "APP", 119), ("Keyboard", "ELC", 69), ("Kettle", "KIT", 35), ("Notebook", "OFF", 9),
-    ("Pillow", "HOM", 25), ("Plant Pot", "GRD", 19), ("Running Shoes", "APP", 99),
-    ("Scarf", "APP", 29), ("Speaker", "ELC", 79), ("Sweater", "APP", 65), ("Table", "FUR", 249),
-    ("Tote Bag", "BAG", 22), ("Towel Set", "HOM", 32), ("Wallet", "BAG", 39),
-    ("Water Bottle", "OUT", 18), ("Watch", "ACC", 149), ("Yoga Mat", "OUT", 34),
+    ("Backpack", "BAG", 59),
+    ("Blanket", "HOM", 45),
+    ("Bowl", "KIT", 14),
+    ("Chair", "FUR", 129),
+    ("Coffee Mug", "KIT", 12),
+    ("Desk Lamp", "HOM", 39),
+    ("Headphones", "ELC", 89),
+    ("Jacket", "APP", 119),
+    ("Keyboard", "ELC", 69),
+    ("Kettle", "KIT", 35),
+    ("Notebook", "OFF", 9),
+    ("Pillow", "HOM", 25),
+    ("Plant Pot", "GRD", 19),
+    ("Running Shoes", "APP", 99),
+    ("Scarf", "APP", 29),
+    ("Speaker", "ELC", 79),
+    ("Sweater", "APP", 65),
+    ("Table", "FUR", 249),
+    ("Tote Bag", "BAG", 22),
+    ("Towel Set", "HOM", 32),
+    ("Wallet", "BAG", 39),
+    ("Water Bottle", "OUT", 18),
+    ("Watch", "ACC", 149),
+    ("Yoga Mat", "OUT", 34),
 )
 _PRICE_ENDINGS = (99, 99, 99, 49, 95, 0)
 
@@ -291,7 +333,7 @@ class Counters:
     valid: int = 0
     malformed: int = 0
     late: int = 0
-    malformed_kinds: dict[str, int] = field(default_factory=lambda: {k: 0 for k in MALFORMED_KINDS})
+    malformed_kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MALFORMED_KINDS, 0))
 
 
 class OrderGenerator:
@@ -459,13 +501,19 @@ class OrderGenerator:
             self._sec = sec
             self._sec_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         text = _FAST_FORMAT % (
-            h[:8], h[8:12], h[12:16], h[16:20], h[20:],
-            self._sec_text, milli,
+            h[:8],
+            h[8:12],
+            h[12:16],
+            h[16:20],
+            h[20:],
+            self._sec_text,
+            milli,
             order_id,
             who,
             items,
             n_lines,
-            total // 100, total % 100,
+            total // 100,
+            total % 100,
             customer.currency,
             payment,
             channel,

@@ -45,7 +45,9 @@ def auth_token(auth: IamAuth) -> tuple[str, int]:
         session = botocore.session.Session(profile=auth.profile or None)
         credentials = session.get_credentials()
     except BotoCoreError as exc:  # e.g. the profile does not exist
-        raise ProducerError(f"cannot load AWS credentials: {exc}", hint=NO_CREDENTIALS_HINT, exit_code=EXIT_USAGE) from None
+        raise ProducerError(
+            f"cannot load AWS credentials: {exc}", hint=NO_CREDENTIALS_HINT, exit_code=EXIT_USAGE
+        ) from None
     if credentials is None or not credentials.access_key or not credentials.secret_key:
         raise ProducerError("no AWS credentials found for MSK IAM auth", hint=NO_CREDENTIALS_HINT, exit_code=EXIT_USAGE)
     if auth.profile:

@@ -10,7 +10,7 @@ import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from producer.errors import UsageError
@@ -142,7 +142,7 @@ def parse_time(text: str, flag: str = "--start-time") -> int:
     except ValueError:
         raise UsageError(f"{flag} must be an ISO-8601 time like 2026-11-27T09:30:00Z, or 'now', got {text!r}") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return round(value.timestamp() * 1000)
 
 

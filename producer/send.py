@@ -234,7 +234,7 @@ class _StopFlag:
         self._previous: Any = None
         self._installed = False
 
-    def __enter__(self) -> "_StopFlag":
+    def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
@@ -266,9 +266,7 @@ def produce(
     else:
         reporter.step(f"connecting to Kafka at {config.bootstrap_servers}")
         sink = open_client(config)
-        reporter.done(
-            f"connected ({sink.name}); topic {config.topic} has {sink.partitions} partitions"
-        )
+        reporter.done(f"connected ({sink.name}); topic {config.topic} has {sink.partitions} partitions")
     summary = ProduceSummary(
         topic=config.topic,
         bootstrap=config.bootstrap_servers,

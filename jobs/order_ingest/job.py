@@ -32,7 +32,7 @@ from jobs.order_ingest.settings import (
     read_application_properties,
 )
 
-__all__ = ["is_aws_environment", "main", "build_statement_set", "register_classified_view", "resolve_settings"]
+__all__ = ["build_statement_set", "is_aws_environment", "main", "register_classified_view", "resolve_settings"]
 
 DEFAULT_JAR = Path(__file__).resolve().parents[2] / "target" / "pyflink-dependencies.jar"
 

@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 APPLICATION_PROPERTIES = Path("/etc/flink/application_properties.json")
 # Where the properties file is read from instead (`pipectl aws rehearse` sets it; unset on the service).
@@ -89,7 +89,8 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
             raise JobConfigError("CHECKPOINT_INTERVAL_MS must be a whole number of milliseconds") from None
     if missing:
         raise JobConfigError(
-            "missing job settings: " + ", ".join(missing)
+            "missing job settings: "
+            + ", ".join(missing)
             + f" (set them in the {PROPERTY_GROUP} property group on Managed Flink, or as environment variables)"
         )
     return JobSettings(

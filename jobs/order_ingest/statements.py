@@ -84,7 +84,9 @@ CLASSIFY_CLASS = "dev.pipectl.flink.ClassifyOrder"
 
 
 def classify_function() -> str:
-    return f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {CLASSIFY_FUNCTION} AS {quote(CLASSIFY_CLASS)} LANGUAGE JAVA"
+    return (
+        f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {CLASSIFY_FUNCTION} AS {quote(CLASSIFY_CLASS)} LANGUAGE JAVA"
+    )
 
 
 def source_table(s: JobSettings) -> str:
@@ -216,21 +218,34 @@ def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
     the view with job.register_classified_view)."""
     partition_offset = "  `kafka_partition` INT,\n  `kafka_offset` BIGINT"
     if sink == "raw":
-        return ([source_table(s), _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
-                [f"INSERT INTO bh_raw SELECT `raw`, `kafka_partition`, `kafka_offset` FROM {SOURCE}"])
+        return (
+            [source_table(s), _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
+            [f"INSERT INTO bh_raw SELECT `raw`, `kafka_partition`, `kafka_offset` FROM {SOURCE}"],
+        )
     if sink == "json":
-        options = dict(kafka_options(s), **{"format": "json", "json.ignore-parse-errors": "true",
-                                            "json.timestamp-format.standard": "ISO-8601"})
-        source = (f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
-                  "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
-                  f"  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL\n) {with_clause(options)}")
-        return ([source, _blackhole("bh_json", f"{CONTRACT_COLUMNS},\n{partition_offset}")],
-                [f"INSERT INTO bh_json SELECT * FROM {SOURCE}_json"])
+        options = dict(
+            kafka_options(s),
+            **{"format": "json", "json.ignore-parse-errors": "true", "json.timestamp-format.standard": "ISO-8601"},
+        )
+        source = (
+            f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
+            "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
+            f"  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL\n) {with_clause(options)}"
+        )
+        return (
+            [source, _blackhole("bh_json", f"{CONTRACT_COLUMNS},\n{partition_offset}")],
+            [f"INSERT INTO bh_json SELECT * FROM {SOURCE}_json"],
+        )
     if sink == "blackhole":
-        return ([classify_function(), source_table(s),
-                 _blackhole("bh_orders", ORDERS_COLUMNS.replace(" NOT NULL", "")),
-                 _blackhole("bh_rejected", REJECTED_COLUMNS)],
-                [f"INSERT INTO bh_orders\n{SELECT_VALID}", f"INSERT INTO bh_rejected\n{SELECT_REJECTED}"])
+        return (
+            [
+                classify_function(),
+                source_table(s),
+                _blackhole("bh_orders", ORDERS_COLUMNS.replace(" NOT NULL", "")),
+                _blackhole("bh_rejected", REJECTED_COLUMNS),
+            ],
+            [f"INSERT INTO bh_orders\n{SELECT_VALID}", f"INSERT INTO bh_rejected\n{SELECT_REJECTED}"],
+        )
     raise ValueError(f"unknown benchmark sink {sink!r}: one of {', '.join(BENCH_SINKS)}")
 
 

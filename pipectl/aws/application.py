@@ -198,7 +198,9 @@ def update_request(name: str, detail: dict, d: Desired, changes: list[str]) -> d
     if "code" in changes:
         update["ApplicationCodeConfigurationUpdate"] = {
             "CodeContentTypeUpdate": "ZIPFILE",
-            "CodeContentUpdate": {"S3ContentLocationUpdate": {"BucketARNUpdate": d.bucket_arn, "FileKeyUpdate": d.file_key}},
+            "CodeContentUpdate": {
+                "S3ContentLocationUpdate": {"BucketARNUpdate": d.bucket_arn, "FileKeyUpdate": d.file_key}
+            },
         }
     if "properties" in changes:
         update["EnvironmentPropertyUpdates"] = {"PropertyGroups": _groups_list(d.property_groups)}

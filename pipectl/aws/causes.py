@@ -13,7 +13,10 @@ EXCEPTION_RE = re.compile(r"^(?:Caused by: )?(?P<cls>[\w$.]+(?:Exception|Error|T
 # Known root causes: (pattern in the exception text, what it means and what to do).
 KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(r"UnsupportedClassVersionError.*?(\S+) has been compiled by a more recent version.*?class file version (\d+)", re.S),
+        re.compile(
+            r"UnsupportedClassVersionError.*?(\S+) has been compiled by a more recent version.*?class file version (\d+)",
+            re.S,
+        ),
         "{0} was compiled for Java {java} (class file version {1}); the service runs Java 11: build every class for "
         "Java 11 (aws-msk-iam-auth 2.3.4 or older) and deploy again",
     ),
@@ -31,18 +34,27 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
         "the MSK IAM auth classes are not in lib/pyflink-dependencies.jar: rebuild with `pipectl aws package`",
     ),
     (
-        re.compile(r"(?:AccessDenied|Forbidden|403).*(?:s3tables|S3Tables|table bucket)|(?:s3tables|S3Tables).*(?:AccessDenied|Forbidden|403)", re.S),
+        re.compile(
+            r"(?:AccessDenied|Forbidden|403).*(?:s3tables|S3Tables|table bucket)|(?:s3tables|S3Tables).*(?:AccessDenied|Forbidden|403)",
+            re.S,
+        ),
         "the execution role may not use the table bucket: apply the policy from `pipectl aws iam-policy` "
         "(s3tables actions on the bucket ARN and on bucket/table/*)",
     ),
     (
-        re.compile(r"(?:UnknownHost|SdkClientException|Unable to execute HTTP request|Connect timed out).*(?:s3tables|s3\.|amazonaws\.com)", re.S),
+        re.compile(
+            r"(?:UnknownHost|SdkClientException|Unable to execute HTTP request|Connect timed out).*(?:s3tables|s3\.|amazonaws\.com)",
+            re.S,
+        ),
         "the job cannot reach S3 or S3 Tables from its subnets: add a NAT gateway or the VPC endpoints "
         "(`pipectl doctor --env aws` names what is missing)",
     ),
     (
-        re.compile(r"TimeoutException|Timed out waiting for a node assignment|broker.*(?:not available|unreachable)|"
-                   r"Connection to node .* could not be established", re.I),
+        re.compile(
+            r"TimeoutException|Timed out waiting for a node assignment|broker.*(?:not available|unreachable)|"
+            r"Connection to node .* could not be established",
+            re.I,
+        ),
         "the Kafka brokers cannot be reached: run the application in the MSK cluster's VPC (aws.subnets and "
         "aws.security_groups, or aws.msk_cluster_arn to derive them) and let its security group reach port 9098",
     ),
@@ -66,7 +78,7 @@ def root_exception(text: str) -> str | None:
             continue
         m = EXCEPTION_RE.match(line)
         if m:
-            found = line[len("Caused by: "):] if line.startswith("Caused by: ") else line
+            found = line[len("Caused by: ") :] if line.startswith("Caused by: ") else line
     return found
 
 
@@ -87,4 +99,4 @@ def _one_line(text: str, width: int = 500) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-__all__ = ["Cause", "KNOWN_CAUSES", "GENERIC_FIX", "explain", "root_exception"]
+__all__ = ["GENERIC_FIX", "KNOWN_CAUSES", "Cause", "explain", "root_exception"]

@@ -1,17 +1,17 @@
 """`deploy`: from source to a RUNNING Managed Flink application, in visible phases.
 
-  settings checked (all problems at once, before any AWS call)
-  -> package (Maven, layout check) unless skipped
-  -> resources checked (code bucket, execution role, table bucket)
-  -> MSK: cluster ACTIVE, bootstrap servers, the VPC (from the cluster unless given)
-  -> network: refused when the brokers are private and there is no VPC, or when the
-     subnets reach neither S3 nor S3 Tables (before any application is created)
-  -> upload under a content-hash key (skipped when the object is already there)
-  -> log group/stream
-  -> create, update (conditional token; VPC added/removed in place) or nothing when unchanged
-  -> start or restart from the latest snapshot (restore.py) and wait for RUNNING
-  -> Python driver errors in CloudWatch (the app can be RUNNING while the driver failed)
-  -> the settle window: uptime growing, no restart loop (health.py)
+settings checked (all problems at once, before any AWS call)
+-> package (Maven, layout check) unless skipped
+-> resources checked (code bucket, execution role, table bucket)
+-> MSK: cluster ACTIVE, bootstrap servers, the VPC (from the cluster unless given)
+-> network: refused when the brokers are private and there is no VPC, or when the
+   subnets reach neither S3 nor S3 Tables (before any application is created)
+-> upload under a content-hash key (skipped when the object is already there)
+-> log group/stream
+-> create, update (conditional token; VPC added/removed in place) or nothing when unchanged
+-> start or restart from the latest snapshot (restore.py) and wait for RUNNING
+-> Python driver errors in CloudWatch (the app can be RUNNING while the driver failed)
+-> the settle window: uptime growing, no restart loop (health.py)
 """
 
 from __future__ import annotations
@@ -175,13 +175,19 @@ def _change_vpc(target: Target, detail: dict, desired: appcfg.Desired) -> dict:
     client = target.client("kinesisanalyticsv2")
     name = target.aws.application_name
     vpcs = appcfg.vpc_configurations(detail)
-    guard = {"ConditionalToken": detail["ConditionalToken"]} if detail.get("ConditionalToken") else {
-        "CurrentApplicationVersionId": detail["ApplicationVersionId"]}
+    guard = (
+        {"ConditionalToken": detail["ConditionalToken"]}
+        if detail.get("ConditionalToken")
+        else {"CurrentApplicationVersionId": detail["ApplicationVersionId"]}
+    )
     if desired.subnets and not vpcs:
         with aws_call(f"add the VPC to '{name}'", not_found=app_not_found(target)):
             client.add_application_vpc_configuration(
                 ApplicationName=name,
-                VpcConfiguration={"SubnetIds": list(desired.subnets), "SecurityGroupIds": list(desired.security_groups)},
+                VpcConfiguration={
+                    "SubnetIds": list(desired.subnets),
+                    "SecurityGroupIds": list(desired.security_groups),
+                },
                 **guard,
             )
     elif vpcs and not desired.subnets:
@@ -190,12 +196,13 @@ def _change_vpc(target: Target, detail: dict, desired: appcfg.Desired) -> dict:
                 ApplicationName=name, VpcConfigurationId=vpcs[0]["VpcConfigurationId"], **guard
             )
     if detail["ApplicationStatus"] == appcfg.RUNNING:  # the service restarts it with the new network
-        return wait_settled(target, SILENT, want=appcfg.RUNNING, message="", min_version=detail["ApplicationVersionId"] + 1)
+        return wait_settled(
+            target, SILENT, want=appcfg.RUNNING, message="", min_version=detail["ApplicationVersionId"] + 1
+        )
     return describe(target) or detail
 
 
-def _update(target: Target, detail: dict, desired: appcfg.Desired, changes: list[str],
-            run: dict | None) -> dict:
+def _update(target: Target, detail: dict, desired: appcfg.Desired, changes: list[str], run: dict | None) -> dict:
     """Update only what changed. `run` (RunConfigurationUpdate) goes with the UpdateApplication
     call, which comes first, so the restart it causes and any later one restore as planned."""
     client = target.client("kinesisanalyticsv2")
@@ -217,7 +224,9 @@ def _update(target: Target, detail: dict, desired: appcfg.Desired, changes: list
         with aws_call(f"update the application '{name}'", not_found=app_not_found(target)):
             detail = client.update_application(**request)["ApplicationDetail"]
         if vpc_change and detail["ApplicationStatus"] != appcfg.READY:
-            detail = wait_settled(target, SILENT, want=appcfg.RUNNING, message="", min_version=detail["ApplicationVersionId"])
+            detail = wait_settled(
+                target, SILENT, want=appcfg.RUNNING, message="", min_version=detail["ApplicationVersionId"]
+            )
     if vpc_change:
         detail = _change_vpc(target, detail, desired)
     return detail
@@ -279,8 +288,7 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
                 hint=cause.fix if cause else health.GENERIC_FIX,
                 log_tail=h.state_changes[-6:],
             )
-    result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s,
-                     "restarts": h.restarts_in_window}
+    result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s, "restarts": h.restarts_in_window}
 
 
 def deploy(
@@ -347,7 +355,9 @@ def deploy(
                 result.restored_from = chosen.snapshot
             detail = _update(target, detail, desired, changes, run)
             result.action, result.changes = "updated", changes
-            reporter.done(f"updated application '{name}': {', '.join(changes)} (version {detail['ApplicationVersionId']})")
+            reporter.done(
+                f"updated application '{name}': {', '.join(changes)} (version {detail['ApplicationVersionId']})"
+            )
         else:
             result.action = "unchanged"
             if running:
@@ -400,4 +410,4 @@ def package(settings: Settings, reporter: Reporter = SILENT) -> build.Artifact:
     return build.package(settings, reporter, build=True)
 
 
-__all__ = ["DeployResult", "deploy", "package", "code_key"]
+__all__ = ["DeployResult", "code_key", "deploy", "package"]

@@ -13,7 +13,7 @@ Usage:
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 
@@ -89,7 +89,10 @@ def translate(exc: BaseException, action: str, not_found: PipectlError | None = 
 
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError)):
         return AwsError(f"no usable AWS credentials found while trying to {action}", CREDENTIALS_HINT, EXIT_USAGE)
-    if isinstance(exc, bx.TokenRetrievalError) or type(exc).__name__ in ("SSOTokenLoadError", "UnauthorizedSSOTokenError"):
+    if isinstance(exc, bx.TokenRetrievalError) or type(exc).__name__ in (
+        "SSOTokenLoadError",
+        "UnauthorizedSSOTokenError",
+    ):
         return AwsError(
             "the AWS SSO session has expired or was never started",
             "run `aws sso login` for the configured profile",
@@ -183,4 +186,4 @@ def aws_call(action: str, not_found: PipectlError | None = None) -> Iterator[Non
         raise mapped from None
 
 
-__all__ = ["AwsError", "aws_call", "error_code", "translate", "NotFoundError"]
+__all__ = ["AwsError", "NotFoundError", "aws_call", "error_code", "translate"]

@@ -36,7 +36,11 @@ NAMESPACE = "AWS/KinesisAnalytics"
 JOB_NAME = "order_ingest"
 RESTART_LIMIT = 2  # this many full restarts inside the window is a loop
 WINDOW_S = 600  # how far `assess` looks back
-STATE_RE = re.compile(r"Job (?P<job>\S+) \((?P<id>[0-9a-f]+)\) switched from state (?P<old>[A-Z_]+) to (?P<new>[A-Z_]+)")
+STATE_RE = re.compile(
+    r"Job (?P<job>\S+) \((?P<id>[0-9a-f]+)\) switched from state (?P<old>[A-Z_]+) to (?P<new>[A-Z_]+)"
+)
+
+
 @dataclass
 class Health:
     """The job's health from metrics and logs. verdict: running | restarting | failed | unknown."""
@@ -59,7 +63,7 @@ class Health:
 def metrics(target: Target, since: dt.datetime, names: dict[str, str], period: int = 60) -> dict[str, list[float]]:
     """{metric: values oldest..newest} of the application's metrics since `since`."""
     dims = [{"Name": "Application", "Value": target.aws.application_name}]
-    end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=60)
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60)
     queries = [
         {
             "Id": f"m{i}",
@@ -102,7 +106,10 @@ def _events(target: Target, since_ms: int, limit: int = 2000) -> list[dict]:
     logs = target.client("logs")
     kwargs: dict[str, Any] = {"logGroupName": target.log_group, "startTime": since_ms, "limit": 1000}
     raw: list[dict] = []
-    with aws_call(f"read the log group {target.log_group}", not_found=NotFoundError(f"log group {target.log_group} does not exist")):
+    with aws_call(
+        f"read the log group {target.log_group}",
+        not_found=NotFoundError(f"log group {target.log_group} does not exist"),
+    ):
         while len(raw) < limit:
             page = logs.filter_log_events(**kwargs)
             raw.extend(page.get("events", []))
@@ -155,7 +162,7 @@ def read_log_facts(target: Target, since_ms: int, driver_since_ms: int | None = 
             continue
         m = STATE_RE.search(message)
         if m:
-            when = dt.datetime.fromtimestamp(doc["_ts"] / 1000, tz=dt.timezone.utc).strftime("%H:%M:%S")
+            when = dt.datetime.fromtimestamp(doc["_ts"] / 1000, tz=dt.UTC).strftime("%H:%M:%S")
             facts.changes.append(f"{when} {m.group('job')}: {m.group('old')} -> {m.group('new')}")
             if m.group("new") == "RESTARTING":
                 facts.restarts += 1
@@ -176,7 +183,7 @@ JOB_METRICS = {"uptime": "Maximum", "downtime": "Maximum", "fullRestarts": "Maxi
 
 def assess(target: Target, window_s: float = WINDOW_S) -> Health:
     """The job's health over the last `window_s` seconds (the application must be RUNNING)."""
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=window_s)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window_s)
     m = metrics(target, since, JOB_METRICS)
     logs = read_log_facts(target, int(since.timestamp() * 1000))
     restarts = _last(m["fullRestarts"])
@@ -228,7 +235,7 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
     driver_since = since_ms
     # Data points from before the application was seen RUNNING belong to the job it replaced.
     since_ms = max(since_ms, int(time.time() * 1000) - 1000)
-    since = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.timezone.utc)
+    since = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC)
     began = time.monotonic()
     uptimes: list[float] = []
     baseline: list[float] = [0.0] if fresh_job else []
@@ -238,7 +245,9 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
             detail = describe(target)
             status = detail["ApplicationStatus"] if detail else "GONE"
             if status != "RUNNING":
-                return Health("left", reason=f"application '{name}' left RUNNING during the settle window (now {status})")
+                return Health(
+                    "left", reason=f"application '{name}' left RUNNING during the settle window (now {status})"
+                )
             m = metrics(target, since, JOB_METRICS, period=1)  # one value per data point, newest last
             logs = read_log_facts(target, since_ms, driver_since)
             driver = logs.driver_errors
@@ -253,9 +262,16 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
         if uptime is not None:
             uptimes.append(uptime)
         downtime = _last(m["downtime"])
-        health = Health("running", uptime_s=(uptimes[-1] / 1000) if uptimes else None, downtime_ms=downtime,
-                        restarts=int(counter) if counter is not None else None, restarts_in_window=restarts,
-                        window_s=elapsed, state_changes=logs.changes[-10:], cause=logs.cause)
+        health = Health(
+            "running",
+            uptime_s=(uptimes[-1] / 1000) if uptimes else None,
+            downtime_ms=downtime,
+            restarts=int(counter) if counter is not None else None,
+            restarts_in_window=restarts,
+            window_s=elapsed,
+            state_changes=logs.changes[-10:],
+            cause=logs.cause,
+        )
         if driver:
             health.verdict, health.state_changes = "driver", driver
             return health
@@ -289,8 +305,10 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
     if health.verdict == "driver":
         raise driver_failed(name, health.state_changes)
     if health.verdict in ("left", "error"):
-        raise UnhealthyError(health.reason, hint=(health.cause.fix if health.cause else "")
-                             or "see `pipectl aws status` and `pipectl aws logs`")
+        raise UnhealthyError(
+            health.reason,
+            hint=(health.cause.fix if health.cause else "") or "see `pipectl aws status` and `pipectl aws logs`",
+        )
     if health.verdict == "unknown":
         raise UnhealthyError(
             f"application '{name}' is RUNNING but {health.reason}: cannot tell whether data flows",
@@ -313,4 +331,4 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
     return health
 
 
-__all__ = ["Health", "Cause", "GENERIC_FIX", "assess", "watch", "driver_failed", "explain", "root_exception"]
+__all__ = ["GENERIC_FIX", "Cause", "Health", "assess", "driver_failed", "explain", "root_exception", "watch"]

@@ -113,9 +113,11 @@ def build_policies(target: Target) -> IamPolicies:
 
     if aws.subnets or aws.msk_cluster_arn:  # deploy takes the MSK cluster's VPC when none is given
         subnets = [f"arn:{part}:ec2:{region}:{acct}:subnet/{s}" for s in aws.subnets] or [
-            f"arn:{part}:ec2:{region}:{acct}:subnet/*"]
+            f"arn:{part}:ec2:{region}:{acct}:subnet/*"
+        ]
         groups = [f"arn:{part}:ec2:{region}:{acct}:security-group/{g}" for g in aws.security_groups] or [
-            f"arn:{part}:ec2:{region}:{acct}:security-group/*"]
+            f"arn:{part}:ec2:{region}:{acct}:security-group/*"
+        ]
         statements += [
             _statement(
                 "DescribeVpc",

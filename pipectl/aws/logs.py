@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from pipectl.aws.errors import aws_call, error_code
 from pipectl.aws.target import Target, resolve
@@ -82,7 +82,7 @@ def ensure_log_stream(target: Target) -> tuple[str, bool]:
 
 
 def parse_event(raw: dict) -> LogEvent:
-    ts = datetime.fromtimestamp(raw.get("timestamp", 0) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ts = datetime.fromtimestamp(raw.get("timestamp", 0) / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = str(raw.get("message", "")).rstrip()
     level, logger, message = "", "", text
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Callable
+from collections.abc import Callable
 
 from pipectl.aws import application as appcfg
 from pipectl.aws.errors import aws_call, error_code
@@ -142,7 +142,11 @@ class Status:
 
     @property
     def exit_reason(self) -> str:
-        return f"the job is {self.health['verdict']} inside the RUNNING application" if self.exit_code and self.health else ""
+        return (
+            f"the job is {self.health['verdict']} inside the RUNNING application"
+            if self.exit_code and self.health
+            else ""
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -209,7 +213,9 @@ def stop(settings: Settings, *, force: bool = False, reporter: Reporter = SILENT
     if detail is None:
         raise app_not_found(target)
     if detail["ApplicationStatus"] in appcfg.SETTLING:
-        detail = wait_settled(target, reporter, want=None, message=f"waiting for '{name}' to finish {detail['ApplicationStatus']}")
+        detail = wait_settled(
+            target, reporter, want=None, message=f"waiting for '{name}' to finish {detail['ApplicationStatus']}"
+        )
     if detail["ApplicationStatus"] == appcfg.READY:
         reporter.done(f"application '{name}' is not running (READY); nothing to stop")
         return StopResult(name, target.region, False, force, None, appcfg.READY)

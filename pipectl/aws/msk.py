@@ -28,8 +28,10 @@ def producer_endpoint(
     problems: list[str] = []
     msk = parse_msk_arn(aws.msk_cluster_arn) if aws.msk_cluster_arn else None
     if aws.msk_cluster_arn and msk is None:
-        problems.append(f"aws.msk_cluster_arn {aws.msk_cluster_arn!r} is not an MSK cluster ARN "
-                        "(arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)")
+        problems.append(
+            f"aws.msk_cluster_arn {aws.msk_cluster_arn!r} is not an MSK cluster ARN "
+            "(arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)"
+        )
     if not need_broker:  # --stdout / --dry-run: nothing is sent
         if problems:
             raise ConfigError("invalid AWS settings", hint=HINT, problems=problems)
@@ -84,5 +86,5 @@ def _brokers_of_cluster(settings: Settings, iam: bool) -> str:
         brokers = target.client("kafka").get_bootstrap_brokers(ClusterArn=settings.aws.msk_cluster_arn)
     servers = str(brokers.get("BootstrapBrokerString") or "")
     if not servers:
-        raise ConfigError("the MSK cluster offers no PLAINTEXT brokers", hint="use aws.kafka_auth = \"iam\"")
+        raise ConfigError("the MSK cluster offers no PLAINTEXT brokers", hint='use aws.kafka_auth = "iam"')
     return servers

@@ -109,7 +109,9 @@ def resolve_vpc(target: Target, servers: str, cluster: dict[str, Any] | None, re
         subnets, groups = cluster_vpc(cluster)
         if subnets and groups:
             name = target.msk.name if target.msk else "?"
-            reporter.done(f"VPC from MSK cluster {name}: subnets {', '.join(subnets)}; security groups {', '.join(groups)}")
+            reporter.done(
+                f"VPC from MSK cluster {name}: subnets {', '.join(subnets)}; security groups {', '.join(groups)}"
+            )
             return Vpc(subnets, groups, f"MSK cluster {name}")
         raise PipectlError(
             "cannot take the VPC from the MSK cluster: DescribeClusterV2 names no client subnets or security groups",
@@ -193,8 +195,9 @@ def egress(target: Target, subnets: tuple[str, ...], security_groups: tuple[str,
         table = _route_table_of(subnet, vpc_of[subnet], tables)
         route = _default_route(table)
         table_id = (table or {}).get("RouteTableId")
-        nat = route.get("NatGatewayId") in nat_ok or bool(route.get("NetworkInterfaceId") or route.get("InstanceId")
-                                                          or route.get("TransitGatewayId"))
+        nat = route.get("NatGatewayId") in nat_ok or bool(
+            route.get("NetworkInterfaceId") or route.get("InstanceId") or route.get("TransitGatewayId")
+        )
         if not nat:
             no_nat.append(subnet)
             rtb_without_nat.add(table_id or "RTB_ID")
@@ -210,47 +213,71 @@ def egress(target: Target, subnets: tuple[str, ...], security_groups: tuple[str,
     vpc = vpc_ids[0] if vpc_ids else "VPC_ID"
     sub_args = " ".join(subnets)
     sg_args = " ".join(security_groups) or "SG_ID"
-    nat_note = f"; {', '.join(igw_only)} route 0.0.0.0/0 to an internet gateway, which gives the application no " \
-               "internet access (its network interfaces get no public address)" if igw_only else ""
-    out = [Finding(
-        "egress: NAT gateway",
-        not no_nat,
-        "every subnet routes 0.0.0.0/0 to a NAT gateway" if not no_nat
-        else f"no NAT gateway on the default route of {', '.join(no_nat)}{nat_note}; the job needs VPC endpoints instead",
-        "" if not no_nat else "or add a NAT gateway in a public subnet and route 0.0.0.0/0 of these subnets to it: "
-        f"aws ec2 create-route --route-table-id {' '.join(sorted(rtb_without_nat))} --destination-cidr-block 0.0.0.0/0 "
-        "--nat-gateway-id NAT_ID",
-        required=False,
-    )]
+    nat_note = (
+        f"; {', '.join(igw_only)} route 0.0.0.0/0 to an internet gateway, which gives the application no "
+        "internet access (its network interfaces get no public address)"
+        if igw_only
+        else ""
+    )
+    out = [
+        Finding(
+            "egress: NAT gateway",
+            not no_nat,
+            "every subnet routes 0.0.0.0/0 to a NAT gateway"
+            if not no_nat
+            else f"no NAT gateway on the default route of {', '.join(no_nat)}{nat_note}; the job needs VPC endpoints instead",
+            ""
+            if not no_nat
+            else "or add a NAT gateway in a public subnet and route 0.0.0.0/0 of these subnets to it: "
+            f"aws ec2 create-route --route-table-id {' '.join(sorted(rtb_without_nat))} --destination-cidr-block 0.0.0.0/0 "
+            "--nat-gateway-id NAT_ID",
+            required=False,
+        )
+    ]
     rtbs = " ".join(sorted(rtb_without_s3)) or "RTB_ID"
-    out.append(Finding(
-        "egress: S3",
-        not no_s3,
-        "reachable (NAT gateway or S3 endpoint)" if not no_s3
-        else f"neither a NAT gateway nor an S3 gateway endpoint serves {', '.join(no_s3)} (Iceberg data and metadata files)",
-        "" if not no_s3 else f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Gateway "
-        f"--service-name com.amazonaws.{region}.s3 --route-table-ids {rtbs}",
-    ))
-    out.append(Finding(
-        "egress: S3 Tables",
-        not no_tables,
-        "reachable (NAT gateway or S3 Tables endpoint)" if not no_tables
-        else "no S3 Tables interface endpoint and no NAT gateway (the catalog's table operations)",
-        "" if not no_tables else f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface "
-        f"--service-name com.amazonaws.{region}.s3tables --subnet-ids {sub_args} --security-group-ids {sg_args} "
-        "--private-dns-enabled",
-    ))
-    out.append(Finding(
-        "egress: CloudWatch Logs",
-        not no_logs,
-        "reachable (NAT gateway or logs endpoint)" if not no_logs
-        else "no CloudWatch Logs interface endpoint and no NAT gateway: log lines the job writes itself "
-        "(AWS SDK calls) cannot leave the VPC; the service still delivers Flink's own log",
-        "" if not no_logs else f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface "
-        f"--service-name com.amazonaws.{region}.logs --subnet-ids {sub_args} --security-group-ids {sg_args} "
-        "--private-dns-enabled",
-        required=False,
-    ))
+    out.append(
+        Finding(
+            "egress: S3",
+            not no_s3,
+            "reachable (NAT gateway or S3 endpoint)"
+            if not no_s3
+            else f"neither a NAT gateway nor an S3 gateway endpoint serves {', '.join(no_s3)} (Iceberg data and metadata files)",
+            ""
+            if not no_s3
+            else f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Gateway "
+            f"--service-name com.amazonaws.{region}.s3 --route-table-ids {rtbs}",
+        )
+    )
+    out.append(
+        Finding(
+            "egress: S3 Tables",
+            not no_tables,
+            "reachable (NAT gateway or S3 Tables endpoint)"
+            if not no_tables
+            else "no S3 Tables interface endpoint and no NAT gateway (the catalog's table operations)",
+            ""
+            if not no_tables
+            else f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface "
+            f"--service-name com.amazonaws.{region}.s3tables --subnet-ids {sub_args} --security-group-ids {sg_args} "
+            "--private-dns-enabled",
+        )
+    )
+    out.append(
+        Finding(
+            "egress: CloudWatch Logs",
+            not no_logs,
+            "reachable (NAT gateway or logs endpoint)"
+            if not no_logs
+            else "no CloudWatch Logs interface endpoint and no NAT gateway: log lines the job writes itself "
+            "(AWS SDK calls) cannot leave the VPC; the service still delivers Flink's own log",
+            ""
+            if not no_logs
+            else f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Interface "
+            f"--service-name com.amazonaws.{region}.logs --subnet-ids {sub_args} --security-group-ids {sg_args} "
+            "--private-dns-enabled",
+            required=False,
+        )
+    )
     return out
 
 
@@ -263,8 +290,10 @@ def preflight(target: Target, vpc: Vpc, reporter: Reporter) -> None:
     except PipectlError as exc:
         if getattr(exc, "code", "") not in ACCESS_DENIED:
             raise
-        reporter.warn("cannot check the VPC's egress (no ec2:Describe* permission); "
-                      "`pipectl doctor --env aws` checks it with a role that may")
+        reporter.warn(
+            "cannot check the VPC's egress (no ec2:Describe* permission); "
+            "`pipectl doctor --env aws` checks it with a role that may"
+        )
         return
     missing = [f for f in vpc.findings if not f.ok and f.required]
     for f in vpc.findings:
@@ -304,8 +333,13 @@ def findings(target: Target) -> list[Finding]:
         return out + [Finding("vpc", False, exc.message, exc.hint or "")]
     if not vpc.subnets:
         return out + [Finding("vpc", True, "none (the brokers are not MSK private endpoints)", required=False)]
-    out.append(Finding("vpc", True, f"subnets {', '.join(vpc.subnets)}; security groups "
-                       f"{', '.join(vpc.security_groups)} (from {vpc.source})"))
+    out.append(
+        Finding(
+            "vpc",
+            True,
+            f"subnets {', '.join(vpc.subnets)}; security groups {', '.join(vpc.security_groups)} (from {vpc.source})",
+        )
+    )
     try:
         out += egress(target, vpc.subnets, vpc.security_groups)
     except PipectlError as exc:
@@ -313,5 +347,15 @@ def findings(target: Target) -> list[Finding]:
     return out
 
 
-__all__ = ["findings", "Finding", "Vpc", "describe_cluster", "cluster_vpc", "require_active", "private_brokers",
-           "resolve_vpc", "egress", "preflight"]
+__all__ = [
+    "Finding",
+    "Vpc",
+    "cluster_vpc",
+    "describe_cluster",
+    "egress",
+    "findings",
+    "preflight",
+    "private_brokers",
+    "require_active",
+    "resolve_vpc",
+]

@@ -52,7 +52,9 @@ def plan(target: Target, restore: str, allow_non_restored: bool, reporter: Repor
     latest = ready[0] if ready else None
     if restore == RESTORE_LATEST:
         if latest is None and not updating:
-            return RestorePlan({"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}, allow_non_restored, None, False)
+            return RestorePlan(
+                {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}, allow_non_restored, None, False
+            )
         return RestorePlan(
             {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"},
             allow_non_restored,
@@ -76,8 +78,11 @@ def plan(target: Target, restore: str, allow_non_restored: bool, reporter: Repor
             + "list them with `aws kinesisanalyticsv2 list-application-snapshots`, or use --restore latest",
         )
     if updating or chosen is not latest:
-        newest = ("the snapshot this update takes" if updating or latest is None
-                  else f"the latest, {latest['SnapshotName']} ({_when(latest)})")
+        newest = (
+            "the snapshot this update takes"
+            if updating or latest is None
+            else f"the latest, {latest['SnapshotName']} ({_when(latest)})"
+        )
         reporter.warn(
             f"restoring from snapshot {restore} ({_when(chosen)}), older than {newest}: "
             "everything after it is read from Kafka again and stored a second time"
@@ -105,4 +110,4 @@ def cannot_apply(restore: str, allow_non_restored: bool, status: str) -> Pipectl
     )
 
 
-__all__ = ["RESTORE_LATEST", "RESTORE_NONE", "RestorePlan", "plan", "cannot_apply"]
+__all__ = ["RESTORE_LATEST", "RESTORE_NONE", "RestorePlan", "cannot_apply", "plan"]

@@ -82,7 +82,9 @@ def _which_missing(target: Target, namespace: str, name: str) -> NotFoundError:
             client.get_namespace(tableBucketARN=bucket, namespace=namespace)
         except Exception as exc:
             if error_code(exc) in NOT_FOUND_CODES:
-                return NotFoundError(f"namespace '{namespace}' does not exist in table bucket {bucket}", hint=hint_create)
+                return NotFoundError(
+                    f"namespace '{namespace}' does not exist in table bucket {bucket}", hint=hint_create
+                )
             raise
     return NotFoundError(f"table '{namespace}.{name}' does not exist in table bucket {bucket}", hint=hint_create)
 

@@ -176,10 +176,13 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
     problems: list[str] = []
     region = _default_region(aws, problems)
     if not region:
-        problems.append(SettingProblem("aws.region is not set (nor AWS_REGION or a profile region)", "aws.region",
-                                       missing=True))
+        problems.append(
+            SettingProblem("aws.region is not set (nor AWS_REGION or a profile region)", "aws.region", missing=True)
+        )
     elif not REGION_RE.match(region):
-        problems.append(SettingProblem(f"aws.region {region!r} is not an AWS region name (like eu-west-1)", "aws.region"))
+        problems.append(
+            SettingProblem(f"aws.region {region!r} is not an AWS region name (like eu-west-1)", "aws.region")
+        )
 
     def need(name: str, value: str) -> bool:
         if not value:
@@ -188,9 +191,7 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
         return True
 
     if purpose in ("status", "deploy", "iam") and not APP_NAME_RE.match(aws.application_name):
-        problems.append(
-            f"aws.application_name {aws.application_name!r} must be 1-128 letters, digits, '_', '.' or '-'"
-        )
+        problems.append(f"aws.application_name {aws.application_name!r} must be 1-128 letters, digits, '_', '.' or '-'")
 
     if purpose in ("deploy", "iam"):
         if need("code_bucket", aws.code_bucket) and not BUCKET_RE.match(aws.code_bucket):
@@ -213,8 +214,13 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
             elif region and msk.region != region:
                 problems.append(f"aws.msk_cluster_arn is in {msk.region}, but aws.region is {region}")
         elif not aws.bootstrap_servers and purpose == "deploy":
-            problems.append(SettingProblem("neither aws.msk_cluster_arn nor aws.bootstrap_servers is set",
-                                           "aws.bootstrap_servers", missing=True))
+            problems.append(
+                SettingProblem(
+                    "neither aws.msk_cluster_arn nor aws.bootstrap_servers is set",
+                    "aws.bootstrap_servers",
+                    missing=True,
+                )
+            )
         for broker in (b.strip() for b in aws.bootstrap_servers.split(",") if b.strip()):
             if not BROKER_RE.match(broker):
                 problems.append(f"aws.bootstrap_servers entry {broker!r} is not HOST:PORT")

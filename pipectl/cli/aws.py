@@ -74,7 +74,12 @@ def _render_deploy(console: Console, r: Any) -> None:
             ("region", r.region),
             ("action", what),
             ("code", r.code + ("" if r.uploaded else " (already uploaded)")),
-            ("started", ("yes, from snapshot " + r.restored_from) if r.restored_from else ("yes" if r.started else "no, already running")),
+            (
+                "started",
+                ("yes, from snapshot " + r.restored_from)
+                if r.restored_from
+                else ("yes" if r.started else "no, already running"),
+            ),
             ("status", f"{r.status} (version {r.version})"),
             ("job", _health_line(r.health)),
             ("vpc", r.vpc),
@@ -256,7 +261,10 @@ def _render_rehearsal(console: Console, r: Any) -> None:
     _kv(
         console,
         [
-            ("rehearsal", "already running, data flows" if r.action == "running" else f"started in {h.started_in_s:.0f}s"),
+            (
+                "rehearsal",
+                "already running, data flows" if r.action == "running" else f"started in {h.started_in_s:.0f}s",
+            ),
             ("java", f"{h.java_version} ({r.java_home})" if r.java_home else h.java_version),
             ("kafka", f"{h.bootstrap_servers} (SASL_SSL, AWS_MSK_IAM)"),
             ("s3 tables", f"{h.endpoint_url} ({h.table_bucket_arn})"),
@@ -264,7 +272,9 @@ def _render_rehearsal(console: Console, r: Any) -> None:
             ("logs", r.logs),
         ],
     )
-    console.print("next: pipectl --env aws produce orders --count 1000 | pipectl --env aws verify | pipectl aws rehearse --down")
+    console.print(
+        "next: pipectl --env aws produce orders --count 1000 | pipectl --env aws verify | pipectl aws rehearse --down"
+    )
 
 
 def _render_rehearsal_down(console: Console, r: Any) -> None:
@@ -275,7 +285,9 @@ def _render_rehearsal_down(console: Console, r: Any) -> None:
 @app.command()
 def rehearse(
     down: bool = typer.Option(False, "--down", help="Stop the rehearsal: Flink, the broker and the emulator."),
-    zip_path: Optional[Path] = typer.Option(None, "--zip", help="Rehearse this zip instead of building target/data-pipeline-aws.zip."),
+    zip_path: Optional[Path] = typer.Option(
+        None, "--zip", help="Rehearse this zip instead of building target/data-pipeline-aws.zip."
+    ),
     skip_build: bool = typer.Option(False, "--skip-build", help="Rehearse target/data-pipeline-aws.zip as it is."),
 ) -> None:
     """Run the deployment zip as Managed Flink runs it (Java 11, MSK IAM auth, S3 Tables), on this machine."""

@@ -30,8 +30,14 @@ def register(app: typer.Typer) -> None:
 
 def render(console: Console, report) -> None:
     where = f"{report.env}" + (f" ({report.runtime} runtime)" if report.env == "local" else "")
-    table = Table(title=f"pipectl doctor: {where}", title_justify="left", show_header=False, box=None,
-                  pad_edge=False, padding=(0, 2, 0, 0))
+    table = Table(
+        title=f"pipectl doctor: {where}",
+        title_justify="left",
+        show_header=False,
+        box=None,
+        pad_edge=False,
+        padding=(0, 2, 0, 0),
+    )
     table.add_column(no_wrap=True)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")

@@ -15,8 +15,14 @@ app = typer.Typer(help="Run the order_ingest job on the local Flink cluster.", n
 
 @app.command()
 def start(
-    fresh: bool = typer.Option(False, "--fresh", help="Ignore checkpoints and savepoints; read on from the consumer group's committed offsets."),
-    from_savepoint: Optional[str] = typer.Option(None, "--from-savepoint", help="Restore from this savepoint or retained checkpoint (refused when the tables hold newer commits)."),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Ignore checkpoints and savepoints; read on from the consumer group's committed offsets."
+    ),
+    from_savepoint: Optional[str] = typer.Option(
+        None,
+        "--from-savepoint",
+        help="Restore from this savepoint or retained checkpoint (refused when the tables hold newer commits).",
+    ),
 ) -> None:
     """Submit the job (detached; it keeps running after this command).
 
@@ -41,4 +47,6 @@ def stop(
     no_savepoint: bool = typer.Option(False, "--no-savepoint", help="Cancel without taking a savepoint."),
 ) -> None:
     """Stop the job with a savepoint (the next 'job start' resumes from it)."""
-    context.out().emit(jobs.stop(context.settings(), savepoint=not no_savepoint, reporter=context.out()), render.job_info)
+    context.out().emit(
+        jobs.stop(context.settings(), savepoint=not no_savepoint, reporter=context.out()), render.job_info
+    )

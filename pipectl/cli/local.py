@@ -17,7 +17,9 @@ def _stack():
 @app.command()
 def up(
     runtime: str = typer.Option(
-        None, "--runtime", metavar="native|docker|auto",
+        None,
+        "--runtime",
+        metavar="native|docker|auto",
         help="native: local processes; docker: containers; auto: docker when an engine answers. Default: the running stack's, else local.runtime.",
     ),
 ) -> None:
@@ -43,12 +45,18 @@ def logs(
     """Print the last lines of a component's log (a container's log in the docker runtime)."""
     context.out().emit(
         component_log(context.settings(), component, lines),
-        lambda console, r: console.out("\n".join(r["lines"]) if r["lines"] else f"(no log yet at {r['log']})", highlight=False),
+        lambda console, r: console.out(
+            "\n".join(r["lines"]) if r["lines"] else f"(no log yet at {r['log']})", highlight=False
+        ),
     )
 
 
 @app.command()
-def down(purge: bool = typer.Option(False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse.")) -> None:
+def down(
+    purge: bool = typer.Option(
+        False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse."
+    ),
+) -> None:
     """Stop the local stack; a running job is first stopped with a savepoint. Data is kept unless --purge."""
     from pipectl.stack import stop_stack
 

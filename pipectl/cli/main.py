@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
 # Typer 0.29 vendors its own click: its exceptions, not the `click` package's, reach us here.
 from typer._click import exceptions as click_exc
 
@@ -74,9 +75,7 @@ def split_globals(argv: list[str]) -> tuple[dict, list[str]]:
             rest.append(arg)
         i += 1
     if found["output"] not in ("text", "json"):
-        raise PipectlError(
-            f"--output must be text or json, got {found['output']!r}", exit_code=EXIT_USAGE
-        )
+        raise PipectlError(f"--output must be text or json, got {found['output']!r}", exit_code=EXIT_USAGE)
     if found["config"] is not None:
         found["config"] = Path(found["config"])
     return found, rest

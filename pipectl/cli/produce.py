@@ -10,7 +10,8 @@ aws.kafka_ca_file).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import typer
 

@@ -52,10 +52,12 @@ def job_info(console: Console, info) -> None:
     table.add_row("id", info.job_id or "-")
     table.add_row("state", info.state)
     if info.started_at:
-        table.add_row("started", dt.datetime.fromtimestamp(info.started_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))
+        table.add_row("started", dt.datetime.fromtimestamp(info.started_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     if info.last_checkpoint:
         cp = info.last_checkpoint
-        table.add_row("last checkpoint", f"#{cp['id']} {_age(cp['age_s'])}, {cp['duration_ms']} ms, {cp['size_bytes']} bytes")
+        table.add_row(
+            "last checkpoint", f"#{cp['id']} {_age(cp['age_s'])}, {cp['duration_ms']} ms, {cp['size_bytes']} bytes"
+        )
     if info.restored_from:
         table.add_row("restored from", info.restored_from)
     if info.savepoint:
@@ -64,7 +66,9 @@ def job_info(console: Console, info) -> None:
         table.add_row("note", info.message)
     console.print(table)
     if info.message == "started":
-        console.print("next: pipectl produce orders --rate 10 --count 100, then pipectl verify (the job shows in the Flink UI)")
+        console.print(
+            "next: pipectl produce orders --rate 10 --count 100, then pipectl verify (the job shows in the Flink UI)"
+        )
     elif info.state == "STOPPED":
         console.print("next: pipectl job start (resumes from this savepoint)")
 
@@ -103,7 +107,9 @@ def verify_report(console: Console, report) -> None:
         k = report.kafka
         table.add_row("kafka records", f"{k['records']:,} in {k['topic']}")
         table.add_row("consumer lag", f"{k['lag']:,} ({k['consumer_group']})")
-        verdict = "[green]complete[/green]" if report.complete else "[red]incomplete[/red]: " + "; ".join(report.problems)
+        verdict = (
+            "[green]complete[/green]" if report.complete else "[red]incomplete[/red]: " + "; ".join(report.problems)
+        )
         table.add_row("verdict", verdict)
     console.print(table)
     if report.partitions:

@@ -22,8 +22,17 @@ COLORS = {"healthy": "green", "degraded": "yellow", "down": "red", "unknown": "d
 def register(app: typer.Typer) -> None:
     @app.command()
     def status(
-        interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between the two samples of the topic's end offsets (the produce rate); with --watch, seconds between refreshes."),
-        watch: bool = typer.Option(False, "--watch", help="Refresh in place until Ctrl-C, with sparklines of throughput and lag (text output only)."),
+        interval: float = typer.Option(
+            2.0,
+            "--interval",
+            min=0.2,
+            help="Seconds between the two samples of the topic's end offsets (the produce rate); with --watch, seconds between refreshes.",
+        ),
+        watch: bool = typer.Option(
+            False,
+            "--watch",
+            help="Refresh in place until Ctrl-C, with sparklines of throughput and lag (text output only).",
+        ),
     ) -> None:
         """Is data flowing from producer to table? Kafka, Flink and Iceberg side by side.
 
@@ -41,8 +50,11 @@ def register(app: typer.Typer) -> None:
 def _watch(statuses) -> None:
     out = context.out()
     if out.json_mode:
-        raise PipectlError("--watch draws on a terminal; it cannot be combined with --output json",
-                           hint="drop --watch to get one JSON document", exit_code=EXIT_USAGE)
+        raise PipectlError(
+            "--watch draws on a terminal; it cannot be combined with --output json",
+            hint="drop --watch to get one JSON document",
+            exit_code=EXIT_USAGE,
+        )
     from rich.live import Live  # pulls in rich's terminal control (~0.1 s): only for --watch
 
     last: Outcome = Exit()
@@ -81,8 +93,11 @@ def kafka_figures(k: dict) -> str:
     if k.get("produce_rate_per_s") is not None:
         parts.append(f"{_num(k['produce_rate_per_s'])}/s produced")
     per = lag.get("per_partition") or {}
-    parts.append(f"lag {_num(lag.get('total'))}" + (" (" + ", ".join(f"p{p} {_num(v)}" for p, v in per.items()) + ")" if per else "")
-                 + f" for group {k.get('consumer_group')}")
+    parts.append(
+        f"lag {_num(lag.get('total'))}"
+        + (" (" + ", ".join(f"p{p} {_num(v)}" for p, v in per.items()) + ")" if per else "")
+        + f" for group {k.get('consumer_group')}"
+    )
     if k.get("oldest_waiting_s") is not None:
         parts.append(f"oldest waiting {fmt.age(k['oldest_waiting_s'])}")
     return ", ".join(parts)
@@ -91,26 +106,35 @@ def kafka_figures(k: dict) -> str:
 def flink_figures(f: dict) -> str:
     parts = []
     if f.get("application"):
-        parts.append(f"application {f['application']} {f.get('application_status') or 'missing'}"
-                     + (f" v{f['application_version']}" if f.get("application_version") else ""))
+        parts.append(
+            f"application {f['application']} {f.get('application_status') or 'missing'}"
+            + (f" v{f['application_version']}" if f.get("application_version") else "")
+        )
     elif f.get("reachable"):
         tm = f.get("taskmanagers")
-        parts.append(f"{tm} TaskManager{'s' if tm != 1 else ''}, {f.get('slots_available')}/{f.get('slots_total')} slots free")
+        parts.append(
+            f"{tm} TaskManager{'s' if tm != 1 else ''}, {f.get('slots_available')}/{f.get('slots_total')} slots free"
+        )
     else:
         return f"{f.get('rest_url')}: not reachable"
     job = f.get("job")
     if job is None:
         parts.append("no order_ingest job" if not f.get("application") else "no job metrics")
         return ", ".join(parts)
-    parts.append(f"job {job.get('state') or '?'}" + (f" up {fmt.age(job['uptime_s'])}" if job.get("uptime_s") is not None else ""))
+    parts.append(
+        f"job {job.get('state') or '?'}"
+        + (f" up {fmt.age(job['uptime_s'])}" if job.get("uptime_s") is not None else "")
+    )
     if job.get("state") in ENDED_STATES:
         return ", ".join(parts)
     parts.append(f"restarts {_num(job.get('restarts'))}")
     cp = job.get("last_checkpoint")
     if cp:
         age = f" {fmt.age(cp['age_s'])} ago" if cp.get("age_s") is not None else ""
-        parts.append(f"checkpoint{' #' + str(cp['id']) if cp.get('id') is not None else ''}{age} "
-                     f"({_num(cp.get('duration_ms'))} ms, {fmt.size(cp.get('size_bytes'))})")
+        parts.append(
+            f"checkpoint{' #' + str(cp['id']) if cp.get('id') is not None else ''}{age} "
+            f"({_num(cp.get('duration_ms'))} ms, {fmt.size(cp.get('size_bytes'))})"
+        )
     elif job.get("state") == "RUNNING":
         parts.append("no checkpoint yet")
     parts.append(f"{_num(job.get('records_in_per_s'))}/s in, {_num(job.get('records_out_per_s'))}/s out")
@@ -154,8 +178,11 @@ def view(st, sparklines: bool = False):
         spark.add_column(style="bold", no_wrap=True)
         spark.add_column(no_wrap=True, style="cyan")
         spark.add_column(no_wrap=True)
-        for key, label, suffix in (("produce_rate_per_s", "produced", "/s"), ("records_in_per_s", "read by job", "/s"),
-                                   ("lag", "lag", "")):
+        for key, label, suffix in (
+            ("produce_rate_per_s", "produced", "/s"),
+            ("records_in_per_s", "read by job", "/s"),
+            ("lag", "lag", ""),
+        ):
             values = d["history"].get(key) or []
             last = next((v for v in reversed(values) if v is not None), None)
             spark.add_row(label, sparkline(values, 40) or " ", _num(last, suffix))

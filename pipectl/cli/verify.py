@@ -14,7 +14,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def verify(
         expect_rows: Optional[int] = typer.Option(
-            None, "--expect-rows", help="Wait until the table holds this many rows; exit 5 unless it holds exactly these, each once."),
+            None,
+            "--expect-rows",
+            help="Wait until the table holds this many rows; exit 5 unless it holds exactly these, each once.",
+        ),
         timeout: float = typer.Option(120, "--timeout", help="Seconds to wait with --expect-rows."),
     ) -> None:
         """Rows, distinct event ids, partitions, snapshots and last commit of analytics.orders, read with pyiceberg.

@@ -118,19 +118,29 @@ def lineage(settings: Settings) -> dict[str, dict]:
     return read_state(settings).get("lineage", {}).get(_pipeline_key(settings), {})
 
 
-def _record_job(settings: Settings, job_id: str, point: resume.ResumePoint | None,
-                marks: list[resume.TableMark]) -> None:
+def _record_job(
+    settings: Settings, job_id: str, point: resume.ResumePoint | None, marks: list[resume.TableMark]
+) -> None:
     state = read_state(settings)
     jobs_of = state.setdefault("lineage", {}).setdefault(_pipeline_key(settings), {})
     entry: dict = {"started_at": time.time(), "restored_from": None}
     if point is not None:
-        entry["restored_from"] = {"job_id": point.job_id, "checkpoint_id": point.checkpoint_id,
-                                  "path": point.path, "kind": point.kind}
+        entry["restored_from"] = {
+            "job_id": point.job_id,
+            "checkpoint_id": point.checkpoint_id,
+            "path": point.path,
+            "kind": point.kind,
+        }
     else:
         entry["baseline"] = {m.table: [m.job_id, m.checkpoint_id] for m in marks}
     jobs_of[job_id] = entry
-    _write_state(settings, lineage=state["lineage"], job_id=job_id,
-                 restored_from=point.path if point else None, started_at=entry["started_at"])
+    _write_state(
+        settings,
+        lineage=state["lineage"],
+        job_id=job_id,
+        restored_from=point.path if point else None,
+        started_at=entry["started_at"],
+    )
 
 
 def table_marks(settings: Settings) -> list[resume.TableMark]:
@@ -163,7 +173,9 @@ def newest_point(settings: Settings) -> str | None:
     return points[0].path if points else None
 
 
-def resume_point(settings: Settings, from_savepoint: str | None = None) -> tuple[resume.ResumePoint | None, list[resume.TableMark]]:
+def resume_point(
+    settings: Settings, from_savepoint: str | None = None
+) -> tuple[resume.ResumePoint | None, list[resume.TableMark]]:
     """The point `job start` resumes from (None: nothing kept) after checking it against the tables;
     raises when resuming from it would store records twice."""
     marks = table_marks(settings)
@@ -171,30 +183,40 @@ def resume_point(settings: Settings, from_savepoint: str | None = None) -> tuple
     if from_savepoint is not None:
         point = resume.point_at(from_savepoint)
         if point is None:
-            raise NotFoundError(f"{from_savepoint} holds no complete checkpoint or savepoint (no readable _metadata)",
-                                hint="name a chk-N or savepoint-... folder, or run 'pipectl job start' to resume from the newest one")
+            raise NotFoundError(
+                f"{from_savepoint} holds no complete checkpoint or savepoint (no readable _metadata)",
+                hint="name a chk-N or savepoint-... folder, or run 'pipectl job start' to resume from the newest one",
+            )
         hint = "run 'pipectl job start' to resume from the newest checkpoint or savepoint"
     else:
         points = resume.points_of(list(known), *_state_dirs(settings))
         if not points:
             return None, marks
         point = points[0]
-        hint = ("nothing newer is kept; 'pipectl job start --fresh' reads on from the consumer group's committed "
-                "offsets and can store records after the last offset commit twice")
+        hint = (
+            "nothing newer is kept; 'pipectl job start --fresh' reads on from the consumer group's committed "
+            "offsets and can store records after the last offset commit twice"
+        )
     stale = resume.stale_marks(point, marks, known)
     if stale:
         raise PipectlError(resume.stale_message(point, stale), hint=hint)
     return point, marks
 
 
-def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None,
-          reporter: Reporter = SILENT) -> JobInfo:
+def start(
+    settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None, reporter: Reporter = SILENT
+) -> JobInfo:
     rest = _rest(settings)
     rest.overview()  # raises a clear error when no cluster answers
     running = find_job(settings)
     if running:
-        return JobInfo(JOB_NAME, running["jid"], running["state"], started_at=running.get("start-time", 0) / 1000,
-                       message="already running, nothing to do")
+        return JobInfo(
+            JOB_NAME,
+            running["jid"],
+            running["state"],
+            started_at=running.get("start-time", 0) / 1000,
+            message="already running, nothing to do",
+        )
     if not settings.dependency_jar.is_file():
         raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
 
@@ -211,7 +233,8 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
                 f"no checkpoint or savepoint of this pipeline is kept, but {settings.pipeline.namespace}."
                 f"{settings.pipeline.table} holds {table_rows} rows",
                 hint="'pipectl job start --fresh' reads on from the consumer group's committed offsets "
-                     "(records after the last offset commit can be stored twice)")
+                "(records after the last offset commit can be stored twice)",
+            )
         warnings.append(
             f"starting fresh while {settings.pipeline.namespace}.{settings.pipeline.table} holds {table_rows} rows: "
             "the job reads on from the consumer group's committed offsets, not from a checkpoint; records after "
@@ -221,8 +244,9 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
         reporter.warn(w)
 
     restore = point.path if point else None
-    reporter.step("submitting order_ingest to the Flink cluster"
-                  + (f" from {point.describe()} ({point.path})" if point else ""))
+    reporter.step(
+        "submitting order_ingest to the Flink cluster" + (f" from {point.describe()} ({point.path})" if point else "")
+    )
     returncode, output = get_stack(settings).submit_job(job_environment(settings), restore)
     match = re.search(r"JobID ([0-9a-f]{32})", output)
     if returncode != 0 or not match:
@@ -237,14 +261,28 @@ def start(settings: Settings, *, fresh: bool = False, from_savepoint: str | None
         job = rest.job(job_id)
         if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
             raise GaveUpError(f"job {job_id} ended as {job['state']}", hint="see 'pipectl local logs jobmanager'")
-        vertices_running = job["state"] == "RUNNING" and all(v.get("status") == "RUNNING" for v in job.get("vertices", []))
+        vertices_running = job["state"] == "RUNNING" and all(
+            v.get("status") == "RUNNING" for v in job.get("vertices", [])
+        )
         return job if vertices_running else None
 
-    job = wait_until(running_state, what="job order_ingest", timeout=120, interval=1,
-                     hint="see 'pipectl job status' and 'pipectl local logs jobmanager'")
+    job = wait_until(
+        running_state,
+        what="job order_ingest",
+        timeout=120,
+        interval=1,
+        hint="see 'pipectl job status' and 'pipectl local logs jobmanager'",
+    )
     reporter.done(f"order_ingest is RUNNING ({job_id})" + (f", resumed from {point.describe()}" if point else ""))
-    return JobInfo(JOB_NAME, job_id, job["state"], started_at=job.get("start-time", 0) / 1000,
-                   restored_from=restore, message="started", warnings=warnings)
+    return JobInfo(
+        JOB_NAME,
+        job_id,
+        job["state"],
+        started_at=job.get("start-time", 0) / 1000,
+        restored_from=restore,
+        message="started",
+        warnings=warnings,
+    )
 
 
 def status(settings: Settings) -> JobInfo:
@@ -252,12 +290,23 @@ def status(settings: Settings) -> JobInfo:
     job = find_job(settings, active_only=False)
     state = read_state(settings)
     if job is None:
-        return JobInfo(JOB_NAME, None, "NOT RUNNING", savepoint=state.get("savepoint"),
-                       message="no order_ingest job on the cluster; start it with 'pipectl job start'")
+        return JobInfo(
+            JOB_NAME,
+            None,
+            "NOT RUNNING",
+            savepoint=state.get("savepoint"),
+            message="no order_ingest job on the cluster; start it with 'pipectl job start'",
+        )
     jid = job["jid"]
-    info = JobInfo(JOB_NAME, jid, job["state"], started_at=job.get("start-time", 0) / 1000,
-                   duration_s=job.get("duration", 0) / 1000, savepoint=state.get("savepoint"),
-                   restored_from=state.get("restored_from") if state.get("job_id") == jid else None)
+    info = JobInfo(
+        JOB_NAME,
+        jid,
+        job["state"],
+        started_at=job.get("start-time", 0) / 1000,
+        duration_s=job.get("duration", 0) / 1000,
+        savepoint=state.get("savepoint"),
+        restored_from=state.get("restored_from") if state.get("job_id") == jid else None,
+    )
     try:
         cps = rest.checkpoints(jid)
         latest = latest_checkpoint(cps)
@@ -270,13 +319,17 @@ def status(settings: Settings) -> JobInfo:
     return info
 
 
-def stop(settings: Settings, *, savepoint: bool = True, timeout: float = 180,
-         reporter: Reporter = SILENT) -> JobInfo:
+def stop(settings: Settings, *, savepoint: bool = True, timeout: float = 180, reporter: Reporter = SILENT) -> JobInfo:
     rest = _rest(settings)
     job = find_job(settings)
     if job is None:
-        return JobInfo(JOB_NAME, None, "NOT RUNNING", savepoint=read_state(settings).get("savepoint"),
-                       message="no running order_ingest job, nothing to stop")
+        return JobInfo(
+            JOB_NAME,
+            None,
+            "NOT RUNNING",
+            savepoint=read_state(settings).get("savepoint"),
+            message="no running order_ingest job, nothing to stop",
+        )
     jid = job["jid"]
     if not savepoint:
         reporter.step(f"cancelling {jid} without a savepoint")
@@ -293,8 +346,14 @@ def stop(settings: Settings, *, savepoint: bool = True, timeout: float = 180,
             return None
         op = st.get("operation", {})
         if "failure-cause" in op:
-            cause = op["failure-cause"].get("class", "") + ": " + (op["failure-cause"].get("stack-trace", "").splitlines() or [""])[0]
-            raise PipectlError(f"stop with savepoint failed: {cause}", hint="retry, or 'pipectl job stop --no-savepoint'")
+            cause = (
+                op["failure-cause"].get("class", "")
+                + ": "
+                + (op["failure-cause"].get("stack-trace", "").splitlines() or [""])[0]
+            )
+            raise PipectlError(
+                f"stop with savepoint failed: {cause}", hint="retry, or 'pipectl job stop --no-savepoint'"
+            )
         return op.get("location")
 
     location = wait_until(done, what="stop with savepoint", timeout=timeout, interval=1)

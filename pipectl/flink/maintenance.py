@@ -74,8 +74,15 @@ def _log_to_file(settings: Settings) -> None:
     os.environ["FLINK_LOG_DIR"] = str(log_dir)
 
 
-def maintain(settings: Settings, *, table: str | None = None, target_file_mb: int = 128,
-             retain_last: int = 5, older_than_s: int = 3600, reporter: Reporter = SILENT) -> MaintainReport:
+def maintain(
+    settings: Settings,
+    *,
+    table: str | None = None,
+    target_file_mb: int = 128,
+    retain_last: int = 5,
+    older_than_s: int = 3600,
+    reporter: Reporter = SILENT,
+) -> MaintainReport:
     if settings.env != "local":
         raise PipectlError(
             "Amazon S3 Tables compacts files and expires snapshots itself",

@@ -183,6 +183,8 @@ def stale_marks(point: ResumePoint, marks: list[TableMark], lineage: dict[str, d
 def stale_message(point: ResumePoint, stale: list[TableMark]) -> str:
     newest = stale[0]
     tables = ", ".join(sorted({m.table for m in stale}))
-    return (f"{point.describe()} is older than what {tables} already holds "
-            f"(checkpoint {newest.checkpoint_id} of job {newest.job_id[:8]} is committed): "
-            "resuming from it would store those records twice")
+    return (
+        f"{point.describe()} is older than what {tables} already holds "
+        f"(checkpoint {newest.checkpoint_id} of job {newest.job_id[:8]} is committed): "
+        "resuming from it would store those records twice"
+    )

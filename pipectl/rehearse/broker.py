@@ -48,7 +48,8 @@ import subprocess
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from pipectl import kafka_admin, procs
 from pipectl.config import find_project_dir
@@ -138,9 +139,15 @@ def read_iam_broker(workdir: Path) -> IamBroker | None:
     try:
         data = json.loads(path.read_text())
         broker = IamBroker(
-            workdir=workdir, host=data["host"], port=int(data["port"]), region=data["region"], pid=int(data["pid"]),
-            truststore=Path(data["truststore"]), truststore_password=data["truststore_password"],
-            ca_pem=Path(data["ca_pem"]), log=Path(data["log"]),
+            workdir=workdir,
+            host=data["host"],
+            port=int(data["port"]),
+            region=data["region"],
+            pid=int(data["pid"]),
+            truststore=Path(data["truststore"]),
+            truststore_password=data["truststore_password"],
+            ca_pem=Path(data["ca_pem"]),
+            log=Path(data["log"]),
         )
     except (OSError, ValueError, KeyError):
         return None
@@ -170,13 +177,16 @@ def start_iam_broker(
     target = (target_dir or find_project_dir() / "target").resolve()
     libs, iam_jar = target / "kafka" / "libs", target / "kafka" / "iam" / "msk-iam-broker.jar"
     if not any(libs.glob("kafka_2.13-*.jar")) or not iam_jar.is_file():
-        raise NotFoundError(f"the broker classpath is incomplete ({libs}, {iam_jar})", hint="build it with `make build`")
+        raise NotFoundError(
+            f"the broker classpath is incomplete ({libs}, {iam_jar})", hint="build it with `make build`"
+        )
     _check_credentials(credentials, region)
     existing = read_iam_broker(workdir)
     if existing is not None and existing.port != port:
         raise PipectlError(
             f"an IAM broker from {workdir} already runs on port {existing.port}, not {port}",
-            hint="stop it first (stop_iam_broker / `pipectl aws rehearse --down`)", exit_code=2,
+            hint="stop it first (stop_iam_broker / `pipectl aws rehearse --down`)",
+            exit_code=2,
         )
     workdir.mkdir(parents=True, exist_ok=True)
     tls = _ensure_tls(workdir / "tls")
@@ -184,15 +194,22 @@ def start_iam_broker(
         for p in (port, port + 1, port + 2):
             owner = procs.port_owner(p)
             if owner is not None:
-                raise PipectlError(f"port {p} needed by the IAM broker is in use (pid {owner[0]} {owner[1]})",
-                                   hint="stop that process or choose another port", exit_code=2)
+                raise PipectlError(
+                    f"port {p} needed by the IAM broker is in use (pid {owner[0]} {owner[1]})",
+                    hint="stop that process or choose another port",
+                    exit_code=2,
+                )
         _spawn(workdir, port, host, credentials, region, partitions, libs, iam_jar, tls, heap)
     managed = procs.read(workdir, NAME)
     assert managed is not None
-    broker = IamBroker(workdir, host, port, region, managed.pid, tls["truststore"], tls["password"],
-                       tls["ca_pem"], Path(managed.log))
-    record = {**json.loads(procs.pid_file(workdir, NAME).read_text()), **broker.to_dict(),
-              "truststore_password": broker.truststore_password}
+    broker = IamBroker(
+        workdir, host, port, region, managed.pid, tls["truststore"], tls["password"], tls["ca_pem"], Path(managed.log)
+    )
+    record = {
+        **json.loads(procs.pid_file(workdir, NAME).read_text()),
+        **broker.to_dict(),
+        "truststore_password": broker.truststore_password,
+    }
     procs.pid_file(workdir, NAME).write_text(json.dumps(record))
     procs.pid_file(workdir, NAME).chmod(0o600)
 
@@ -204,9 +221,15 @@ def start_iam_broker(
         return all(topic in listed for topic in topics)
 
     try:
-        wait_until(ready, what="the IAM broker", timeout=timeout_s, interval=1.0,
-                   hint=f"see {broker.log}", log_tail=lambda: procs.tail(broker.log, 20),
-                   alive=broker.alive)
+        wait_until(
+            ready,
+            what="the IAM broker",
+            timeout=timeout_s,
+            interval=1.0,
+            hint=f"see {broker.log}",
+            log_tail=lambda: procs.tail(broker.log, 20),
+            alive=broker.alive,
+        )
     except UnhealthyError:
         if existing is None:  # started here and never healthy: do not leave it holding the ports
             stop_iam_broker(workdir)
@@ -219,8 +242,12 @@ def iam_list_topics(broker: IamBroker, credentials: IamCredentials, timeout_s: f
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(
-        bootstrap_servers=broker.bootstrap, client_id="pipectl-rehearse", request_timeout_ms=int(timeout_s * 1000),
-        security_protocol="SASL_SSL", sasl_mechanism="OAUTHBEARER", ssl_cafile=str(broker.ca_pem),
+        bootstrap_servers=broker.bootstrap,
+        client_id="pipectl-rehearse",
+        request_timeout_ms=int(timeout_s * 1000),
+        security_protocol="SASL_SSL",
+        sasl_mechanism="OAUTHBEARER",
+        ssl_cafile=str(broker.ca_pem),
         sasl_oauth_token_provider=static_token_provider(credentials, broker.region),
     )
     try:
@@ -251,11 +278,17 @@ def static_token_provider(credentials: IamCredentials, region: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------- internals
 def _check_credentials(credentials: IamCredentials, region: str) -> None:
-    for what, value in (("access key id", credentials.access_key_id), ("secret", credentials.secret_access_key),
-                        ("region", region)):
+    for what, value in (
+        ("access key id", credentials.access_key_id),
+        ("secret", credentials.secret_access_key),
+        ("region", region),
+    ):
         if not value or any(c in value for c in '"\\\n\r;'):
-            raise PipectlError(f"the IAM broker's {what} is empty or holds a quote, backslash, ';' or newline",
-                               hint="use plain AWS-style credentials and region", exit_code=2)
+            raise PipectlError(
+                f"the IAM broker's {what} is empty or holds a quote, backslash, ';' or newline",
+                hint="use plain AWS-style credentials and region",
+                exit_code=2,
+            )
 
 
 def _keytool() -> str:
@@ -288,9 +321,24 @@ def _ensure_tls(tls: Path) -> dict[str, Any]:
     paths["keystore"].write_bytes(keystore)
     paths["keystore"].chmod(0o600)
     result = subprocess.run(
-        [_keytool(), "-importcert", "-noprompt", "-alias", "rehearsal-ca", "-file", str(paths["ca_pem"]),
-         "-keystore", str(paths["truststore"]), "-storetype", "JKS", "-storepass", password],
-        capture_output=True, text=True, timeout=120,
+        [
+            _keytool(),
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "rehearsal-ca",
+            "-file",
+            str(paths["ca_pem"]),
+            "-keystore",
+            str(paths["truststore"]),
+            "-storetype",
+            "JKS",
+            "-storepass",
+            password,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if result.returncode != 0:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -309,12 +357,16 @@ def _make_certificates(password: str) -> tuple[bytes, bytes]:
     from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pipectl rehearsal CA")])
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
@@ -323,27 +375,45 @@ def _make_certificates(password: str) -> tuple[bytes, bytes]:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                    x509.DNSName("localhost")]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     encryption = (
-        serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(10000)
-        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(10000)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
         .build(password.encode())
     )
     keystore = pkcs12.serialize_key_and_certificates(b"broker", key, cert, [ca], encryption)
     return ca.public_bytes(serialization.Encoding.PEM), keystore
 
 
-def _spawn(workdir: Path, port: int, host: str, credentials: IamCredentials, region: str, partitions: int,
-           libs: Path, iam_jar: Path, tls: dict[str, Any], heap: str) -> None:
+def _spawn(
+    workdir: Path,
+    port: int,
+    host: str,
+    credentials: IamCredentials,
+    region: str,
+    partitions: int,
+    libs: Path,
+    iam_jar: Path,
+    tls: dict[str, Any],
+    heap: str,
+) -> None:
     data, props, log4j = workdir / "data", workdir / "server.properties", workdir / "log4j.properties"
     internal, controller = port + 1, port + 2
     signer = f'region="{region}" access_key_id="{credentials.access_key_id}" secret_access_key="{credentials.secret_access_key}"'
@@ -389,13 +459,35 @@ def _spawn(workdir: Path, port: int, host: str, credentials: IamCredentials, reg
     if not (data / "meta.properties").is_file():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(
-            ["java", "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool", "format",
-             f"--cluster-id={cluster_id}", "-c", str(props)],  # '=': an id may start with '-'
-            capture_output=True, text=True, env=env, timeout=120,
+            [
+                "java",
+                "-cp",
+                classpath,
+                f"-Dlog4j.configuration=file:{log4j}",
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(props),
+            ],  # '=': an id may start with '-'
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         )
         if fmt.returncode != 0:
             last = (fmt.stderr or fmt.stdout).strip().splitlines()[-1:] or ["no output"]
             raise PipectlError(f"could not format the IAM broker's data folder: {last[0]}", hint=f"delete {data}")
-    argv = ["java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j.configuration=file:{log4j}", "-cp", classpath, "kafka.Kafka", str(props)]
+    argv = [
+        "java",
+        f"-Xmx{heap}",
+        f"-Xms{heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{log4j}",
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        str(props),
+    ]
     procs.spawn(workdir, NAME, argv, env=env, log=workdir / "iam-broker.log", marker=str(props), cwd=workdir)

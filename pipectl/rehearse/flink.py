@@ -102,7 +102,9 @@ class RehearsalFlink:
         env.pop("PYTHONPATH", None)
         env.update(self.aws_env)
         env["JAVA_HOME"] = str(self.java_home)
-        env["PATH"] = os.pathsep.join([str(self.java_home / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["PATH"] = os.pathsep.join(
+            [str(self.java_home / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")]
+        )
         env["FLINK_CONF_DIR"] = str(self.conf_dir)
         env["FLINK_LOG_DIR"] = str(self.log_dir / "flink")
         env["FLINK_PID_DIR"] = str(self.run_dir)
@@ -112,12 +114,20 @@ class RehearsalFlink:
     def start(self, timeout: float) -> None:
         env = self.env()
         # the script execs flink-console.sh, which execs java: any of the three names is ours
-        markers = {"jobmanager": "standalonesession|StandaloneSessionClusterEntrypoint", "taskmanager": "taskexecutor|TaskManagerRunner"}
+        markers = {
+            "jobmanager": "standalonesession|StandaloneSessionClusterEntrypoint",
+            "taskmanager": "taskexecutor|TaskManagerRunner",
+        }
         for name, marker in markers.items():
             if not procs.is_alive(procs.read(self.run_dir, name)):
                 procs.spawn(
-                    self.run_dir, name, ["bash", str(flink_home() / "bin" / f"{name}.sh"), "start-foreground"],
-                    env=env, log=self.log(name), marker=f"{name}.sh|{marker}", cwd=self.flink_dir,
+                    self.run_dir,
+                    name,
+                    ["bash", str(flink_home() / "bin" / f"{name}.sh"), "start-foreground"],
+                    env=env,
+                    log=self.log(name),
+                    marker=f"{name}.sh|{marker}",
+                    cwd=self.flink_dir,
                 )
         for name, probe in (("jobmanager", self.rest.overview), ("taskmanager", self._registered)):
             proc = procs.read(self.run_dir, name)
@@ -156,14 +166,24 @@ class RehearsalFlink:
         env = self.env()
         env["APPLICATION_PROPERTIES_FILE"] = str(properties_file)
         argv = [
-            "bash", str(flink_home() / "bin" / "flink"), "run", "-d",
-            "--python", str(app_dir / rendered.python),
-            "--jarfile", str(app_dir / rendered.jarfile),
+            "bash",
+            str(flink_home() / "bin" / "flink"),
+            "run",
+            "-d",
+            "--python",
+            str(app_dir / rendered.python),
+            "--jarfile",
+            str(app_dir / rendered.jarfile),
         ]
         log = self.log("submit")
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=app_dir,
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=app_dir,
                 start_new_session=True,
             )
             try:

@@ -135,7 +135,9 @@ def probe(rest: FlinkRest, job: str, logs: str = "") -> Flowing | PipectlError |
         return failure
     detail = rest.job(job)
     if detail.get("state") in ("FAILED", "CANCELED", "FINISHED"):
-        return UnhealthyError(f"the job is {detail['state']}", hint=f"see the JobManager log in {logs or 'the rehearsal logs folder'}")
+        return UnhealthyError(
+            f"the job is {detail['state']}", hint=f"see the JobManager log in {logs or 'the rehearsal logs folder'}"
+        )
     vertices = detail.get("vertices", [])
     if detail.get("state") != "RUNNING" or any(v.get("status") != "RUNNING" for v in vertices):
         return None

@@ -22,7 +22,9 @@ class Broker:
     trust: Trust
 
 
-def start(settings: Settings, folder: Path, access_key_id: str, secret_access_key: str, region: str, timeout: float) -> Broker:
+def start(
+    settings: Settings, folder: Path, access_key_id: str, secret_access_key: str, region: str, timeout: float
+) -> Broker:
     """Start the broker with the topic the job reads; returns when an IAM-signed client lists it."""
     broker = start_iam_broker(
         folder / FOLDER,
@@ -34,7 +36,9 @@ def start(settings: Settings, folder: Path, access_key_id: str, secret_access_ke
         target_dir=settings.target_dir,
         timeout_s=timeout,
     )
-    return Broker(broker.bootstrap, str(broker.ca_pem), Trust(str(broker.truststore), broker.truststore_password, "JKS"))
+    return Broker(
+        broker.bootstrap, str(broker.ca_pem), Trust(str(broker.truststore), broker.truststore_password, "JKS")
+    )
 
 
 def stop(folder: Path) -> bool:

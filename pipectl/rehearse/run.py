@@ -82,9 +82,13 @@ def rehearse(
     running = state.read_active(settings.state_dir)
     if running is not None:
         if running.artifact_sha256 == artifact.sha256:
-            reporter.step(f"found a running rehearsal of this artifact (job {running.job_id}); checking that data still flows")
+            reporter.step(
+                f"found a running rehearsal of this artifact (job {running.job_id}); checking that data still flows"
+            )
             try:
-                flowing = health.probe(RehearsalFlink(settings, folder, Path("."), {}).rest, running.job_id, str(folder / "logs"))
+                flowing = health.probe(
+                    RehearsalFlink(settings, folder, Path("."), {}).rest, running.job_id, str(folder / "logs")
+                )
             except PipectlError:  # Flink does not answer
                 flowing = None
             if isinstance(flowing, health.Flowing):
@@ -101,7 +105,9 @@ def rehearse(
         raise
 
 
-def _artifact(settings: Settings, zip_path: Path | None, build_artifact: bool, reporter: Reporter) -> tuple[build.Artifact, Path]:
+def _artifact(
+    settings: Settings, zip_path: Path | None, build_artifact: bool, reporter: Reporter
+) -> tuple[build.Artifact, Path]:
     """The zip to rehearse, built and checked as deploy does (or the one given, checked)."""
     if zip_path is None:
         return build.package(settings, reporter, build=build_artifact), settings.aws_zip
@@ -110,7 +116,9 @@ def _artifact(settings: Settings, zip_path: Path | None, build_artifact: bool, r
     return artifact, zip_path
 
 
-def _up(settings: Settings, folder: Path, zip_file: Path, artifact: build.Artifact, reporter: Reporter) -> RehearsalResult:
+def _up(
+    settings: Settings, folder: Path, zip_file: Path, artifact: build.Artifact, reporter: Reporter
+) -> RehearsalResult:
     started = time.monotonic()
     timeout = float(settings.rehearse.start_timeout_s)
     r = settings.rehearse
@@ -187,8 +195,12 @@ def _up(settings: Settings, folder: Path, zip_file: Path, artifact: build.Artifa
 def _check_ports(settings: Settings) -> None:
     r = settings.rehearse
     wanted = {
-        "moto_port": r.moto_port, "kafka_port": r.kafka_port, "kafka_port + 1": r.kafka_port + 1,
-        "kafka_port + 2": r.kafka_port + 2, "flink_port": r.flink_port, "flink_rpc_port": r.flink_rpc_port,
+        "moto_port": r.moto_port,
+        "kafka_port": r.kafka_port,
+        "kafka_port + 1": r.kafka_port + 1,
+        "kafka_port + 2": r.kafka_port + 2,
+        "flink_port": r.flink_port,
+        "flink_rpc_port": r.flink_rpc_port,
     }
     for key, port in wanted.items():
         owner = procs.port_owner(port)
@@ -231,4 +243,4 @@ def down(settings: Settings, keep_logs: bool = True) -> DownResult:
     return DownResult(stopped, messages)
 
 
-__all__ = ["rehearse", "down", "RehearsalResult", "DownResult", "PipectlError"]
+__all__ = ["DownResult", "PipectlError", "RehearsalResult", "down", "rehearse"]

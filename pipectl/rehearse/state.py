@@ -85,7 +85,7 @@ def read_active(state_dir: Path) -> Rehearsal | None:
     return rehearsal
 
 
-def point_at_rehearsal(settings: "Settings") -> "Settings":
+def point_at_rehearsal(settings: Settings) -> Settings:
     """The aws settings aimed at the running rehearsal, or `settings` unchanged when none runs."""
     rehearsal = read_active(settings.state_dir)
     if rehearsal is None:
@@ -114,7 +114,7 @@ def credentials_env(access_key_id: str, secret_access_key: str, region: str) -> 
     }
 
 
-def use_credentials(settings: "Settings") -> Rehearsal | None:
+def use_credentials(settings: Settings) -> Rehearsal | None:
     """When `settings` point at a rehearsal: put its credentials into this process's environment
     (for boto3 and the MSK IAM token signer, which read them from there) and return it."""
     if settings.rehearsal is None:

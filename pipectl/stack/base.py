@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from pipectl import kafka_admin, procs
 from pipectl.config import Settings
@@ -36,8 +36,9 @@ class StackBase(ABC):
     @staticmethod
     def check_component(name: str) -> None:
         if name not in COMPONENTS:
-            raise PipectlError(f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}",
-                                exit_code=EXIT_USAGE)
+            raise PipectlError(
+                f"unknown component {name!r}", hint=f"choose one of {', '.join(COMPONENTS)}", exit_code=EXIT_USAGE
+            )
 
     # ------------------------------------------------------------------ health
     def kafka_healthy(self) -> bool:

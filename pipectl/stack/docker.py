@@ -130,9 +130,20 @@ def ensure_wheelhouse(dest: Path, lock: Path, reporter: Reporter = SILENT) -> Pa
     if missing:
         reporter.step(f"fetching Python wheels for the Flink image into {dest}")
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
-             "--wheel-dir", str(dest), *missing],
-            capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--wheel-dir",
+                str(dest),
+                *missing,
+            ],
+            capture_output=True,
+            text=True,
         )
         if proc.returncode != 0 or not all(_has_wheel(dest, p) for p in pins):
             last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -202,8 +213,12 @@ class DockerStack(StackBase):
     def up(self) -> StackStatus:
         messages: list[str] = []
         self._check_artifacts()
-        for d in (self.state / "logs", Path(self.layout.kafka_data_host), Path(self.layout.flink_state_host),
-                  Path(self.layout.warehouse_host)):
+        for d in (
+            self.state / "logs",
+            Path(self.layout.kafka_data_host),
+            Path(self.layout.flink_state_host),
+            Path(self.layout.warehouse_host),
+        ):
             d.mkdir(parents=True, exist_ok=True)
         client = self.client
         self._ensure_network()
@@ -227,8 +242,9 @@ class DockerStack(StackBase):
             if name == "kafka":
                 self._wait("kafka", self.kafka_healthy, timeout=self.s.local.start_timeout_s)
                 self.r.done(f"Kafka answers on {self.s.kafka_bootstrap}")
-                created = kafka_admin.ensure_topic(self.s.kafka_bootstrap, self.s.pipeline.topic,
-                                                   self.s.pipeline.partitions)
+                created = kafka_admin.ensure_topic(
+                    self.s.kafka_bootstrap, self.s.pipeline.topic, self.s.pipeline.partitions
+                )
                 messages.append(
                     f"topic {self.s.pipeline.topic}: "
                     + (f"created with {self.s.pipeline.partitions} partitions" if created else "exists")
@@ -324,7 +340,7 @@ class DockerStack(StackBase):
             raise PipectlError(
                 f"the base image {image} is not in the Docker engine and cannot be pulled ({reason})",
                 hint=f"build offline from a local base: set {ENV_BASE_IMAGE} (the BASE_IMAGE build argument) "
-                     "to an image the engine has, see 'Offline build' in docs/docker.md",
+                "to an image the engine has, see 'Offline build' in docs/docker.md",
             ) from None
         self.r.done(f"base image {image} pulled")
 
@@ -333,6 +349,7 @@ class DockerStack(StackBase):
         root = self.s.project_dir
         f = tempfile.TemporaryFile()
         with tarfile.open(fileobj=f, mode="w") as tar:
+
             def add(path: Path, arcname: str) -> None:
                 info = tar.gettarinfo(str(path), arcname)
                 info.uid = info.gid = 0
@@ -371,8 +388,14 @@ class DockerStack(StackBase):
         try:
             with open(log, "w") as out:
                 stream = self.client.api.build(
-                    fileobj=context, custom_context=True, dockerfile=svc.build.dockerfile, tag=svc.image,
-                    buildargs=args, rm=True, forcerm=True, decode=True,
+                    fileobj=context,
+                    custom_context=True,
+                    dockerfile=svc.build.dockerfile,
+                    tag=svc.image,
+                    buildargs=args,
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
                 )
                 for chunk in stream:
                     if "stream" in chunk:
@@ -394,8 +417,11 @@ class DockerStack(StackBase):
         """`flink run -d -py` inside the JobManager container: (exit code, output)."""
         container = self.container("jobmanager")
         if not self._running(container):
-            raise PipectlError("the JobManager container is not running", hint="start it with 'pipectl local up --runtime docker'",
-                               exit_code=EXIT_UNHEALTHY)
+            raise PipectlError(
+                "the JobManager container is not running",
+                hint="start it with 'pipectl local up --runtime docker'",
+                exit_code=EXIT_UNHEALTHY,
+            )
         env = dict(job_env)
         # what differs inside the network; the warehouse path is the same on both sides
         env.update(spec.job_environment(self.layout))
@@ -412,7 +438,9 @@ class DockerStack(StackBase):
             self.client
         except PipectlError as exc:
             rows = [ComponentStatus(n, None, self.address(n), False, detail=exc.message) for n in COMPONENTS]
-            return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
+            return StackStatus(
+                runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic
+            )
         overview = self.flink_overview()
         rows = []
         for name in COMPONENTS:
@@ -436,8 +464,13 @@ class DockerStack(StackBase):
                 if container is not None and container.attrs.get("RestartCount"):
                     detail += f", restarted {container.attrs['RestartCount']} time(s) by Docker"
             rows.append(ComponentStatus(name, pid, self.address(name), healthy, detail=detail))
-        return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic,
-                           submit_command=spec.exec_job_command(self.layout))
+        return StackStatus(
+            runtime=self.runtime,
+            components=rows,
+            state_dir=str(self.state),
+            topic=self.s.pipeline.topic,
+            submit_command=spec.exec_job_command(self.layout),
+        )
 
     def any_running(self) -> bool:
         if not engine_answers():
@@ -465,8 +498,13 @@ class DockerStack(StackBase):
         except (NotFound, APIError):
             pass
         if purge:
-            for path in (Path(self.layout.kafka_data_host).parent, Path(self.layout.flink_state_host) / "checkpoints",
-                         Path(self.layout.flink_state_host) / "savepoints", self.s.warehouse_dir, self.state / "job.json"):
+            for path in (
+                Path(self.layout.kafka_data_host).parent,
+                Path(self.layout.flink_state_host) / "checkpoints",
+                Path(self.layout.flink_state_host) / "savepoints",
+                self.s.warehouse_dir,
+                self.state / "job.json",
+            ):
                 if path.is_dir():
                     shutil.rmtree(path)
                     messages.append(f"deleted {path}")

@@ -28,7 +28,6 @@ from pipectl.stack.supervise import read_restarts, restarts_file
 SUPERVISOR = "tm-supervisor"
 
 
-
 def flink_home() -> Path:
     """The Flink distribution shipped inside the apache-flink wheel."""
     spec = importlib.util.find_spec("pyflink")
@@ -86,7 +85,8 @@ class NativeStack(StackBase):
         self.r.done(f"Kafka answers on {self.s.kafka_bootstrap}")
         created = kafka_admin.ensure_topic(self.s.kafka_bootstrap, self.s.pipeline.topic, self.s.pipeline.partitions)
         messages.append(
-            f"topic {self.s.pipeline.topic}: " + (f"created with {self.s.pipeline.partitions} partitions" if created else "exists")
+            f"topic {self.s.pipeline.topic}: "
+            + (f"created with {self.s.pipeline.partitions} partitions" if created else "exists")
         )
 
         self._write_flink_conf()
@@ -190,9 +190,20 @@ class NativeStack(StackBase):
             import subprocess
 
             fmt = subprocess.run(
-                ["java", "-cp", classpath, f"-Dlog4j.configuration=file:{log4j}", "kafka.tools.StorageTool",
-                 "format", f"--cluster-id={_kafka_cluster_id()}", "-c", str(props)],  # "=": an id may start with "-"
-                capture_output=True, text=True, env=env,
+                [
+                    "java",
+                    "-cp",
+                    classpath,
+                    f"-Dlog4j.configuration=file:{log4j}",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={_kafka_cluster_id()}",
+                    "-c",
+                    str(props),
+                ],  # "=": an id may start with "-"
+                capture_output=True,
+                text=True,
+                env=env,
             )
             if fmt.returncode != 0:
                 raise PipectlError(
@@ -200,12 +211,20 @@ class NativeStack(StackBase):
                     hint=f"delete {data} with 'pipectl local down --purge' and try again",
                 )
         argv = [
-            "java", f"-Xmx{self.s.local.kafka_heap}", f"-Xms{self.s.local.kafka_heap}",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java",
+            f"-Xmx{self.s.local.kafka_heap}",
+            f"-Xms{self.s.local.kafka_heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{log4j}",
-            "-cp", classpath, "kafka.Kafka", str(props),
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(props),
         ]
-        procs.spawn(self.run_dir, "kafka", argv, env=env, log=self.log_path("kafka"), marker=str(props), cwd=self.kafka_dir)
+        procs.spawn(
+            self.run_dir, "kafka", argv, env=env, log=self.log_path("kafka"), marker=str(props), cwd=self.kafka_dir
+        )
 
     # ------------------------------------------------------------------ flink
     def _write_flink_conf(self) -> None:
@@ -257,15 +276,25 @@ class NativeStack(StackBase):
         script = flink_home() / "bin" / f"{name}.sh"
         argv = ["bash", str(script), "start-foreground"]
         # the script execs java: before that the command line names the script, after it the class
-        marker = f"{name}.sh|" + ("standalonesession|StandaloneSessionClusterEntrypoint" if name == "jobmanager"
-                                  else "taskexecutor|TaskManagerRunner")
+        marker = f"{name}.sh|" + (
+            "standalonesession|StandaloneSessionClusterEntrypoint"
+            if name == "jobmanager"
+            else "taskexecutor|TaskManagerRunner"
+        )
         if name == "taskmanager":
             # a supervisor starts the TaskManager and starts it again when it dies (it records its pid)
             restarts_file(self.run_dir, name).unlink(missing_ok=True)
             argv = [sys.executable, "-m", "pipectl.stack.supervise", str(self.run_dir), name, marker, "--", *argv]
             name, marker = SUPERVISOR, f"pipectl.stack.supervise {self.run_dir} {name}"
-        procs.spawn(self.run_dir, name, argv, env=self.flink_env(), log=self.log_path("taskmanager" if name == SUPERVISOR else name),
-                    marker=marker, cwd=self.flink_dir)
+        procs.spawn(
+            self.run_dir,
+            name,
+            argv,
+            env=self.flink_env(),
+            log=self.log_path("taskmanager" if name == SUPERVISOR else name),
+            marker=marker,
+            cwd=self.flink_dir,
+        )
 
     def taskmanager_up(self) -> bool:
         """The TaskManager runs, or its supervisor does (and will start it again)."""
@@ -281,8 +310,16 @@ class NativeStack(StackBase):
         env["PIPECTL_DETACHED"] = "1"
         # -j: the dependency jar on the program's class path, as Managed Flink's `jarfile` puts it: the
         # client compiles code that calls the job's Java function (dev.pipectl.flink.ClassifyOrder)
-        argv = ["bash", str(flink_home() / "bin" / "flink"), "run", "-d", "-j", str(self.s.dependency_jar.resolve()),
-                "-py", str(self.s.project_dir / "jobs" / "order_ingest" / "job.py")]
+        argv = [
+            "bash",
+            str(flink_home() / "bin" / "flink"),
+            "run",
+            "-d",
+            "-j",
+            str(self.s.dependency_jar.resolve()),
+            "-py",
+            str(self.s.project_dir / "jobs" / "order_ingest" / "job.py"),
+        ]
         if restore:
             argv += ["-s", restore]
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=self.s.project_dir)
@@ -294,14 +331,22 @@ class NativeStack(StackBase):
         rows = []
         kafka = self.proc("kafka")
         rows.append(
-            ComponentStatus("kafka", kafka.pid if procs.is_alive(kafka) else None, self.s.kafka_bootstrap,
-                            procs.is_alive(kafka) and self.kafka_healthy())
+            ComponentStatus(
+                "kafka",
+                kafka.pid if procs.is_alive(kafka) else None,
+                self.s.kafka_bootstrap,
+                procs.is_alive(kafka) and self.kafka_healthy(),
+            )
         )
         jm = self.proc("jobmanager")
         rows.append(
-            ComponentStatus("jobmanager", jm.pid if procs.is_alive(jm) else None, self.s.flink_rest_url,
-                            procs.is_alive(jm) and overview is not None,
-                            detail=f"flink {overview.get('flink-version', '?')}" if overview else "")
+            ComponentStatus(
+                "jobmanager",
+                jm.pid if procs.is_alive(jm) else None,
+                self.s.flink_rest_url,
+                procs.is_alive(jm) and overview is not None,
+                detail=f"flink {overview.get('flink-version', '?')}" if overview else "",
+            )
         )
         tm = self.proc("taskmanager")
         registered = (overview or {}).get("taskmanagers", 0)
@@ -310,12 +355,20 @@ class NativeStack(StackBase):
         if restarted.get("restarts"):
             n = restarted["restarts"]
             detail += (", " if detail else "") + (
-                f"restarted {n} time{'s' if n != 1 else ''} by its supervisor, last {_ago(restarted.get('last_restart_at'))}")
+                f"restarted {n} time{'s' if n != 1 else ''} by its supervisor, last {_ago(restarted.get('last_restart_at'))}"
+            )
         rows.append(
-            ComponentStatus("taskmanager", tm.pid if procs.is_alive(tm) else None, "-",
-                            procs.is_alive(tm) and registered >= 1, detail=detail)
+            ComponentStatus(
+                "taskmanager",
+                tm.pid if procs.is_alive(tm) else None,
+                "-",
+                procs.is_alive(tm) and registered >= 1,
+                detail=detail,
+            )
         )
-        return StackStatus(runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic)
+        return StackStatus(
+            runtime=self.runtime, components=rows, state_dir=str(self.state), topic=self.s.pipeline.topic
+        )
 
     def any_running(self) -> bool:
         return any(c.pid for c in self.status().components)
@@ -326,13 +379,20 @@ class NativeStack(StackBase):
         supervised = procs.stop(self.run_dir, self.proc(SUPERVISOR), timeout=25)
         for name in ("taskmanager", "jobmanager", "kafka"):
             proc = self.proc(name)
-            if procs.stop(self.run_dir, proc, timeout=30 if name == "kafka" else 20) or (name == "taskmanager" and supervised):
+            if procs.stop(self.run_dir, proc, timeout=30 if name == "kafka" else 20) or (
+                name == "taskmanager" and supervised
+            ):
                 messages.append(f"{name}: stopped")
             else:
                 messages.append(f"{name}: not running")
         if purge:
-            for path in (self.kafka_dir, self.flink_dir / "checkpoints", self.flink_dir / "savepoints",
-                         self.s.warehouse_dir, self.state / "job.json"):
+            for path in (
+                self.kafka_dir,
+                self.flink_dir / "checkpoints",
+                self.flink_dir / "savepoints",
+                self.s.warehouse_dir,
+                self.state / "job.json",
+            ):
                 if path.is_dir():
                     shutil.rmtree(path)
                     messages.append(f"deleted {path}")

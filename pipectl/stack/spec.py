@@ -223,8 +223,11 @@ def job_environment(layout: Layout) -> dict[str, str]:
 
 def caller_environment(layout: Layout) -> dict[str, str]:
     """Who the Flink containers work for, and the folders that become the caller's."""
-    return {"PIPECTL_RUN_AS": layout.run_as, "PIPECTL_WAREHOUSE_DIR": layout.warehouse,
-            "PIPECTL_STATE_DIR": layout.flink_state}
+    return {
+        "PIPECTL_RUN_AS": layout.run_as,
+        "PIPECTL_WAREHOUSE_DIR": layout.warehouse,
+        "PIPECTL_STATE_DIR": layout.flink_state,
+    }
 
 
 def exec_job_command(layout: Layout) -> str:
@@ -246,8 +249,14 @@ def services(layout: Layout) -> list[Service]:
     flink_build = Build(
         FLINK_DOCKERFILE,
         {"BASE_IMAGE": FLINK_BASE_IMAGE, "PYTHON_PACKAGES": "pypi"},
-        inputs=("requirements.lock", WHEELS_DIR + "/", "target/pyflink-dependencies.jar",
-                "compose/flink/entrypoint.sh", "compose/flink/as-caller.sh", "jobs/"),
+        inputs=(
+            "requirements.lock",
+            WHEELS_DIR + "/",
+            "target/pyflink-dependencies.jar",
+            "compose/flink/entrypoint.sh",
+            "compose/flink/as-caller.sh",
+            "jobs/",
+        ),
     )
     flink_mounts = (
         Mount(layout.warehouse_host, layout.warehouse),
@@ -260,8 +269,11 @@ def services(layout: Layout) -> list[Service]:
             name="kafka",
             container_name=layout.container("kafka"),
             image=KAFKA_IMAGE,
-            build=Build(KAFKA_DOCKERFILE, {"BASE_IMAGE": KAFKA_BASE_IMAGE},
-                        inputs=("target/kafka/libs/", "compose/kafka/entrypoint.sh")),
+            build=Build(
+                KAFKA_DOCKERFILE,
+                {"BASE_IMAGE": KAFKA_BASE_IMAGE},
+                inputs=("target/kafka/libs/", "compose/kafka/entrypoint.sh"),
+            ),
             command=(),
             environment=kafka_env,
             ports=(("127.0.0.1", layout.kafka_port, KAFKA_HOST_PORT),),

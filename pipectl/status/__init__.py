@@ -17,5 +17,17 @@ from pipectl.status.model import DEGRADED, DOWN, HEALTHY, UNKNOWN, PipelineStatu
 from pipectl.status.rules import assemble, judge_flink, judge_iceberg, judge_kafka
 from pipectl.status.watch import collect, watch
 
-__all__ = ["DEGRADED", "DOWN", "HEALTHY", "UNKNOWN", "PipelineStatus", "Stage", "assemble", "collect",
-           "judge_flink", "judge_iceberg", "judge_kafka", "watch"]
+__all__ = [
+    "DEGRADED",
+    "DOWN",
+    "HEALTHY",
+    "UNKNOWN",
+    "PipelineStatus",
+    "Stage",
+    "assemble",
+    "collect",
+    "judge_flink",
+    "judge_iceberg",
+    "judge_kafka",
+    "watch",
+]

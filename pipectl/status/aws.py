@@ -24,9 +24,13 @@ CW_WINDOW_S = 600
 Series = dict[str, list[float]]  # metric name -> its values, oldest first
 
 APP_METRICS = {
-    "uptime": "Maximum", "downtime": "Maximum", "fullRestarts": "Maximum",
-    "lastCheckpointDuration": "Maximum", "lastCheckpointSize": "Maximum",
-    "numberOfFailedCheckpoints": "Maximum", "numRecordsInPerSecond": "Average",
+    "uptime": "Maximum",
+    "downtime": "Maximum",
+    "fullRestarts": "Maximum",
+    "lastCheckpointDuration": "Maximum",
+    "lastCheckpointSize": "Maximum",
+    "numberOfFailedCheckpoints": "Maximum",
+    "numRecordsInPerSecond": "Average",
     "numRecordsOutPerSecond": "Average",
 }
 LAG_METRICS = {"SumOffsetLag": "Maximum", "EstimatedMaxTimeLag": "Maximum"}
@@ -35,9 +39,16 @@ LAG_METRICS = {"SumOffsetLag": "Maximum", "EstimatedMaxTimeLag": "Maximum"}
 def metric_queries(namespace: str, dims: list[dict[str, str]], metrics: dict[str, str]) -> list[dict[str, Any]]:
     """GetMetricData queries, one per metric (ids m0, m1, ... in the order of `metrics`)."""
     return [
-        {"Id": f"m{i}", "Label": name,
-         "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dims},
-                        "Period": 60, "Stat": stat}, "ReturnData": True}
+        {
+            "Id": f"m{i}",
+            "Label": name,
+            "MetricStat": {
+                "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dims},
+                "Period": 60,
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
         for i, (name, stat) in enumerate(metrics.items())
     ]
 
@@ -52,14 +63,17 @@ def metric_series(response: dict[str, Any], metrics: dict[str, str]) -> Series:
     return out
 
 
-def cloudwatch(target: Target, namespace: str, dims: list[dict[str, str]], metrics: dict[str, str],
-               window_s: int = CW_WINDOW_S) -> Series:
-    end = dt.datetime.now(dt.timezone.utc)
+def cloudwatch(
+    target: Target, namespace: str, dims: list[dict[str, str]], metrics: dict[str, str], window_s: int = CW_WINDOW_S
+) -> Series:
+    end = dt.datetime.now(dt.UTC)
     with aws_call("read CloudWatch metrics"):
         resp = target.client("cloudwatch").get_metric_data(
             MetricDataQueries=metric_queries(namespace, dims, metrics),
-            StartTime=end - dt.timedelta(seconds=window_s), EndTime=end + dt.timedelta(seconds=60),
-            ScanBy="TimestampAscending")
+            StartTime=end - dt.timedelta(seconds=window_s),
+            EndTime=end + dt.timedelta(seconds=60),
+            ScanBy="TimestampAscending",
+        )
     return metric_series(resp, metrics)
 
 
@@ -77,7 +91,8 @@ def job_facts(m: Series, window_s: float = CW_WINDOW_S) -> ManagedJobFacts:
     downtime, uptime, restarts = last("downtime"), last("uptime"), last("fullRestarts")
     duration = last("lastCheckpointDuration")
     return ManagedJobFacts(
-        name=JOB_NAME, id=None,
+        name=JOB_NAME,
+        id=None,
         state=None if downtime is None else ("RUNNING" if downtime == 0 else "RESTARTING"),
         uptime_s=round(uptime / 1000, 1) if uptime is not None else None,
         downtime_ms=downtime,
@@ -85,8 +100,9 @@ def job_facts(m: Series, window_s: float = CW_WINDOW_S) -> ManagedJobFacts:
         restarts_in_window=grew("fullRestarts"),
         failed_checkpoints_in_window=grew("numberOfFailedCheckpoints"),
         window_s=window_s,
-        last_checkpoint=None if duration is None else CheckpointSummary(
-            id=None, age_s=None, duration_ms=duration, size_bytes=last("lastCheckpointSize")),
+        last_checkpoint=None
+        if duration is None
+        else CheckpointSummary(id=None, age_s=None, duration_ms=duration, size_bytes=last("lastCheckpointSize")),
         records_in_per_s=last("numRecordsInPerSecond"),
         records_out_per_s=last("numRecordsOutPerSecond"),
         metrics_found=sorted(k for k, v in m.items() if v),
@@ -103,8 +119,12 @@ def apply_lag(k: MskFacts, m: Series) -> None:
 
 def kafka_facts(target: Target, settings: Settings) -> MskFacts:
     names = settings.names
-    k = MskFacts(bootstrap=settings.aws.bootstrap_servers or None, topic=names.topic,
-                 consumer_group=names.consumer_group, lag=Lag(total=None, per_partition={}))
+    k = MskFacts(
+        bootstrap=settings.aws.bootstrap_servers or None,
+        topic=names.topic,
+        consumer_group=names.consumer_group,
+        lag=Lag(total=None, per_partition={}),
+    )
     msk = target.msk
     if msk is None:
         k.observable = False
@@ -120,10 +140,19 @@ def kafka_facts(target: Target, settings: Settings) -> MskFacts:
         k.error = exc.message
         return k
     try:
-        apply_lag(k, cloudwatch(target, "AWS/Kafka", [
-            {"Name": "Cluster Name", "Value": msk.name},
-            {"Name": "Consumer Group", "Value": names.consumer_group},
-            {"Name": "Topic", "Value": names.topic}], LAG_METRICS))
+        apply_lag(
+            k,
+            cloudwatch(
+                target,
+                "AWS/Kafka",
+                [
+                    {"Name": "Cluster Name", "Value": msk.name},
+                    {"Name": "Consumer Group", "Value": names.consumer_group},
+                    {"Name": "Topic", "Value": names.topic},
+                ],
+                LAG_METRICS,
+            ),
+        )
     except PipectlError:
         pass
     return k
@@ -150,5 +179,13 @@ def collect_aws(settings: Settings, interval_s: float, memory: Memory) -> Pipeli
     flink = flink_facts(target, detail)
     k = kafka_facts(target, settings)
     iceberg = iceberg_facts(names, lambda name: load_table(settings, name))
-    return assemble(k, flink, iceberg, env="aws", interval_s=interval_s, checkpoint_s=checkpoint_s,
-                    checked_at=started, history=memory.history)
+    return assemble(
+        k,
+        flink,
+        iceberg,
+        env="aws",
+        interval_s=interval_s,
+        checkpoint_s=checkpoint_s,
+        checked_at=started,
+        history=memory.history,
+    )

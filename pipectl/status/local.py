@@ -58,8 +58,12 @@ class KafkaReader:
         from kafka.errors import KafkaError
 
         try:
-            self.consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id="pipectl-status",
-                                          enable_auto_commit=False, request_timeout_ms=11000)
+            self.consumer = KafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                client_id="pipectl-status",
+                enable_auto_commit=False,
+                request_timeout_ms=11000,
+            )
         except KafkaError as exc:
             self.error = type(exc).__name__
             return False
@@ -142,8 +146,13 @@ def kafka_facts(settings: Settings, r: KafkaReading) -> LocalKafkaFacts:
     """The Kafka facts from what was read: records, produce rate (the two end-offset samples),
     lag per partition (end offsets against the group's committed offsets)."""
     p = settings.pipeline
-    facts = LocalKafkaFacts(bootstrap=settings.kafka_bootstrap, topic=p.topic, consumer_group=p.consumer_group,
-                            reachable=r.reachable, error=r.error or None)
+    facts = LocalKafkaFacts(
+        bootstrap=settings.kafka_bootstrap,
+        topic=p.topic,
+        consumer_group=p.consumer_group,
+        reachable=r.reachable,
+        error=r.error or None,
+    )
     if not r.reachable:
         return facts
     facts.topic_exists = r.topic is not None
@@ -159,8 +168,9 @@ def kafka_facts(settings: Settings, r: KafkaReading) -> LocalKafkaFacts:
         produced = max(0, sum(end2.values()) - sum(end1.get(q, 0) for q in end2))
         facts.produce_rate_per_s = round(produced / (t2 - t1), 1)
     lag = kafka_admin.lag_per_partition(r.begin, end2, r.committed)
-    facts.lag = Lag(total=sum(lag.values()), per_partition={str(q): v for q, v in lag.items()},
-                    committed=bool(r.committed))
+    facts.lag = Lag(
+        total=sum(lag.values()), per_partition={str(q): v for q, v in lag.items()}, committed=bool(r.committed)
+    )
     return facts
 
 
@@ -210,7 +220,9 @@ def job_facts(rest: FlinkRest, jid: str) -> LocalJobFacts:
     vertices = detail.get("vertices", [])
     timestamps = detail.get("timestamps") or {}
     job = LocalJobFacts(
-        name=detail.get("name"), id=jid, state=detail.get("state"),
+        name=detail.get("name"),
+        id=jid,
+        state=detail.get("state"),
         tasks_running=sum((v.get("tasks") or {}).get("RUNNING", 0) for v in vertices),
         tasks_total=sum(v.get("parallelism", 0) for v in vertices),
     )
@@ -250,8 +262,10 @@ def _vertex_figures(rest: FlinkRest, jid: str, vertices: list[dict[str, Any]], j
             ids = [m["id"] for m in rest.get(f"/jobs/{jid}/vertices/{vid}/subtasks/metrics")]
             wanted = [m for m in ids if m.startswith("Source") and m.endswith(".numRecordsOutPerSecond")]
             if wanted:
-                got = rest.get(f"/jobs/{jid}/vertices/{vid}/subtasks/metrics?agg=sum&get="
-                               + ",".join(quote(m, safe="._") for m in wanted))
+                got = rest.get(
+                    f"/jobs/{jid}/vertices/{vid}/subtasks/metrics?agg=sum&get="
+                    + ",".join(quote(m, safe="._") for m in wanted)
+                )
                 for m in got:
                     seen = True
                     rate_in += float(m.get("sum") or 0)
@@ -314,5 +328,13 @@ def collect_local(settings: Settings, interval_s: float, memory: Memory) -> Pipe
                 pass  # a fact we could not read: null
     finally:
         kafka.close()
-    return assemble(k, flink, iceberg, env="local", interval_s=interval_s, checkpoint_s=names.checkpoint_interval_s,
-                    checked_at=started, history=memory.history)
+    return assemble(
+        k,
+        flink,
+        iceberg,
+        env="local",
+        interval_s=interval_s,
+        checkpoint_s=names.checkpoint_interval_s,
+        checked_at=started,
+        history=memory.history,
+    )

@@ -201,8 +201,7 @@ class Stage(Generic[F]):
     facts: F
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reason": self.reason, "problems": list(self.problems),
-                **self.facts.to_dict()}
+        return {"verdict": self.verdict, "reason": self.reason, "problems": list(self.problems), **self.facts.to_dict()}
 
 
 @dataclass
@@ -210,7 +209,8 @@ class History:
     """What a watch remembers of the figures it drew, for the sparklines."""
 
     series: dict[str, deque[float | None]] = field(
-        default_factory=lambda: {k: deque(maxlen=HISTORY) for k in HISTORY_KEYS})
+        default_factory=lambda: {k: deque(maxlen=HISTORY) for k in HISTORY_KEYS}
+    )
 
     def add(self, kafka: KafkaFacts, flink: FlinkFacts) -> dict[str, list[float | None]]:
         self.series["produce_rate_per_s"].append(kafka.produce_rate_per_s)
@@ -258,8 +258,11 @@ class PipelineStatus:
         k, job = self.kafka.facts, self.flink.facts.job
         flowing = (k.produce_rate_per_s or 0) > 0 or ((job.records_in_per_s if job else 0) or 0) > 0
         unknown = [s.name for s in self.stages if s.verdict == UNKNOWN]
-        text = f"data flows from topic {k.topic} to table {self.iceberg.facts.table}" if flowing \
+        text = (
+            f"data flows from topic {k.topic} to table {self.iceberg.facts.table}"
+            if flowing
             else "every stage is healthy; no new data is arriving (idle)"
+        )
         if unknown:
             text += f" ({', '.join(unknown)} not observable from here)"
         return text
@@ -275,7 +278,7 @@ class PipelineStatus:
     def to_dict(self) -> dict[str, Any]:
         return {
             "env": self.env,
-            "checked_at": dt.datetime.fromtimestamp(self.checked_at, dt.timezone.utc).isoformat(timespec="seconds"),
+            "checked_at": dt.datetime.fromtimestamp(self.checked_at, dt.UTC).isoformat(timespec="seconds"),
             "interval_s": self.interval_s,
             "verdict": self.verdict,
             "reason": self.reason,

@@ -71,8 +71,10 @@ def judge_kafka(k: KafkaFacts, *, fix: str) -> Judged:
         return DOWN, [f"topic {k.topic} does not exist; create it with 'pipectl local up'"]
     problems: list[str] = []
     if k.partitions_without_leader:
-        problems.append(f"{len(k.partitions_without_leader)} of {k.partitions} partitions of {k.topic} have no "
-                        f"leader ({', '.join(map(str, k.partitions_without_leader))})")
+        problems.append(
+            f"{len(k.partitions_without_leader)} of {k.partitions} partitions of {k.topic} have no "
+            f"leader ({', '.join(map(str, k.partitions_without_leader))})"
+        )
     return (DEGRADED if problems else HEALTHY), problems
 
 
@@ -107,8 +109,10 @@ def judge_local_flink(f: LocalFlinkFacts, *, interval_s: float, hints: Hints = L
         restarts = "?" if job.restarts is None else job.restarts
         problems.append(f"job {JOB_NAME} is {job.state} (restarts: {restarts}); {hints.job_logs}")
     elif job.tasks_total and (job.tasks_running or 0) < job.tasks_total:
-        problems.append(f"{job.tasks_total - (job.tasks_running or 0)} of {job.tasks_total} tasks of {JOB_NAME} "
-                        "are not running (waiting for task slots)")
+        problems.append(
+            f"{job.tasks_total - (job.tasks_running or 0)} of {job.tasks_total} tasks of {JOB_NAME} "
+            "are not running (waiting for task slots)"
+        )
     age = job.last_restart_age_s
     if age is not None and age < RECENT_RESTART_S and running:
         problems.append(f"job {JOB_NAME} restarted {fmt.age(age)} ago (restarts: {job.restarts}); {hints.job_logs}")
@@ -118,8 +122,10 @@ def judge_local_flink(f: LocalFlinkFacts, *, interval_s: float, hints: Hints = L
         cp = job.last_checkpoint
         problems += _stale_checkpoint(cp.age_s if cp else None, interval_s)
         if not cp and (job.uptime_s or 0) > stale_after + interval_s:
-            problems.append(f"no checkpoint completed in the {fmt.age(job.uptime_s)} since the job started "
-                            f"(checkpoint interval {interval_s:g}s)")
+            problems.append(
+                f"no checkpoint completed in the {fmt.age(job.uptime_s)} since the job started "
+                f"(checkpoint interval {interval_s:g}s)"
+            )
     return (DEGRADED if problems else HEALTHY), problems
 
 
@@ -139,11 +145,14 @@ def judge_managed_flink(f: ManagedFlinkFacts, *, interval_s: float, hints: Hints
         return HEALTHY, []
     problems: list[str] = []
     if job.downtime_ms:
-        problems.append(f"the job is not running inside the application (downtime {job.downtime_ms / 1000:.0f}s); "
-                        f"{hints.job_logs}")
+        problems.append(
+            f"the job is not running inside the application (downtime {job.downtime_ms / 1000:.0f}s); {hints.job_logs}"
+        )
     if job.restarts_in_window:
-        problems.append(f"job {JOB_NAME} restarted {job.restarts_in_window} times in the last "
-                        f"{fmt.age(job.window_s)}; {hints.job_logs}")
+        problems.append(
+            f"job {JOB_NAME} restarted {job.restarts_in_window} times in the last "
+            f"{fmt.age(job.window_s)}; {hints.job_logs}"
+        )
     problems += _backpressure(job.backpressure, job.backpressured_vertices)
     if job.failed_checkpoints_in_window:
         problems.append(f"{job.failed_checkpoints_in_window} checkpoints failed in the last {fmt.age(job.window_s)}")
@@ -161,8 +170,10 @@ def _backpressure(level: str | None, vertices: list[str]) -> list[str]:
 def _stale_checkpoint(age_s: float | None, interval_s: float) -> list[str]:
     if age_s is None or age_s <= STALE_INTERVALS * interval_s:
         return []
-    return [f"the last checkpoint completed {fmt.age(age_s)} ago, more than "
-            f"{STALE_INTERVALS} × the {interval_s:g}s checkpoint interval"]
+    return [
+        f"the last checkpoint completed {fmt.age(age_s)} ago, more than "
+        f"{STALE_INTERVALS} × the {interval_s:g}s checkpoint interval"
+    ]
 
 
 # ------------------------------------------------------------------------------- Iceberg
@@ -181,8 +192,10 @@ def judge_iceberg(i: IcebergFacts, k: KafkaFacts, *, interval_s: float, hints: H
     if lag and (age is None or age > stale_after) and (waited is None or waited > stale_after):
         since = f"last commit {fmt.age(age)} ago" if age is not None else "no commit yet"
         oldest = f", the oldest for {fmt.age(waited)}" if waited is not None else ""
-        return DEGRADED, [f"stale: {since}, more than {STALE_INTERVALS} × the {interval_s:g}s checkpoint interval, "
-                          f"while {lag:,} records wait in Kafka{oldest}"]
+        return DEGRADED, [
+            f"stale: {since}, more than {STALE_INTERVALS} × the {interval_s:g}s checkpoint interval, "
+            f"while {lag:,} records wait in Kafka{oldest}"
+        ]
     return HEALTHY, []
 
 
@@ -190,8 +203,10 @@ def judge_iceberg(i: IcebergFacts, k: KafkaFacts, *, interval_s: float, hints: H
 def kafka_summary(k: KafkaFacts) -> str:
     lag = k.lag.total
     if k.topic_exists:
-        return (f"{k.records or 0:,} records in {k.partitions} partitions, "
-                f"{k.produce_rate_per_s or 0:g}/s produced, lag {lag:,}")
+        return (
+            f"{k.records or 0:,} records in {k.partitions} partitions, "
+            f"{k.produce_rate_per_s or 0:g}/s produced, lag {lag:,}"
+        )
     if isinstance(k, MskFacts):
         if k.cluster_state:
             return f"MSK cluster {k.cluster_state}, lag {'-' if lag is None else f'{lag:,}'}"
@@ -222,8 +237,17 @@ def _stage(name: str, judged: Judged, summary: str, facts: F) -> Stage[F]:
 
 
 # ------------------------------------------------------------------------------- assemble
-def assemble(k: KafkaFacts, f: FlinkFacts, i: IcebergFacts, *, env: str, interval_s: float, checkpoint_s: float,
-             checked_at: float, history: History | None = None) -> PipelineStatus:
+def assemble(
+    k: KafkaFacts,
+    f: FlinkFacts,
+    i: IcebergFacts,
+    *,
+    env: str,
+    interval_s: float,
+    checkpoint_s: float,
+    checked_at: float,
+    history: History | None = None,
+) -> PipelineStatus:
     """Judge the facts of the three stages (gathered `interval_s` apart, at `checked_at`) against
     the checkpoint interval `checkpoint_s`, and record the figures in `history`."""
     hints = HINTS[env]
@@ -238,7 +262,9 @@ def assemble(k: KafkaFacts, f: FlinkFacts, i: IcebergFacts, *, env: str, interva
         # metrics cannot tell the two IcebergStreamWriter operators apart)
         f.job.records_out_per_s = i.rows_per_s
     return PipelineStatus(
-        env=env, checked_at=checked_at, interval_s=interval_s,
+        env=env,
+        checked_at=checked_at,
+        interval_s=interval_s,
         kafka=_stage("kafka", judge_kafka(k, fix=hints.kafka_fix), kafka_summary(k), k),
         flink=_stage("flink", judge_flink(f, interval_s=checkpoint_s), flink_summary(f), f),
         iceberg=_stage("iceberg", judge_iceberg(i, k, interval_s=checkpoint_s, hints=hints), iceberg_summary(i), i),

@@ -4,7 +4,8 @@ through pipectl.iceberg (locally from the warehouse, on AWS from S3 Tables)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from pipectl import iceberg
 from pipectl.config import PipelineNames

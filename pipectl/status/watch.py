@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from pipectl.config import Settings
 from pipectl.status.aws import collect_aws
