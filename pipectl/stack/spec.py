@@ -209,15 +209,17 @@ def flink_properties(layout: Layout) -> str:
 def job_environment(layout: Layout) -> dict[str, str]:
     """What the job needs inside the JobManager container (pipectl adds its other settings).
     SUBMIT_ARGS makes a plain `python job.py` there submit to this cluster: PyFlink then starts
-    its Java gateway through `flink run -d` (the cluster of FLINK_CONF_DIR) instead of in-process
-    with a mini cluster."""
+    its Java gateway through `flink run -d -j <dependency jar>` (the cluster of FLINK_CONF_DIR)
+    instead of in-process with a mini cluster; `-j` puts the jar on the client's classpath, as
+    `pipectl job start` and Managed Flink's `jarfile` do, since the client compiles code that calls
+    the job's Java classification function."""
     return {
         "DEPLOYMENT_ENV": "local",
         "KAFKA_BOOTSTRAP_SERVERS": INTERNAL_BOOTSTRAP,
         "ICEBERG_WAREHOUSE": f"file://{layout.warehouse}",
         "PIPELINE_JARS": f"file://{JOB_JAR}",
         "PIPECTL_DETACHED": "1",
-        "SUBMIT_ARGS": "remote -d",
+        "SUBMIT_ARGS": f"remote -d -j {JOB_JAR}",
     }
 
 

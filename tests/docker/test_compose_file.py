@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import StaticTable
 
+from pipectl.stack.docker import ensure_wheelhouse
 from tests.conftest import REPO
 from tests.docker.conftest import COMPOSE_OFFSET, committed_rows, ports, skip_or_fail
 
@@ -56,7 +57,9 @@ def _summary_number(output: str, label: str) -> int:
 def test_the_flow_documents_steps_as_a_user_the_images_do_not_know(caller, base_image):
     compose = compose_command()
     checkout = caller.checkout
-    for wheel in (REPO / "target" / "docker" / "wheels").glob("*.whl"):  # the offline wheelhouse
+    # the offline wheelhouse, filled as `pipectl local up --runtime docker` fills it (this test may run first)
+    wheelhouse = ensure_wheelhouse(REPO / "target" / "docker" / "wheels", REPO / "requirements.lock")
+    for wheel in wheelhouse.glob("*.whl"):
         shutil.copy2(wheel, checkout / "compose" / "wheels" / wheel.name)
     subprocess.run(["chown", "-R", f"{caller.uid}:{caller.gid}", str(checkout / "compose" / "wheels")], check=True)
     env = caller.env(**ports(COMPOSE_OFFSET), PIPECTL_DOCKER_BASE_IMAGE=base_image, PIPECTL_DOCKER_PYTHON_PACKAGES="wheels")

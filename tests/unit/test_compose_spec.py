@@ -62,7 +62,7 @@ def test_compose_file_is_valid_yaml_with_the_expected_services():
         assert "jobmanager.rpc.address: jobmanager\n" in svc["environment"]["FLINK_PROPERTIES"]
     assert jm["environment"]["ICEBERG_WAREHOUSE"] == "file://${PWD}/warehouse"
     # a plain `python job.py` in the JobManager container submits to its cluster, detached
-    assert jm["environment"]["SUBMIT_ARGS"] == "remote -d" and jm["environment"]["DEPLOYMENT_ENV"] == "local"
+    assert jm["environment"]["SUBMIT_ARGS"] == "remote -d -j /opt/flink/usrlib/lib/pyflink-dependencies.jar" and jm["environment"]["DEPLOYMENT_ENV"] == "local"
     assert jm["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:29092"
     assert jm["environment"]["PIPELINE_JARS"] == "file:///opt/flink/usrlib/lib/pyflink-dependencies.jar"
     assert jm["command"] == ["jobmanager"] and tm["command"] == ["taskmanager"]
