@@ -4,6 +4,9 @@ containers; produce -> job -> rows in the host's warehouse (read with pyiceberg)
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -25,6 +28,44 @@ def _containers(env: dict, names: bool = False) -> dict[str, str]:
     state = str(Path(env["PIPECTL_LOCAL_STATE_DIR"]).resolve())
     found = client.containers.list(all=True, filters={"label": f"io.pipectl.state-dir={state}"})
     return {c.labels["io.pipectl.component"]: c.name if names else c.status for c in found}
+
+
+def _taskmanager(env: dict):
+    import docker
+
+    client = docker.from_env(environment={"DOCKER_HOST": env["DOCKER_HOST"]})
+    state = str(Path(env["PIPECTL_LOCAL_STATE_DIR"]).resolve())
+    (tm,) = client.containers.list(all=True, filters={"label": [f"io.pipectl.state-dir={state}",
+                                                                 "io.pipectl.component=taskmanager"]})
+    return tm
+
+
+def _kill_taskmanager(env: dict) -> float:
+    """SIGKILL to the TaskManager container's main process, from the host: a crash, as the engine sees it."""
+    pid = _taskmanager(env).attrs["State"]["Pid"]
+    assert pid > 0
+    killed_at = time.time()
+    os.kill(pid, signal.SIGKILL)
+    return killed_at
+
+
+def _restart_count(env: dict) -> int:
+    tm = _taskmanager(env)
+    return int(tm.attrs.get("RestartCount") or 0) if tm.status == "running" else 0
+
+
+def _checkpoint_after(env: dict, moment: float) -> bool:
+    code, job = run_json(env, "job", "status")
+    cp = job.get("last_checkpoint")
+    return code == 0 and job["state"] == "RUNNING" and bool(cp) and time.time() - cp["age_s"] > moment
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(2)
 
 
 def test_docker_pipeline_end_to_end(docker_env):
@@ -95,6 +136,22 @@ def test_docker_pipeline_end_to_end(docker_env):
 
         code, job = run_json(env, "job", "status")
         assert code == 0 and job["state"] == "RUNNING"
+
+        # a TaskManager that crashes (its JVM killed from the host, not `docker stop`) comes back by
+        # itself through the container's restart policy, and the job recovers without user action:
+        # a checkpoint completes after the fault, and the next events are stored exactly once
+        killed_at = _kill_taskmanager(env)
+        _wait(lambda: _restart_count(env) >= 1, 120, "Docker to restart the TaskManager container")
+        _wait(lambda: _checkpoint_after(env, killed_at), 300, "a checkpoint completed after the TaskManager crash")
+        code, status = run_json(env, "local", "status")
+        tm = next(c for c in status["components"] if c["name"] == "taskmanager")
+        assert code == 0 and tm["healthy"] is True, status
+        assert tm["detail"].endswith(", restarted 1 time(s) by Docker"), tm
+        code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "4")
+        assert code == 0 and produced["acked"] == EVENTS, produced
+        code, report = run_json(env, "verify", "--expect-rows", str(2 * EVENTS), "--timeout", "240", timeout=400)
+        assert code == 0, report
+        assert report["rows"] == 2 * EVENTS and report["distinct_event_ids"] == 2 * EVENTS and report["duplicates"] == 0
 
         # stop with a savepoint: written by the JobManager container into the host's state folder
         code, stopped = run_json(env, "job", "stop")
