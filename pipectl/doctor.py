@@ -1,6 +1,9 @@
 """`pipectl doctor`: check what the chosen path needs before anything starts, and say how to fix
 each miss. Every check gives one line: ok, warn, missing or wrong, with the fix.
 
+Just over 400 lines: the local and the AWS checklists side by side, so that one list says what each
+path needs; the AWS network checks themselves live in pipectl/aws/network.py.
+
 Local path: Python, Java, Maven, the built artifacts, the apache-flink package, free ports, disk
 space for the warehouse, and a Docker engine when the runtime is docker (or auto).
 AWS path: Python, the AWS zip, credentials (never shown), region, the caller identity, and the

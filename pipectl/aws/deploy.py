@@ -1,5 +1,8 @@
 """`deploy`: from source to a RUNNING Managed Flink application, in visible phases.
 
+Over 400 lines: the phases below read in order in one module; each phase's knowledge lives in its own
+module (network.py, restore.py, health.py, application.py), this one only sequences and reports them.
+
 settings checked (all problems at once, before any AWS call)
 -> package (Maven, layout check) unless skipped
 -> resources checked (code bucket, execution role, table bucket)

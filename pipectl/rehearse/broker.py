@@ -1,5 +1,8 @@
 """A local Kafka broker that authenticates like Amazon MSK with IAM auth, for `pipectl aws rehearse`.
 
+Over 400 lines: the broker's configuration, its TLS material and its IAM health probe belong together
+(each needs the others' paths and credentials); about 60 of them are this interface description.
+
 Interface (stable; the rehearsal builds on it):
 
     from pipectl.rehearse.broker import IamCredentials, start_iam_broker, read_iam_broker, stop_iam_broker
