@@ -60,7 +60,7 @@ def _connect(spill_dir: str):
             "temp_directory": spill_dir,
             "preserve_insertion_order": False,
             "threads": threads,
-        }
+        },
     )
     con.execute("SET enable_progress_bar = false")  # stdout belongs to the command's output
     return con
@@ -104,10 +104,14 @@ def _source(con, table: Table, snapshot: Snapshot, columns: tuple[str, ...]) -> 
     # the current snapshot is read with the current schema (a snapshot id makes pyiceberg use the
     # schema of that snapshot's time, which lacks columns renamed or added since)
     at = None if current is not None and current.snapshot_id == snapshot.snapshot_id else snapshot.snapshot_id
-    scan = table.scan(snapshot_id=at, selected_fields=columns) if at is not None else table.scan(selected_fields=columns)
+    scan = (
+        table.scan(snapshot_id=at, selected_fields=columns) if at is not None else table.scan(selected_fields=columns)
+    )
     files = _direct_files(table, scan, columns)
     if files == []:
-        con.execute("CREATE TEMP TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false")
+        con.execute(
+            "CREATE TEMP TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false"
+        )
         return "direct"
     if files is not None:
         con.read_parquet(files, union_by_name=True).select(", ".join(f'"{c}"' for c in columns)).create_view("src")
@@ -121,17 +125,25 @@ def _source(con, table: Table, snapshot: Snapshot, columns: tuple[str, ...]) -> 
     created = False
     for task in scan.plan_files():
         for batch in reader.to_record_batches([task]):
-            if not created:
+            con.register("batch", batch)
+            con.execute("INSERT INTO src SELECT * FROM batch" if created else "CREATE TABLE src AS SELECT * FROM batch")
+            con.unregister("batch")
+            created = True
+    if not created:
                 con.execute("CREATE TABLE src AS SELECT * FROM batch")
                 created = True
             else:
                 con.execute("INSERT INTO src SELECT * FROM batch")
     if not created:
-        con.execute("CREATE TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false")
+        con.execute(
+            "CREATE TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false"
+        )
     return "stream"
 
 
-def count_ids(table: Table, snapshot: Snapshot, id_column: str = "event_id", day_column: str = "event_time_day") -> IdCounts:
+def count_ids(
+    table: Table, snapshot: Snapshot, id_column: str = "event_id", day_column: str = "event_time_day"
+) -> IdCounts:
     """Rows, distinct ids and rows per day of a snapshot, exact, in bounded memory."""
     with tempfile.TemporaryDirectory(prefix="pipectl-verify-") as spill:
         con = _connect(spill)
@@ -148,7 +160,9 @@ def count_ids(table: Table, snapshot: Snapshot, id_column: str = "event_id", day
                     f'WHERE hash("{id_column}") IN (SELECT h FROM by_hash WHERE n > 1)'
                 ).fetchone()
                 distinct += int(exact[0] if exact else 0) - int(shared[0])
-            days = con.execute(f'SELECT CAST("{day_column}" AS VARCHAR), count(*) FROM src GROUP BY 1 ORDER BY 1').fetchall()
+            days = con.execute(
+                f'SELECT CAST("{day_column}" AS VARCHAR), count(*) FROM src GROUP BY 1 ORDER BY 1'
+            ).fetchall()
         finally:
             con.close()
     return IdCounts(int(rows), distinct, [(str(d), int(n)) for d, n in days], engine)
