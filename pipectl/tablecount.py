@@ -130,11 +130,6 @@ def _source(con, table: Table, snapshot: Snapshot, columns: tuple[str, ...]) -> 
             con.unregister("batch")
             created = True
     if not created:
-                con.execute("CREATE TABLE src AS SELECT * FROM batch")
-                created = True
-            else:
-                con.execute("INSERT INTO src SELECT * FROM batch")
-    if not created:
         con.execute(
             "CREATE TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false"
         )
