@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from pipectl.config import Settings
-from pipectl import kafka_admin
+from pipectl import kafka_admin, tablecount
 from pipectl.errors import EXIT_INCOMPLETE, EXIT_NOT_FOUND, NotFoundError, UnhealthyError
 from pipectl.iceberg import last_commit_age_s, load_table, totals
 from pipectl.wait import wait_until
@@ -36,6 +36,7 @@ class VerifyReport:
     kafka_error: str | None = None  # why the topic side is missing (locally: Kafka did not answer)
     catalog: dict | None = None  # on AWS: table buckets -> namespaces -> tables
     expected_rows: int | None = None  # --expect-rows: the table must hold exactly this many
+    engine: str = ""  # how the rows were counted: direct (DuckDB over the Parquet files) or stream (pyiceberg)
 
     @property
     def complete(self) -> bool | None:
@@ -94,44 +95,33 @@ class VerifyReport:
 
 
 def build_report(table, name: str) -> VerifyReport:
-    import pyarrow.compute as pc  # heavy (~0.5 s): imported where a table is read
-
     snapshot = table.current_snapshot()
     snapshots = len(table.metadata.snapshots)
     if snapshot is None:
         return VerifyReport(name, table.metadata.location, 0, 0, 0, [], snapshots, None, 0, 0)
-    arrow = table.scan(selected_fields=("event_id", "event_time_day")).to_arrow()
-    rows = arrow.num_rows
-    distinct = pc.count_distinct(arrow["event_id"]).as_py() if rows else 0
-    partitions = []
-    if rows:
-        days = arrow.group_by("event_time_day").aggregate([("event_id", "count")]).sort_by("event_time_day")
-        for day, count in zip(days["event_time_day"].to_pylist(), days["event_id_count"].to_pylist(), strict=True):
-            partitions.append(PartitionCount(f"event_time_day={day}", count))
+    counted_ids = tablecount.count_ids(table, snapshot)  # bounded memory, whatever the table's size
+    partitions = [PartitionCount(f"event_time_day={day}", rows) for day, rows in counted_ids.per_day]
     counted = totals(table, snapshot)
     return VerifyReport(
         name,
         table.metadata.location,
-        rows,
-        distinct,
-        rows - distinct,
+        counted_ids.rows,
+        counted_ids.distinct,
+        counted_ids.rows - counted_ids.distinct,
         partitions,
         snapshots,
         last_commit_age_s(table),
         counted.data_files,
         counted.data_bytes,
+        engine=counted_ids.engine,
     )
 
 
 def rejected_summary(table) -> tuple[int, dict[str, int]]:
-    if table.current_snapshot() is None:
+    snapshot = table.current_snapshot()
+    if snapshot is None:
         return 0, {}
-    arrow = table.scan(selected_fields=("reason",)).to_arrow()
-    reasons: dict[str, int] = {}
-    if arrow.num_rows:
-        grouped = arrow.group_by("reason").aggregate([("reason", "count")])
-        reasons = dict(zip(grouped["reason"].to_pylist(), grouped["reason_count"].to_pylist(), strict=True))
-    return arrow.num_rows, reasons
+    return tablecount.count_by(table, snapshot, "reason")
 
 
 def wait_for_rows(settings: Settings, expected: int, timeout: float) -> VerifyReport:

@@ -1,0 +1,176 @@
+"""Counting a table's rows, distinct event ids and rows per day in memory that does not grow with it.
+
+`verify` used to read every `event_id` into one Arrow table (about 250 MB per million rows). Here
+DuckDB does the counting with a memory limit, spilling to a temporary folder beyond it, over what
+pyiceberg's scan plans (so the snapshot, partitions and schema are Iceberg's, not guessed):
+
+- **direct**: when the planned data files are local Parquet files without delete files, and the
+  two columns kept the names they have now in every schema of the table (Parquet files carry the
+  names of the time they were written), DuckDB reads those files itself: in parallel, two columns
+  only, never all in memory.
+- **stream**: otherwise (S3 Tables on AWS, delete files, a renamed column), pyiceberg reads the
+  files (its FileIO has the credentials; it applies deletes and maps columns by field id) and
+  hands DuckDB one Arrow batch at a time, which DuckDB keeps in a temporary table that spills.
+
+Distinct ids are counted by grouping on DuckDB's 64-bit hash of the id, which spills, unlike
+COUNT(DISTINCT). Two different ids with one hash would read as a duplicate, so every hash seen more
+than once is counted again on the ids themselves: the answer is exact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Snapshot, Table
+
+MEMORY_LIMIT_MB = 192  # DuckDB's own limit; the process adds pyiceberg, pyarrow and Python (~200 MB)
+ENV_MEMORY_LIMIT = "PIPECTL_VERIFY_MEMORY_MB"
+
+
+@dataclass(frozen=True)
+class IdCounts:
+    rows: int
+    distinct: int
+    per_day: list[tuple[str, int]]  # (day as YYYY-MM-DD, rows), by day
+    engine: str  # "direct" | "stream"
+
+
+def memory_limit_mb() -> int:
+    try:
+        return max(64, int(os.environ.get(ENV_MEMORY_LIMIT, MEMORY_LIMIT_MB)))
+    except ValueError:
+        return MEMORY_LIMIT_MB
+
+
+def _connect(spill_dir: str):
+    import duckdb  # heavy: imported where a table is counted
+
+    threads = max(1, min(4, os.cpu_count() or 1))
+    # a database file in the spill folder: tables of the stream engine live on disk, not in memory
+    con = duckdb.connect(
+        str(Path(spill_dir) / "verify.duckdb"),
+        config={
+            "memory_limit": f"{memory_limit_mb()}MB",
+            "temp_directory": spill_dir,
+            "preserve_insertion_order": False,
+            "threads": threads,
+        },
+    )
+    con.execute("SET enable_progress_bar = false")  # stdout belongs to the command's output
+    return con
+
+
+def local_path(file_path: str) -> str | None:
+    """The local path of a data file (`/x`, `file:/x`, `file:///x`); None for any other scheme."""
+    parsed = urlparse(file_path)
+    if parsed.scheme in ("", "file"):
+        return parsed.path if parsed.scheme else file_path
+    return None
+
+
+def names_stable(table: Table, columns: tuple[str, ...]) -> bool:
+    """Each column has had its current name in every schema of the table (no rename)."""
+    current = table.schema()
+    for name in columns:
+        field_id = current.find_field(name).field_id
+        for schema in table.metadata.schemas:
+            try:
+                if schema.find_field(field_id).name != name:
+                    return False
+            except ValueError:  # the column did not exist yet in that schema
+                continue
+    return True
+
+
+def _direct_files(table: Table, scan, columns: tuple[str, ...]) -> list[str] | None:
+    files = []
+    for task in scan.plan_files():
+        path = local_path(task.file.file_path)
+        if task.delete_files or path is None or task.file.file_format.name != "PARQUET":
+            return None
+        files.append(path)
+    return files if names_stable(table, columns) else None
+
+
+def _source(con, table: Table, snapshot: Snapshot, columns: tuple[str, ...]) -> str:
+    """Make `src` (a view or a temporary table) hold the columns of the snapshot; the engine used."""
+    current = table.current_snapshot()
+    # the current snapshot is read with the current schema (a snapshot id makes pyiceberg use the
+    # schema of that snapshot's time, which lacks columns renamed or added since)
+    at = None if current is not None and current.snapshot_id == snapshot.snapshot_id else snapshot.snapshot_id
+    scan = (
+        table.scan(snapshot_id=at, selected_fields=columns) if at is not None else table.scan(selected_fields=columns)
+    )
+    files = _direct_files(table, scan, columns)
+    if files == []:
+        con.execute(
+            "CREATE TEMP TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false"
+        )
+        return "direct"
+    if files is not None:
+        con.read_parquet(files, union_by_name=True).select(", ".join(f'"{c}"' for c in columns)).create_view("src")
+        return "direct"
+    from pyiceberg.io.pyarrow import ArrowScan
+
+    # one data file at a time: pyiceberg's own batch reader submits every file to its thread pool at
+    # once and holds what they read until it is consumed, so its memory grows with the table
+    projection = scan.projection()
+    reader = ArrowScan(scan.table_metadata, scan.io, projection, scan.row_filter, scan.case_sensitive)
+    created = False
+    for task in scan.plan_files():
+        for batch in reader.to_record_batches([task]):
+            con.register("batch", batch)
+            con.execute("INSERT INTO src SELECT * FROM batch" if created else "CREATE TABLE src AS SELECT * FROM batch")
+            con.unregister("batch")
+            created = True
+    if not created:
+        con.execute(
+            "CREATE TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false"
+        )
+    return "stream"
+
+
+def count_ids(
+    table: Table, snapshot: Snapshot, id_column: str = "event_id", day_column: str = "event_time_day"
+) -> IdCounts:
+    """Rows, distinct ids and rows per day of a snapshot, exact, in bounded memory."""
+    with tempfile.TemporaryDirectory(prefix="pipectl-verify-") as spill:
+        con = _connect(spill)
+        try:
+            engine = _source(con, table, snapshot, (id_column, day_column))
+            con.execute(f'CREATE TABLE by_hash AS SELECT hash("{id_column}") AS h, count(*) AS n FROM src GROUP BY h')
+            rows, groups = con.execute("SELECT coalesce(sum(n), 0), count(*) FROM by_hash").fetchone() or (0, 0)
+            # hashes seen more than once: true duplicates, or (rarely) two ids with one hash
+            shared = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM by_hash WHERE n > 1").fetchone() or (0, 0)
+            distinct = int(groups)
+            if shared[0]:
+                exact = con.execute(
+                    f'SELECT count(DISTINCT "{id_column}") FROM src '
+                    f'WHERE hash("{id_column}") IN (SELECT h FROM by_hash WHERE n > 1)'
+                ).fetchone()
+                distinct += int(exact[0] if exact else 0) - int(shared[0])
+            days = con.execute(
+                f'SELECT CAST("{day_column}" AS VARCHAR), count(*) FROM src GROUP BY 1 ORDER BY 1'
+            ).fetchall()
+        finally:
+            con.close()
+    return IdCounts(int(rows), distinct, [(str(d), int(n)) for d, n in days], engine)
+
+
+def count_by(table: Table, snapshot: Snapshot, column: str) -> tuple[int, dict[str, int]]:
+    """Rows of a snapshot and rows per value of one column (e.g. the quarantine's reasons)."""
+    with tempfile.TemporaryDirectory(prefix="pipectl-verify-") as spill:
+        con = _connect(spill)
+        try:
+            _source(con, table, snapshot, (column,))
+            grouped = con.execute(f'SELECT "{column}", count(*) FROM src GROUP BY 1').fetchall()
+        finally:
+            con.close()
+    counts = {("" if value is None else str(value)): int(n) for value, n in grouped}
+    return sum(counts.values()), counts
