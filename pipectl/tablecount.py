@@ -23,8 +23,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
+
+from pipectl.errors import PipectlError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pyiceberg.table import Snapshot, Table
@@ -48,10 +53,9 @@ def memory_limit_mb() -> int:
         return MEMORY_LIMIT_MB
 
 
-def _connect(spill_dir: str):
+def _connect(spill_dir: str, threads: int):
     import duckdb  # heavy: imported where a table is counted
 
-    threads = max(1, min(4, os.cpu_count() or 1))
     # a database file in the spill folder: tables of the stream engine live on disk, not in memory
     con = duckdb.connect(
         str(Path(spill_dir) / "verify.duckdb"),
@@ -116,7 +120,12 @@ def _source(con, table: Table, snapshot: Snapshot, columns: tuple[str, ...]) -> 
     if files is not None:
         con.read_parquet(files, union_by_name=True).select(", ".join(f'"{c}"' for c in columns)).create_view("src")
         return "direct"
+    import pyarrow as pa
     from pyiceberg.io.pyarrow import ArrowScan
+
+    # Arrow's default allocator keeps what it freed for reuse: the process grew ~150 MB beyond the
+    # system allocator on 10 million rows (docs/benchmarks.md)
+    pa.set_memory_pool(pa.system_memory_pool())
 
     # one data file at a time: pyiceberg's own batch reader submits every file to its thread pool at
     # once and holds what they read until it is consumed, so its memory grows with the table
@@ -140,37 +149,57 @@ def count_ids(
     table: Table, snapshot: Snapshot, id_column: str = "event_id", day_column: str = "event_time_day"
 ) -> IdCounts:
     """Rows, distinct ids and rows per day of a snapshot, exact, in bounded memory."""
-    with tempfile.TemporaryDirectory(prefix="pipectl-verify-") as spill:
-        con = _connect(spill)
-        try:
-            engine = _source(con, table, snapshot, (id_column, day_column))
-            con.execute(f'CREATE TABLE by_hash AS SELECT hash("{id_column}") AS h, count(*) AS n FROM src GROUP BY h')
-            rows, groups = con.execute("SELECT coalesce(sum(n), 0), count(*) FROM by_hash").fetchone() or (0, 0)
-            # hashes seen more than once: true duplicates, or (rarely) two ids with one hash
-            shared = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM by_hash WHERE n > 1").fetchone() or (0, 0)
-            distinct = int(groups)
-            if shared[0]:
-                exact = con.execute(
-                    f'SELECT count(DISTINCT "{id_column}") FROM src '
-                    f'WHERE hash("{id_column}") IN (SELECT h FROM by_hash WHERE n > 1)'
-                ).fetchone()
-                distinct += int(exact[0] if exact else 0) - int(shared[0])
-            days = con.execute(
-                f'SELECT CAST("{day_column}" AS VARCHAR), count(*) FROM src GROUP BY 1 ORDER BY 1'
-            ).fetchall()
-        finally:
-            con.close()
-    return IdCounts(int(rows), distinct, [(str(d), int(n)) for d, n in days], engine)
+
+    def run(con) -> IdCounts:
+        engine = _source(con, table, snapshot, (id_column, day_column))
+        con.execute(f'CREATE TABLE by_hash AS SELECT hash("{id_column}") AS h, count(*) AS n FROM src GROUP BY h')
+        rows, groups = con.execute("SELECT coalesce(sum(n), 0), count(*) FROM by_hash").fetchone() or (0, 0)
+        # hashes seen more than once: true duplicates, or (rarely) two ids with one hash
+        shared = con.execute("SELECT count(*) FROM by_hash WHERE n > 1").fetchone() or (0,)
+        distinct = int(groups)
+        if shared[0]:
+            exact = con.execute(
+                f'SELECT count(DISTINCT "{id_column}") FROM src '
+                f'WHERE hash("{id_column}") IN (SELECT h FROM by_hash WHERE n > 1)'
+            ).fetchone()
+            distinct += int(exact[0] if exact else 0) - int(shared[0])
+        days = con.execute(
+            f'SELECT CAST("{day_column}" AS VARCHAR), count(*) FROM src GROUP BY 1 ORDER BY 1'
+        ).fetchall()
+        return IdCounts(int(rows), distinct, [(str(d), int(n)) for d, n in days], engine)
+
+    return _counting(run)
 
 
 def count_by(table: Table, snapshot: Snapshot, column: str) -> tuple[int, dict[str, int]]:
     """Rows of a snapshot and rows per value of one column (e.g. the quarantine's reasons)."""
-    with tempfile.TemporaryDirectory(prefix="pipectl-verify-") as spill:
-        con = _connect(spill)
-        try:
-            _source(con, table, snapshot, (column,))
-            grouped = con.execute(f'SELECT "{column}", count(*) FROM src GROUP BY 1').fetchall()
-        finally:
-            con.close()
-    counts = {("" if value is None else str(value)): int(n) for value, n in grouped}
+
+    def run(con) -> dict[str, int]:
+        _source(con, table, snapshot, (column,))
+        grouped = con.execute(f'SELECT "{column}", count(*) FROM src GROUP BY 1').fetchall()
+        return {("" if value is None else str(value)): int(n) for value, n in grouped}
+
+    counts = _counting(run)
     return sum(counts.values()), counts
+
+
+def _counting(run: Callable[[Any], T]) -> T:
+    """`run(connection)` in a fresh spill folder; DuckDB can still run out of its limit when every
+    thread holds a partition at once, so it is tried again on one thread before giving up."""
+    import duckdb
+
+    threads = max(1, min(4, os.cpu_count() or 1))
+    for attempt in (threads, 1):
+        with tempfile.TemporaryDirectory(prefix="pipectl-verify-") as spill:
+            con = _connect(spill, attempt)
+            try:
+                return run(con)
+            except duckdb.OutOfMemoryException:
+                if attempt == 1:
+                    raise PipectlError(
+                        f"counting the table needed more than its memory limit of {memory_limit_mb()} MB",
+                        hint=f"raise it, e.g. {ENV_MEMORY_LIMIT}={2 * memory_limit_mb()} pipectl verify",
+                    ) from None
+            finally:
+                con.close()
+    raise AssertionError("unreachable")

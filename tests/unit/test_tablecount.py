@@ -106,3 +106,22 @@ def test_an_empty_snapshot_counts_zero(tmp_path):
 )
 def test_local_path(path, local):
     assert tablecount.local_path(path) == local
+
+
+def test_out_of_memory_is_retried_on_one_thread_then_one_line(monkeypatch):
+    import duckdb
+
+    from pipectl.errors import PipectlError
+
+    monkeypatch.setenv(tablecount.ENV_MEMORY_LIMIT, "100")
+    threads_seen = []
+
+    def run(con):
+        threads_seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 32.0 MiB")
+
+    with pytest.raises(PipectlError) as err:
+        tablecount._counting(run)
+    assert str(err.value) == "counting the table needed more than its memory limit of 100 MB"
+    assert err.value.hint == "raise it, e.g. PIPECTL_VERIFY_MEMORY_MB=200 pipectl verify"
+    assert threads_seen[-1] == 1 and len(threads_seen) == 2
