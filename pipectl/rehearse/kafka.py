@@ -37,7 +37,7 @@ def start(
         timeout_s=timeout,
     )
     return Broker(
-        broker.bootstrap, str(broker.ca_pem), Trust(str(broker.truststore), broker.truststore_password, "JKS")
+        broker.bootstrap, str(broker.ca_pem), Trust(str(broker.truststore), "JKS")
     )
 
 
