@@ -57,7 +57,11 @@ def read_application_properties(path: Path | None = None) -> dict[str, str] | No
             properties = {str(k): str(v) for k, v in values.items()}
             deployment_env = properties.get("DEPLOYMENT_ENV", "").strip().lower()
             if deployment_env != "aws":
-                got = f"sets DEPLOYMENT_ENV={properties['DEPLOYMENT_ENV']!r}" if "DEPLOYMENT_ENV" in properties else "sets no DEPLOYMENT_ENV"
+                got = (
+                    f"sets DEPLOYMENT_ENV={properties['DEPLOYMENT_ENV']!r}"
+                    if "DEPLOYMENT_ENV" in properties
+                    else "sets no DEPLOYMENT_ENV"
+                )
                 raise JobConfigError(
                     f"the {PROPERTY_GROUP} property group in {path} {got}; on Managed Flink it must be 'aws' "
                     "(pipectl aws deploy sets it)"

@@ -191,7 +191,7 @@ def start_iam_broker(
             hint="stop it first (stop_iam_broker / `pipectl aws rehearse --down`)",
             exit_code=2,
         )
-    workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(workdir)
     tls = _ensure_tls(workdir / "tls")
     if existing is None:
         for p in (port, port + 1, port + 2):

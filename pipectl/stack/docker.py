@@ -477,6 +477,10 @@ class DockerStack(StackBase):
             return False
         return any(self._running(self.container(n)) for n in COMPONENTS)
 
+    def data_paths(self) -> list[Path]:
+        flink = Path(self.layout.flink_state_host)
+        return [Path(self.layout.kafka_data_host).parent, flink / "checkpoints", flink / "savepoints"]
+
     def down(self, purge: bool = False) -> StackStatus:
         from docker.errors import APIError, NotFound
 
