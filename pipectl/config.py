@@ -377,9 +377,12 @@ def _path_problems(project: Path, local: LocalSettings, environ: Mapping[str, st
         if not str(value).strip():
             out.append(f"local.{key} must name a folder, got {value!r}")
             continue
-        path = Path(os.path.expanduser(value))
+        text = str(value)
+        if text == "~" or text.startswith("~/"):
+            text = str(home) + text[1:]
+        path = Path(text)
         path = (path if path.is_absolute() else project / path).resolve()
-        resolved[key] = path
+        before = len(out)
         if path == Path(path.anchor):
             out.append(f"local.{key} must not be the root folder {path}: `local down --purge` deletes it")
         elif path == home:
@@ -394,6 +397,8 @@ def _path_problems(project: Path, local: LocalSettings, environ: Mapping[str, st
                 f"local.{key} {path} is outside the project folder {project}: set local.allow_outside_project = true "
                 "to use it (`local down --purge` deletes it)"
             )
+        if len(out) == before:
+            resolved[key] = path
     state, warehouse = resolved.get("state_dir"), resolved.get("warehouse")
     if state and warehouse and state.is_relative_to(warehouse):
         out.append(f"local.warehouse must not be the state folder or hold it ({warehouse})")

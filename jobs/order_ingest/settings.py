@@ -134,11 +134,8 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
     }
     for key, (value, pattern) in names.items():
         if not pattern.fullmatch(value):
-            raise JobConfigError(
-                f"{key} must be letters, digits, '_' or '-'"
-                + (" or '.'" if pattern is KAFKA_NAME_RE else "")
-                + f", got {value!r}"
-            )
+            allowed = "'.', '_' or '-'" if pattern is KAFKA_NAME_RE else "'_' or '-'"
+            raise JobConfigError(f"{key} must be letters, digits, {allowed}, got {value!r}")
     if missing:
         raise JobConfigError(
             "missing job settings: "
