@@ -138,6 +138,7 @@ def _stack_pids(*run_dirs: Path) -> dict[int, str]:
             continue
         found[pid] = name
         todo += [(c, f"{name} child") for c in children.get(pid, [])]
+    found.update({pid: name for pid, name in roots.items() if pid in found})  # a recorded process keeps its name
     return found
 
 
