@@ -331,7 +331,10 @@ class DockerStack(StackBase):
             return
         except ImageNotFound:
             pass
-        name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+        if "@" in image:  # pinned by digest: the SDK splits name and digest itself
+            name, tag = image, None
+        else:
+            name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
         self.r.step(f"pulling base image {image}")
         try:
             self.client.images.pull(name, tag=tag)

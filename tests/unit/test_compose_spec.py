@@ -57,7 +57,7 @@ def test_compose_file_is_valid_yaml_with_the_expected_services():
         assert "user" not in svc
         assert "classloader.check-leaked-classloader: false\n" in svc["environment"]["FLINK_PROPERTIES"]
         assert svc["build"] == {"context": "..", "dockerfile": "compose/flink/Dockerfile", "args": {
-            "BASE_IMAGE": "${PIPECTL_DOCKER_BASE_IMAGE:-python:3.11-slim-bookworm}",
+            "BASE_IMAGE": "${PIPECTL_DOCKER_BASE_IMAGE:-python:3.11-slim-bookworm@sha256:fe556eaffd0d96abd8685b83bb8a69addd0dc730fa193669a7df0d49ddcfac02}",
             "PYTHON_PACKAGES": "${PIPECTL_DOCKER_PYTHON_PACKAGES:-pypi}"}}
         assert "jobmanager.rpc.address: jobmanager\n" in svc["environment"]["FLINK_PROPERTIES"]
     assert jm["environment"]["ICEBERG_WAREHOUSE"] == "file://${PWD}/warehouse"
