@@ -84,7 +84,7 @@ def _on_a_terminal(env: dict[str, str], answer: str) -> tuple[int, str]:
                 break
             seen += chunk
     os.write(master, answer.encode() + b"\n")
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     os.close(master)
     return proc.returncode, (seen + err).decode()
 
