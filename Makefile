@@ -24,21 +24,24 @@ system-deps:
 install: $(VENV)/.installed
 
 # The Python environment: the lock (requirements.lock, generated from pyproject.toml by
-# `make lock`) installed exactly, then pipectl itself in editable mode.
+# `make lock`, with the sha256 of every file) installed exactly, then pipectl itself in editable
+# mode. Every package is checked against its hashes: a file that differs fails the install. uv
+# itself comes first, by pip, checked against its own hashes in the lock.
 $(VENV)/.installed: pyproject.toml requirements.lock | system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check "$$(grep '^uv==' requirements.lock)"
-	$(UV) pip sync -q --python $(BIN)/python requirements.lock
+	awk '/^uv==/{p=1} p{print} p && !/\\$$/{exit}' requirements.lock > $(VENV)/uv.lock.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv.lock.txt
+	$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements.lock
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
 
 lock:
-	$(UV) pip compile -q pyproject.toml --extra dev --override overrides.txt --python-version 3.11 -o requirements.lock
+	$(UV) pip compile -q pyproject.toml --extra dev --override overrides.txt --python-version 3.11 --generate-hashes -o requirements.lock
 
 build: $(JAR)
 
 $(JAR): pom.xml $(shell find assembly -type f 2>/dev/null) streaming_job.py $(shell find jobs -name '*.py' 2>/dev/null) | system-deps
-	mvn -q -B package
+	mvn -q -B --strict-checksums package
 	@touch $@
 
 # ruff (lint and format; rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/.
@@ -52,7 +55,7 @@ lint: install
 # The Java unit tests (JUnit 5, Surefire) also run in every `mvn package` above: no jar is built
 # without them passing. `make test` runs them again so that a test run always reports them.
 test-java: | system-deps
-	mvn -q -B -ntp test -pl assembly/pyflink-dependencies
+	mvn -q -B -ntp --strict-checksums test -pl assembly/pyflink-dependencies
 
 test: lint install build test-java
 	$(BIN)/python -m pytest -q -ra
@@ -69,7 +72,7 @@ test-aws: install
 # Starts from a clean slate (deletes the local stack's data), runs the whole flow, stops the stack.
 demo: install build
 	@set -e; trap '$(BIN)/pipectl local down >/dev/null 2>&1 || true' EXIT; \
-	$(BIN)/pipectl local down --purge >/dev/null; \
+	$(BIN)/pipectl local down --purge --yes >/dev/null; \
 	$(BIN)/pipectl local up; \
 	$(BIN)/pipectl job start; \
 	$(BIN)/pipectl produce orders --rate max --count $(DEMO_EVENTS); \

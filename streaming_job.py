@@ -5,6 +5,11 @@ jarfile=lib/pyflink-dependencies.jar). It puts the zip root on sys.path, makes t
 DEPLOYMENT_ENV from the application's PipelineConfig property group (the service passes no
 environment variables), points pipeline.jars at the jar beside it when run outside the service,
 then imports the job and runs it. main() returns on the service, as Managed Flink requires.
+
+When the service's properties file is there but its PipelineConfig group (or DEPLOYMENT_ENV=aws,
+or a property the job needs) is missing or malformed, the job stops at start with one line,
+`JobConfigError: <which>`, on stderr (CloudWatch, under the PythonDriver logger) and exit code 2:
+it never runs in local mode on the service. `pipectl aws deploy`'s settle window shows that line.
 """
 
 from __future__ import annotations
@@ -20,8 +25,16 @@ def main():
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 
-    from jobs.order_ingest.settings import read_application_properties
+    from jobs.order_ingest.settings import JobConfigError, read_application_properties
 
+    try:
+        return _run(read_application_properties)
+    except JobConfigError as exc:
+        print(f"JobConfigError: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def _run(read_application_properties):
     properties = read_application_properties()
     if properties is not None and "DEPLOYMENT_ENV" in properties:
         os.environ["DEPLOYMENT_ENV"] = properties["DEPLOYMENT_ENV"]

@@ -12,7 +12,9 @@ in the environment as PIPECTL_SECT_KEY, and by commands through `overrides={"sec
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -75,6 +77,11 @@ class LocalSettings:
     jobmanager_memory: str = "1024m"
     kafka_heap: str = "512m"
     start_timeout_s: int = 90
+    # a state folder or warehouse outside the project folder (purge deletes them) must be allowed
+    allow_outside_project: bool = False
+    # kafka_host / flink_host other than a loopback address: Flink's REST API takes jobs (code) from
+    # anyone who reaches it, Kafka is PLAINTEXT without authentication (see docs/security.md)
+    allow_remote: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,22 @@ class Settings:
         return f"http://{self.local.flink_host}:{self.local.flink_port}"
 
     @property
+    def exposure_warnings(self) -> list[str]:
+        """What a non-loopback kafka_host / flink_host (allowed by local.allow_remote) exposes."""
+        out = []
+        if not _is_loopback(self.local.flink_host):
+            out.append(
+                f"Flink's REST API on {self.flink_rest_url} is reachable from other machines and has no "
+                "authentication: anyone who reaches it can submit a job, i.e. run code as you"
+            )
+        if not _is_loopback(self.local.kafka_host):
+            out.append(
+                f"Kafka on {self.kafka_bootstrap} is reachable from other machines over PLAINTEXT, without "
+                "authentication or encryption: anyone who reaches it can read and write the topics"
+            )
+        return out
+
+    @property
     def names(self) -> PipelineNames:
         """The topic, tables, consumer group and checkpoint interval of the chosen environment."""
         p = self.pipeline
@@ -260,6 +283,128 @@ def _section_values(section: str, cls: type, layers: list[Mapping[str, Any]], pr
     return cls(**values)
 
 
+# Names checked at load: what Kafka, Iceberg, Flink SQL, S3 Tables, IAM and Managed Flink accept.
+KAFKA_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,249}")  # Kafka topics: legal chars, at most 249
+GROUP_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,255}")  # consumer groups (part of an IAM group ARN)
+LOCAL_TABLE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")  # Hadoop catalog folders, in backticks in SQL
+# S3 Tables: 1-255 lowercase letters, digits and '_', beginning and ending with a letter or digit
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-tables-buckets-naming.html)
+S3_TABLES_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_]{0,253}[a-z0-9])?")
+APPLICATION_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # Managed Flink ApplicationName
+BUCKET_NAME_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3 general purpose buckets
+CODE_PREFIX_RE = re.compile(r"[A-Za-z0-9._/-]{0,512}")
+LOG_GROUP_RE = re.compile(r"[A-Za-z0-9._/#-]{1,512}")
+SUBNET_RE = re.compile(r"subnet-[A-Za-z0-9]{1,32}")
+SECURITY_GROUP_RE = re.compile(r"sg-[A-Za-z0-9]{1,32}")
+LETTERS = "letters, digits"
+
+
+def _name_problems(s: dict[str, Any]) -> list[str]:
+    """One line per name that a service would refuse, or that could widen the IAM policy ('*', '?')."""
+    p, a = s["pipeline"], s["aws"]
+    out: list[str] = []
+
+    def check(setting: str, value: str, pattern: re.Pattern[str], rule: str, *, optional: bool = False) -> None:
+        if optional and value == "":
+            return
+        if not pattern.fullmatch(value) or value in (".", ".."):
+            out.append(f"{setting} must be {rule}, got {value!r}")
+
+    kafka_rule = f"1-249 {LETTERS}, '.', '_' or '-' (a Kafka topic name)"
+    check("pipeline.topic", p.topic, KAFKA_NAME_RE, kafka_rule)
+    check("aws.topic", a.topic, KAFKA_NAME_RE, kafka_rule)
+    check("pipeline.consumer_group", p.consumer_group, GROUP_NAME_RE, f"1-255 {LETTERS}, '.', '_' or '-'")
+    local_rule = f"1-255 {LETTERS}, '_' or '-', beginning with a letter or digit"
+    check("pipeline.namespace", p.namespace, LOCAL_TABLE_RE, local_rule)
+    check("pipeline.table", p.table, LOCAL_TABLE_RE, local_rule)
+    s3_rule = "1-255 lowercase letters, digits or '_', beginning and ending with a letter or digit (S3 Tables)"
+    # the rejected table is written in both environments: S3 Tables' rule
+    check("pipeline.rejected_table", p.rejected_table, S3_TABLES_NAME_RE, s3_rule)
+    check("aws.namespace", a.namespace, S3_TABLES_NAME_RE, s3_rule)
+    if a.namespace.startswith("aws") and S3_TABLES_NAME_RE.fullmatch(a.namespace):
+        out.append(f"aws.namespace must not begin with 'aws' (reserved by S3 Tables), got {a.namespace!r}")
+    check("aws.table", a.table, S3_TABLES_NAME_RE, s3_rule)
+    check("aws.application_name", a.application_name, APPLICATION_NAME_RE, f"1-128 {LETTERS}, '.', '_' or '-'")
+    check(
+        "aws.code_bucket",
+        a.code_bucket,
+        BUCKET_NAME_RE,
+        "an S3 bucket name (3-63 lowercase letters, digits, '.' or '-')",
+        optional=True,
+    )
+    check("aws.code_prefix", a.code_prefix, CODE_PREFIX_RE, f"{LETTERS}, '.', '_', '-' or '/'")
+    check(
+        "aws.log_group",
+        a.log_group,
+        LOG_GROUP_RE,
+        f"a log group name ({LETTERS}, '.', '_', '-', '/' or '#')",
+        optional=True,
+    )
+    for subnet in a.subnets:
+        check("aws.subnets", subnet, SUBNET_RE, "subnet ids (subnet-0123abcd...)")
+    for group in a.security_groups:
+        check("aws.security_groups", group, SECURITY_GROUP_RE, "security group ids (sg-0123abcd...)")
+    return out
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_problems(local: LocalSettings) -> list[str]:
+    if local.allow_remote:
+        return []
+    return [
+        f"local.{key} must be a loopback address (127.0.0.1, ::1 or localhost), got {host!r}: other machines could "
+        "reach it; set local.allow_remote = true to allow that (see docs/security.md)"
+        for key, host in (("kafka_host", local.kafka_host), ("flink_host", local.flink_host))
+        if not _is_loopback(host)
+    ]
+
+
+def _path_problems(project: Path, local: LocalSettings, environ: Mapping[str, str]) -> list[str]:
+    """A state folder or warehouse that `local down --purge` could not delete safely."""
+    out = []
+    home = Path(environ.get("HOME") or Path.home()).resolve()
+    resolved: dict[str, Path] = {}
+    for key in ("state_dir", "warehouse"):
+        value = getattr(local, key)
+        if not str(value).strip():
+            out.append(f"local.{key} must name a folder, got {value!r}")
+            continue
+        text = str(value)
+        if text == "~" or text.startswith("~/"):
+            text = str(home) + text[1:]
+        path = Path(text)
+        path = (path if path.is_absolute() else project / path).resolve()
+        before = len(out)
+        if path == Path(path.anchor):
+            out.append(f"local.{key} must not be the root folder {path}: `local down --purge` deletes it")
+        elif path == home:
+            out.append(f"local.{key} must not be the home folder {path}: `local down --purge` deletes it")
+        elif path == project or project.is_relative_to(path):
+            out.append(
+                f"local.{key} must not be the project folder or one of its parents ({path}): "
+                "`local down --purge` deletes it"
+            )
+        elif not path.is_relative_to(project) and not local.allow_outside_project:
+            out.append(
+                f"local.{key} {path} is outside the project folder {project}: set local.allow_outside_project = true "
+                "to use it (`local down --purge` deletes it)"
+            )
+        if len(out) == before:
+            resolved[key] = path
+    state, warehouse = resolved.get("state_dir"), resolved.get("warehouse")
+    if state and warehouse and state.is_relative_to(warehouse):
+        out.append(f"local.warehouse must not be the state folder or hold it ({warehouse})")
+    return out
+
+
 def _env_layer(section: str, cls: type, environ: Mapping[str, str]) -> dict[str, Any]:
     out = {}
     for f in dataclasses.fields(cls):
@@ -335,6 +480,9 @@ def load_settings(
         problems.append("pipeline.parallelism must be at least 1")
     if p.partitions < 1:
         problems.append("pipeline.partitions must be at least 1")
+    problems += _name_problems(sections)
+    problems += _host_problems(sections["local"])
+    problems += _path_problems(project, sections["local"], environ)
 
     if problems:
         raise ConfigError("invalid settings", hint=f"fix {path.name}, PIPECTL_* variables or flags", problems=problems)

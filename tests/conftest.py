@@ -54,6 +54,7 @@ def stack_env(tmp_path_factory) -> dict:
         PIPECTL_PROJECT_DIR=str(REPO),
         PIPECTL_LOCAL_STATE_DIR=str(root / ".pipectl"),
         PIPECTL_LOCAL_WAREHOUSE=str(root / "warehouse"),
+        PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",  # the stack's folders are the test's own
         PIPECTL_TEST_ROOT=str(root),
     )
     return env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping
@@ -23,16 +24,53 @@ class JobConfigError(Exception):
     """A setting the job needs is missing or invalid. The message names it."""
 
 
+# Names the job pastes into its SQL (inside backticks) and Kafka settings: letters, digits, '_',
+# '-' (tables and namespaces), also '.' (topics, groups). A backtick or a quote is never a name.
+TABLE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
+KAFKA_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _service_file(path: Path) -> str:
+    return f"{path} (the service's properties)"
+
+
 def read_application_properties(path: Path | None = None) -> dict[str, str] | None:
-    """The PipelineConfig group from Managed Flink's properties file, or None when not there."""
+    """The PipelineConfig group from Managed Flink's properties file, or None when there is no file.
+
+    When the file exists the job runs on the service (or in `pipectl aws rehearse`): the file must
+    be a list of property groups with a PipelineConfig group setting DEPLOYMENT_ENV=aws, else
+    JobConfigError says which, so the job never runs in local mode there."""
     path = path or Path(os.environ.get(APPLICATION_PROPERTIES_ENV) or APPLICATION_PROPERTIES)
     if not path.is_file():
         return None
-    groups = json.loads(path.read_text())
+    try:
+        groups = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise JobConfigError(f"{_service_file(path)} is not valid JSON: {exc}") from None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise JobConfigError(f"{_service_file(path)} is not a list of property groups")
     for group in groups:
         if group.get("PropertyGroupId") == PROPERTY_GROUP:
-            return {str(k): str(v) for k, v in group.get("PropertyMap", {}).items()}
-    return {}
+            values = group.get("PropertyMap", {})
+            if not isinstance(values, dict):
+                raise JobConfigError(f"the {PROPERTY_GROUP} property group in {path} has no PropertyMap object")
+            properties = {str(k): str(v) for k, v in values.items()}
+            deployment_env = properties.get("DEPLOYMENT_ENV", "").strip().lower()
+            if deployment_env != "aws":
+                got = (
+                    f"sets DEPLOYMENT_ENV={properties['DEPLOYMENT_ENV']!r}"
+                    if "DEPLOYMENT_ENV" in properties
+                    else "sets no DEPLOYMENT_ENV"
+                )
+                raise JobConfigError(
+                    f"the {PROPERTY_GROUP} property group in {path} {got}; on Managed Flink it must be 'aws' "
+                    "(pipectl aws deploy sets it)"
+                )
+            return properties
+    raise JobConfigError(
+        f"{_service_file(path)} has no {PROPERTY_GROUP} property group: the job would run in local mode "
+        "(pipectl aws deploy sets the group)"
+    )
 
 
 def is_aws_environment(environ: Mapping[str, str] | None = None) -> bool:
@@ -87,6 +125,17 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
             checkpoint_ms = int(values.get("CHECKPOINT_INTERVAL_MS", "10000"))
         except ValueError:
             raise JobConfigError("CHECKPOINT_INTERVAL_MS must be a whole number of milliseconds") from None
+    names = {
+        "KAFKA_TOPIC": (values.get("KAFKA_TOPIC", "orders.created.v1"), KAFKA_NAME_RE),
+        "KAFKA_GROUP_ID": (values.get("KAFKA_GROUP_ID", "pipectl-order-ingest"), KAFKA_NAME_RE),
+        "ICEBERG_NAMESPACE": (values.get("ICEBERG_NAMESPACE", "analytics"), TABLE_NAME_RE),
+        "ICEBERG_TABLE": (values.get("ICEBERG_TABLE", "orders"), TABLE_NAME_RE),
+        "ICEBERG_REJECTED_TABLE": (values.get("ICEBERG_REJECTED_TABLE", "orders_rejected"), TABLE_NAME_RE),
+    }
+    for key, (value, pattern) in names.items():
+        if not pattern.fullmatch(value):
+            allowed = "'.', '_' or '-'" if pattern is KAFKA_NAME_RE else "'_' or '-'"
+            raise JobConfigError(f"{key} must be letters, digits, {allowed}, got {value!r}")
     if missing:
         raise JobConfigError(
             "missing job settings: "

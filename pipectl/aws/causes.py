@@ -10,8 +10,17 @@ from dataclasses import dataclass
 
 EXCEPTION_RE = re.compile(r"^(?:Caused by: )?(?P<cls>[\w$.]+(?:Exception|Error|Throwable))(?::\s*(?P<msg>.*))?$")
 
+# The one line streaming_job.py prints when it refuses to start on the service (a missing or
+# malformed properties file, PipelineConfig group, DEPLOYMENT_ENV=aws or job setting).
+JOB_REFUSED_RE = re.compile(r"^\s*(?:[\w.]+\.)?JobConfigError: (?P<msg>.+?)\s*$", re.M)
+
 # Known root causes: (pattern in the exception text, what it means and what to do).
 KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        JOB_REFUSED_RE,
+        "the job refused to start on the service (its properties say which): deploy with `pipectl aws deploy`, "
+        "which writes the PipelineConfig group with DEPLOYMENT_ENV=aws and every property the job needs",
+    ),
     (
         re.compile(
             r"UnsupportedClassVersionError.*?(\S+) has been compiled by a more recent version.*?class file version (\d+)",
@@ -70,7 +79,11 @@ class Cause:
 
 
 def root_exception(text: str) -> str | None:
-    """The innermost exception of a Java stack trace (or a Python one), as one line."""
+    """The innermost exception of a Java stack trace (or a Python one), as one line. The job's own
+    refusal to start (`JobConfigError: ...`) wins over the Java exceptions that follow it."""
+    refused = JOB_REFUSED_RE.findall(text)
+    if refused:
+        return f"JobConfigError: {refused[-1]}"
     found = None
     for line in text.splitlines():
         line = line.strip()
@@ -88,6 +101,8 @@ def explain(exception: str, context: str = "") -> Cause:
     for pattern, fix in KNOWN_CAUSES:
         m = pattern.search(text)
         if m:
+            if pattern is JOB_REFUSED_RE:
+                return Cause(_one_line(exception), fix)
             groups = [g.replace("/", ".") if g else "" for g in m.groups()]
             java = JAVA_OF_CLASS_VERSION.get(int(groups[1]), str(int(groups[1]) - 44)) if len(groups) > 1 else ""
             return Cause(_one_line(exception), fix.format(*groups, java=java))
@@ -99,4 +114,4 @@ def _one_line(text: str, width: int = 500) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-__all__ = ["GENERIC_FIX", "KNOWN_CAUSES", "Cause", "explain", "root_exception"]
+__all__ = ["GENERIC_FIX", "JOB_REFUSED_RE", "KNOWN_CAUSES", "Cause", "explain", "root_exception"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from pipectl.cli import context, render
+from pipectl.errors import EXIT_USAGE, PipectlError
 from pipectl.stack import component_log, get_stack, start_stack
 
 app = typer.Typer(help="Run the local stack: a Kafka broker and a Flink cluster.", no_args_is_help=True)
@@ -51,13 +54,26 @@ def logs(
     )
 
 
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise PipectlError(
+            "refusing to delete without confirmation: no terminal to ask on",
+            hint="pass --yes to 'local down --purge'",
+            exit_code=EXIT_USAGE,
+        )
+    return typer.confirm(question, default=False, err=True)
+
+
 @app.command()
 def down(
     purge: bool = typer.Option(
-        False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse."
+        False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse (asks first)."
     ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --purge: do not ask for confirmation."),
 ) -> None:
-    """Stop the local stack; a running job is first stopped with a savepoint. Data is kept unless --purge."""
+    """Stop the local stack; a running job is first stopped with a savepoint. Data is kept unless --purge,
+    which names every folder it deletes and asks first (without a terminal it needs --yes)."""
     from pipectl.stack import stop_stack
 
-    context.out().emit(stop_stack(context.settings(), purge=purge, reporter=context.out()), render.stack_down)
+    result = stop_stack(context.settings(), purge=purge, reporter=context.out(), confirm=None if yes else _ask)
+    context.out().emit(result, render.stack_down)

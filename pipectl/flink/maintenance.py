@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from pipectl.config import Settings
+from pipectl.files import private_dir
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.iceberg import TableTotals, load_local_table, totals
 from pipectl.progress import SILENT, Reporter
@@ -58,7 +59,7 @@ def _java_class(jvm, dotted: str):
 
 def _log_to_file(settings: Settings) -> None:
     """Keep the in-process JVM's log out of stdout (the JSON output lives there): to logs/maintain.log."""
-    log_dir = settings.state_dir / "logs"
+    log_dir = private_dir(settings.state_dir) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     props = settings.state_dir / "maintain-log4j.properties"
     props.write_text(
@@ -69,6 +70,9 @@ def _log_to_file(settings: Settings) -> None:
         f"appender.file.fileName = {log_dir / 'maintain.log'}\n"
         "appender.file.layout.type = PatternLayout\n"
         "appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n\n"
+        # never log the environment of a Python process Flink starts (pipectl.stack.native)
+        "logger.pythonenvutils.name = org.apache.flink.client.python.PythonEnvUtils\n"
+        "logger.pythonenvutils.level = OFF\n"
     )
     os.environ["LOG4J_PROPERTIES"] = str(props)
     os.environ["FLINK_LOG_DIR"] = str(log_dir)

@@ -10,8 +10,8 @@ Interface (stable; the rehearsal builds on it):
     broker = start_iam_broker(workdir, port, IamCredentials("AKIA...", "secret"), "us-east-1",
                               topics=["orders.created.v1"], partitions=2, target_dir=project / "target")
     broker.bootstrap            # "127.0.0.1:<port>": SASL_SSL, mechanisms AWS_MSK_IAM and OAUTHBEARER only
-    broker.truststore           # JKS holding the rehearsal CA (password broker.truststore_password)
-    broker.jvm_trust_options()  # ["-Djavax.net.ssl.trustStore=...", ...Password=..., ...Type=JKS] for the job's JVM
+    broker.truststore           # JKS holding the rehearsal CA, read without a password (it holds no secret)
+    broker.jvm_trust_options()  # ["-Djavax.net.ssl.trustStore=...", "-Djavax.net.ssl.trustStoreType=JKS"] for the job's JVM
     broker.ca_pem               # the same CA as PEM, for Python clients (aws.kafka_ca_file)
     broker.java_client_properties()  # the Kafka client settings the job uses on AWS (AWS_MSK_IAM), plus the truststore
     broker.internal_bootstrap   # "127.0.0.1:<port+1>": PLAINTEXT, inter-broker and admin only; never give it to the job
@@ -30,7 +30,9 @@ for another region, or another mechanism (PLAIN, SCRAM, ...) is refused. The Jav
 AWS_REGION (or -Daws.region) and the credentials in the default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
 or -Daws.accessKeyId / -Daws.secretAccessKey): the host 127.0.0.1 names no region.
 TLS: a CA and a broker certificate (SAN IP:127.0.0.1, DNS:localhost) made at first start (`cryptography`; the
-JKS truststore with the JDK's keytool). `stop` leaves workdir (data, TLS) in place; delete it to start afresh.
+JKS truststore with the JDK's keytool). The keystore's password is the broker's alone: in tls/password and
+server.properties, both created 0600, never on a command line. The truststore holds only the public CA and is
+read without a password (Java and Kafka then skip its integrity check), so no client needs a secret for it. `stop` leaves workdir (data, TLS) in place; delete it to start afresh.
 
 The producer reaches it as it reaches MSK (`pipectl --env aws produce orders`) with these settings (pipectl.toml
 [aws] or PIPECTL_AWS_*): bootstrap_servers = broker.bootstrap, kafka_ca_file = broker.ca_pem, region = region
@@ -55,8 +57,10 @@ from typing import Any
 from collections.abc import Sequence
 
 from pipectl import kafka_admin, procs
+from pipectl.childenv import child_env
 from pipectl.config import find_project_dir
 from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
+from pipectl.files import private_dir, write_secret
 from pipectl.stack.native import java_env
 from pipectl.wait import wait_until
 
@@ -68,6 +72,7 @@ OAUTH_VALIDATOR = "dev.pipectl.mskiam.IamOAuthBearerValidator"
 OAUTH_LOGIN_MODULE = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
 CLIENT_LOGIN_MODULE = "software.amazon.msk.auth.iam.IAMLoginModule"
 CLIENT_HANDLER = "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
+TRUSTSTORE_PASSWORD_ENV = "PIPECTL_TRUSTSTORE_WRITE_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,6 @@ class IamBroker:
     region: str
     pid: int
     truststore: Path
-    truststore_password: str
     ca_pem: Path
     log: Path
 
@@ -104,7 +108,6 @@ class IamBroker:
     def jvm_trust_options(self) -> list[str]:
         return [
             f"-Djavax.net.ssl.trustStore={self.truststore}",
-            f"-Djavax.net.ssl.trustStorePassword={self.truststore_password}",
             "-Djavax.net.ssl.trustStoreType=JKS",
         ]
 
@@ -117,7 +120,6 @@ class IamBroker:
             "sasl.jaas.config": f"{CLIENT_LOGIN_MODULE} required;",
             "sasl.client.callback.handler.class": CLIENT_HANDLER,
             "ssl.truststore.location": str(self.truststore),
-            "ssl.truststore.password": self.truststore_password,
             "ssl.truststore.type": "JKS",
         }
 
@@ -128,10 +130,9 @@ class IamBroker:
         return stop_iam_broker(self.workdir, timeout)
 
     def to_dict(self) -> dict[str, Any]:
-        """For output: addresses, pid and files; the truststore password is left out."""
+        """For output: addresses, pid and files (no secret is among them)."""
         data = asdict(self)
         data.update({k: str(v) for k, v in data.items() if isinstance(v, Path)})
-        del data["truststore_password"]
         data["bootstrap"] = self.bootstrap
         return data
 
@@ -148,7 +149,6 @@ def read_iam_broker(workdir: Path) -> IamBroker | None:
             region=data["region"],
             pid=int(data["pid"]),
             truststore=Path(data["truststore"]),
-            truststore_password=data["truststore_password"],
             ca_pem=Path(data["ca_pem"]),
             log=Path(data["log"]),
         )
@@ -191,7 +191,7 @@ def start_iam_broker(
             hint="stop it first (stop_iam_broker / `pipectl aws rehearse --down`)",
             exit_code=2,
         )
-    workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(workdir)
     tls = _ensure_tls(workdir / "tls")
     if existing is None:
         for p in (port, port + 1, port + 2):
@@ -205,16 +205,9 @@ def start_iam_broker(
         _spawn(workdir, port, host, credentials, region, partitions, libs, iam_jar, tls, heap)
     managed = procs.read(workdir, NAME)
     assert managed is not None
-    broker = IamBroker(
-        workdir, host, port, region, managed.pid, tls["truststore"], tls["password"], tls["ca_pem"], Path(managed.log)
-    )
-    record = {
-        **json.loads(procs.pid_file(workdir, NAME).read_text()),
-        **broker.to_dict(),
-        "truststore_password": broker.truststore_password,
-    }
+    broker = IamBroker(workdir, host, port, region, managed.pid, tls["truststore"], tls["ca_pem"], Path(managed.log))
+    record = {**json.loads(procs.pid_file(workdir, NAME).read_text()), **broker.to_dict()}
     procs.pid_file(workdir, NAME).write_text(json.dumps(record))
-    procs.pid_file(workdir, NAME).chmod(0o600)
 
     def ready() -> bool:
         kafka_admin.ping(broker.internal_bootstrap, timeout_s=3)
@@ -308,21 +301,21 @@ def _ensure_tls(tls: Path) -> dict[str, Any]:
     """A rehearsal CA and a broker certificate signed by it (made once per workdir, valid 30 days).
 
     Keys and certificates come from `cryptography`; the broker's keystore is PKCS12 (read by the broker's JDK),
-    the clients' truststore is JKS (readable by any JVM, Java 11 included), made by one keytool call."""
+    the clients' truststore is JKS (readable by any JVM, Java 11 included, without a password), made by one
+    keytool call. The keystore and its password are created 0600; keytool gets a throwaway store password
+    through its environment (-storepass:env), never on its command line."""
     paths = {"keystore": tls / "broker.p12", "truststore": tls / "truststore.jks", "ca_pem": tls / "ca.pem"}
     secret_file = tls / "password"
     if all(p.is_file() for p in paths.values()) and secret_file.is_file():
         return {**paths, "password": secret_file.read_text().strip()}
     if tls.exists():
         shutil.rmtree(tls)
-    tls.mkdir(parents=True)
+    private_dir(tls)
     password = secrets.token_hex(16)
-    secret_file.write_text(password)
-    secret_file.chmod(0o600)
+    write_secret(secret_file, password)
     ca_pem, keystore = _make_certificates(password)
     paths["ca_pem"].write_bytes(ca_pem)
-    paths["keystore"].write_bytes(keystore)
-    paths["keystore"].chmod(0o600)
+    write_secret(paths["keystore"], keystore)
     result = subprocess.run(
         [
             _keytool(),
@@ -336,12 +329,14 @@ def _ensure_tls(tls: Path) -> dict[str, Any]:
             str(paths["truststore"]),
             "-storetype",
             "JKS",
-            "-storepass",
-            password,
+            "-storepass:env",
+            TRUSTSTORE_PASSWORD_ENV,
         ],
         capture_output=True,
         text=True,
         timeout=120,
+        # JKS asks for a store password to write; readers skip its check, so it is thrown away
+        env=child_env({TRUSTSTORE_PASSWORD_ENV: secrets.token_hex(16)}),
     )
     if result.returncode != 0:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -449,8 +444,7 @@ def _spawn(
         "auto.create.topics.enable=false",
         "",
     ]
-    props.write_text("\n".join(lines))
-    props.chmod(0o600)  # holds the rehearsal secret
+    write_secret(props, "\n".join(lines))  # holds the rehearsal's secrets: 0600 from its first byte
     log4j.write_text(
         "log4j.rootLogger=INFO, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
         "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"

@@ -45,11 +45,9 @@ def stop(folder: Path) -> bool:
 
 
 def _env() -> dict[str, str]:
-    import os
+    from pipectl.childenv import child_env
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return child_env({"PYTHONUNBUFFERED": "1"})
 
 
 def _answers(url: str) -> bool:

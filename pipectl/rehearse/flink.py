@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipectl import procs
+from pipectl.childenv import child_env
 from pipectl.config import Settings
 from pipectl.flink.rest import FlinkRest
 from pipectl.rehearse.properties import Rendered
-from pipectl.stack.native import flink_home
+from pipectl.stack.native import flink_home, quiet_flink_log4j
 from pipectl.wait import wait_until
 
 COMPONENTS = ("taskmanager", "jobmanager")
@@ -30,11 +31,11 @@ COMPONENTS = ("taskmanager", "jobmanager")
 
 @dataclass(frozen=True)
 class Trust:
-    """The trust store (JKS or PKCS12) holding the broker's CA."""
+    """The trust store holding the broker's CA. It is read without a password (it holds only the
+    public CA certificate), so no password is on any command line or in any config file."""
 
     path: str
-    password: str
-    type: str = "PKCS12"
+    type: str = "JKS"
 
 
 class RehearsalFlink:
@@ -63,9 +64,10 @@ class RehearsalFlink:
         for f in (home / "conf").iterdir():
             if f.name != "config.yaml" and f.is_file():
                 shutil.copyfile(f, self.conf_dir / f.name)
+        quiet_flink_log4j(self.conf_dir)
         java_opts = (
             f"-Djava.awt.headless=true -Djavax.net.ssl.trustStore={trust.path} "
-            f"-Djavax.net.ssl.trustStorePassword={trust.password} -Djavax.net.ssl.trustStoreType={trust.type}"
+            f"-Djavax.net.ssl.trustStoreType={trust.type}"
         )
         conf: dict[str, object] = {
             "jobmanager.rpc.address": "127.0.0.1",
@@ -81,6 +83,7 @@ class RehearsalFlink:
             "rest.address": "127.0.0.1",
             "rest.bind-address": "127.0.0.1",
             "rest.port": self.s.rehearse.flink_port,
+            "web.access-control-allow-origin": self.url,
             "execution.checkpointing.interval": f"{rendered.checkpoint_interval_ms} ms",
             "execution.checkpointing.min-pause": f"{rendered.min_pause_ms} ms",
             "execution.checkpointing.mode": "EXACTLY_ONCE",
@@ -97,10 +100,9 @@ class RehearsalFlink:
         (self.conf_dir / "config.yaml").write_text("\n".join(f"{k}: {v}" for k, v in conf.items()) + "\n")
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PIPECTL_", "FLINK_"))}
-        env.pop("DEPLOYMENT_ENV", None)
-        env.pop("PYTHONPATH", None)
-        env.update(self.aws_env)
+        # the allow-list of pipectl.childenv, plus the rehearsal's own emulator credentials: the
+        # JVMs and the job sign with them, as the service's role would
+        env = child_env(self.aws_env)
         env["JAVA_HOME"] = str(self.java_home)
         env["PATH"] = os.pathsep.join(
             [str(self.java_home / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")]

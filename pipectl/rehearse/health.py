@@ -89,8 +89,12 @@ def submit_error(output: str, returncode: int, log: str = "", timeout: float = 0
             f"streaming_job.py did not submit the job within {timeout:.0f}s",
             hint=f"the machine may be busy: raise rehearse.start_timeout_s; its output so far is in {log or 'the submit log'}",
         )
-    job_errors = [line for line in output.splitlines() if line.startswith("error: ")]
-    reason = job_errors[-1].removeprefix("error: ") if job_errors else root_cause(output)
+    job_errors = [
+        line.removeprefix("error: ").removeprefix("JobConfigError: ")
+        for line in output.splitlines()
+        if line.startswith(("error: ", "JobConfigError: "))
+    ]
+    reason = job_errors[-1] if job_errors else root_cause(output)
     return PipectlError(
         f"the job did not start: {reason}",
         hint=f"the same would happen on Managed Flink; the whole output is in {log or 'the submit log'}",

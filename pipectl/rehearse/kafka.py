@@ -36,9 +36,7 @@ def start(
         target_dir=settings.target_dir,
         timeout_s=timeout,
     )
-    return Broker(
-        broker.bootstrap, str(broker.ca_pem), Trust(str(broker.truststore), broker.truststore_password, "JKS")
-    )
+    return Broker(broker.bootstrap, str(broker.ca_pem), Trust(str(broker.truststore), "JKS"))
 
 
 def stop(folder: Path) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 from pipectl import build, bytecode, procs
 from pipectl.config import Settings
 from pipectl.errors import ConfigError, PipectlError, UnhealthyError
+from pipectl.files import private_dir
 from pipectl.progress import SILENT, Reporter
 from pipectl.rehearse import emulator, health, java, kafka, properties, state
 from pipectl.rehearse.flink import RehearsalFlink
@@ -129,6 +130,7 @@ def _up(
 
     _check_ports(settings)
     key_id, secret = _credentials()
+    private_dir(settings.state_dir)  # the rehearsal's keys, secrets and data: for this user only
     for d in ("run", "logs"):
         (folder / d).mkdir(parents=True, exist_ok=True)
     reporter.step(f"starting the S3 Tables emulator (moto) on 127.0.0.1:{r.moto_port}")

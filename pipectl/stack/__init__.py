@@ -7,10 +7,12 @@ engine answers, native otherwise) and records it in <state_dir>/runtime; every l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipectl.config import Settings
-from pipectl.errors import EXIT_USAGE, PipectlError
+from pipectl.files import private_dir
+from pipectl.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipectlError
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase
 from pipectl.stack.docker import DockerStack, engine_address, engine_answers
@@ -76,10 +78,15 @@ def start_stack(settings: Settings, runtime: str | None = None, reporter: Report
         )
     if reporter is not None and why:
         reporter.done(f"runtime {chosen} ({why})")
+    private_dir(settings.state_dir)  # Kafka's data, logs and checkpoints: for this user only
+    exposed = settings.exposure_warnings  # a non-loopback host that local.allow_remote let through
+    for warning in exposed:
+        if reporter is not None:
+            reporter.warn(warning)
     record = _record_file(settings)
-    record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(chosen + "\n")
     status = _make(chosen, settings, reporter).up()
+    status.messages[:0] = [f"warning: {w}" for w in exposed]
     if why:
         status.messages.insert(0, f"runtime: {chosen} ({why})")
     return status
@@ -116,10 +123,24 @@ def _stop_job_first(settings: Settings, stack: Any, reporter: Any) -> list[str]:
     return [f"job {info.job_id}: stopped with savepoint {info.savepoint}"]
 
 
-def stop_stack(settings: Settings, purge: bool = False, reporter: Any = None) -> Any:
+def stop_stack(
+    settings: Settings, purge: bool = False, reporter: Any = None, confirm: Callable[[str], bool] | None = None
+) -> Any:
     """`local down`: stop a running job with a savepoint first (unless --purge deletes all state
-    anyway), then stop the components; `purge` also deletes data, checkpoints and the warehouse."""
+    anyway), then stop the components; `purge` also deletes data, checkpoints and the warehouse,
+    after `confirm` (unless None) said yes to a question naming every folder it deletes."""
     stack = get_stack(settings, reporter)
+    if purge and confirm is not None:
+        doomed = [str(p) for p in stack.purge_paths() if p.exists()]
+        question = (
+            f"Stop the stack and delete for good: {', '.join(doomed)}?"
+            if doomed
+            else "Stop the stack (there is no data to delete yet)?"
+        )
+        if not confirm(question):
+            raise PipectlError(
+                "nothing deleted, nothing stopped", hint="--purge was not confirmed", exit_code=EXIT_INTERRUPTED
+            )
     messages = [] if purge else _stop_job_first(settings, stack, reporter)
     status = stack.down(purge=purge)
     status.messages = messages + status.messages

@@ -78,6 +78,17 @@ class StackBase(ABC):
                     exit_code=EXIT_USAGE,
                 )
 
+    def purge_paths(self) -> list[Path]:
+        """What `down(purge=True)` deletes: Kafka's data, checkpoints, savepoints, the warehouse and
+        the job record. Settings keep each of them inside the project folder (or an allowed one), never
+        `/`, the home folder or the project itself (pipectl.config)."""
+        return [*self.data_paths(), self.s.warehouse_dir, self.state / "job.json"]
+
+    def data_paths(self) -> list[Path]:
+        """Kafka's data and Flink's checkpoints and savepoints, as this runtime lays them out."""
+        flink = self.state / "flink"
+        return [self.state / "kafka", flink / "checkpoints", flink / "savepoints"]
+
     def log_path(self, name: str) -> Path:
         self.check_component(name)
         return self.state / "logs" / f"{name}.log"

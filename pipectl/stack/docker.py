@@ -331,7 +331,10 @@ class DockerStack(StackBase):
             return
         except ImageNotFound:
             pass
-        name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+        if "@" in image:  # pinned by digest: the SDK splits name and digest itself
+            name, tag = image, None
+        else:
+            name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
         self.r.step(f"pulling base image {image}")
         try:
             self.client.images.pull(name, tag=tag)
@@ -476,6 +479,10 @@ class DockerStack(StackBase):
         if not engine_answers():
             return False
         return any(self._running(self.container(n)) for n in COMPONENTS)
+
+    def data_paths(self) -> list[Path]:
+        flink = Path(self.layout.flink_state_host)
+        return [Path(self.layout.kafka_data_host).parent, flink / "checkpoints", flink / "savepoints"]
 
     def down(self, purge: bool = False) -> StackStatus:
         from docker.errors import APIError, NotFound

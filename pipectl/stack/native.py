@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from pipectl import kafka_admin, procs
+from pipectl.childenv import child_env
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
@@ -40,12 +41,30 @@ def flink_home() -> Path:
 
 
 def java_env() -> dict[str, str]:
-    env = dict(os.environ)
+    """The environment of a Java process we start: the allow-list of pipectl.childenv (never the
+    user's AWS keys, tokens or other credentials), with this Python's scripts first on PATH."""
+    env = child_env()
     if shutil.which("java", path=env.get("PATH")) is None and not env.get("JAVA_HOME"):
         raise NotFoundError("java is not on PATH", hint="install Java 17 (apt-get install openjdk-17-jre-headless)")
     # the Flink client runs the job's Python with this interpreter; make its scripts findable
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
+
+
+# Loggers set in every log4j file we give Flink: the Python driver logs the whole environment of
+# the job's Python process at INFO ("Starting Python process with environment variables: ..."),
+# masking only names it knows. Off, whatever the environment holds.
+FLINK_QUIET_LOGGERS = {"pythonenvutils": "org.apache.flink.client.python.PythonEnvUtils"}
+
+
+def quiet_flink_log4j(conf_dir: Path) -> None:
+    """Append the loggers of FLINK_QUIET_LOGGERS (level OFF) to each log4j*.properties in conf_dir."""
+    for f in sorted(conf_dir.glob("log4j*.properties")):
+        text = f.read_text()
+        lines = [text.rstrip("\n"), "", "# pipectl: never log the environment of the processes Flink starts"]
+        for key, name in FLINK_QUIET_LOGGERS.items():
+            lines += [f"logger.{key}.name = {name}", f"logger.{key}.level = OFF"]
+        f.write_text("\n".join(lines) + "\n")
 
 
 class NativeStack(StackBase):
@@ -233,6 +252,7 @@ class NativeStack(StackBase):
         for f in (home / "conf").iterdir():
             if f.name != "config.yaml" and f.is_file():
                 shutil.copyfile(f, self.conf_dir / f.name)
+        quiet_flink_log4j(self.conf_dir)
         host = self.s.local.flink_host
         conf = {
             "jobmanager.rpc.address": host,
@@ -247,6 +267,8 @@ class NativeStack(StackBase):
             "rest.address": host,
             "rest.bind-address": host,
             "rest.port": self.s.local.flink_port,
+            # the UI is served by the REST endpoint itself: no other origin may call the API from a browser
+            "web.access-control-allow-origin": self.s.flink_rest_url,
             "heartbeat.timeout": 20000,
             "state.checkpoints.dir": (self.flink_dir / "checkpoints").resolve().as_uri(),
             "state.savepoints.dir": (self.flink_dir / "savepoints").resolve().as_uri(),
@@ -304,7 +326,7 @@ class NativeStack(StackBase):
         """`flink run -d -py jobs/order_ingest/job.py` against this cluster: (exit code, output)."""
         import subprocess
 
-        env = self.flink_env()
+        env = self.flink_env()  # the allow-list (pipectl.childenv), then only what the job needs
         env.update(job_env)
         env["PYTHONPATH"] = str(self.s.project_dir)
         env["PIPECTL_DETACHED"] = "1"

@@ -37,9 +37,10 @@ FLINK_DOCKERFILE = "compose/flink/Dockerfile"
 KAFKA_DOCKERFILE = "compose/kafka/Dockerfile"
 WHEELS_DIR = "compose/wheels"  # the Flink image's offline wheelhouse, inside the build context
 
-# Public defaults for users; the tests build from a local base (PIPECTL_DOCKER_BASE_IMAGE).
-FLINK_BASE_IMAGE = "python:3.11-slim-bookworm"
-KAFKA_BASE_IMAGE = "eclipse-temurin:17-jre"
+# Public defaults for users, pinned by digest (the multi-platform index of the tag, as recorded by
+# docker-library/repo-info); the tests build from a local base (PIPECTL_DOCKER_BASE_IMAGE).
+FLINK_BASE_IMAGE = "python:3.11-slim-bookworm@sha256:fe556eaffd0d96abd8685b83bb8a69addd0dc730fa193669a7df0d49ddcfac02"
+KAFKA_BASE_IMAGE = "eclipse-temurin:17-jre@sha256:c6f2875c05ea10f16398bdc5f73405c384991506f2f1ead8bcc6582ae8adea79"
 # What the Flink image's Python needs to run the SQL-only job's driver (`flink run -py`), pinned
 # in requirements.lock. No Beam: the job never starts Flink's Python worker.
 FLINK_PYTHON_PACKAGES = ("apache-flink", "apache-flink-libraries", "py4j", "ruamel-yaml")

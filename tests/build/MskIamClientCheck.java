@@ -13,7 +13,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * pyflink-dependencies.jar. Credentials and region come from the default chains (-Daws.accessKeyId,
  * -Daws.secretAccessKey, -Daws.region), as on the service.
  *
- * Usage: java -cp JAR:FLINK_LIB/* MskIamClientCheck BOOTSTRAP TOPIC TRUSTSTORE PASSWORD VALUE
+ * Usage: java -cp JAR:FLINK_LIB/* MskIamClientCheck BOOTSTRAP TOPIC TRUSTSTORE PASSWORD VALUE (PASSWORD may be "")
  * Prints "OK: ..." and exits 0 when the broker acknowledged the record; "REFUSED: ..." and exits 1 otherwise.
  */
 public final class MskIamClientCheck {
@@ -25,7 +25,9 @@ public final class MskIamClientCheck {
         props.put("sasl.jaas.config", "software.amazon.msk.auth.iam.IAMLoginModule required;");
         props.put("sasl.client.callback.handler.class", "software.amazon.msk.auth.iam.IAMClientCallbackHandler");
         props.put("ssl.truststore.location", args[2]);
-        props.put("ssl.truststore.password", args[3]);
+        if (!args[3].isEmpty()) { // the rehearsal's truststore is read without one (it holds no secret)
+            props.put("ssl.truststore.password", args[3]);
+        }
         props.put("ssl.truststore.type", "JKS");
         props.put("key.serializer", StringSerializer.class.getName());
         props.put("value.serializer", StringSerializer.class.getName());

@@ -92,6 +92,7 @@ def docker_env(base_image, docker_engine, tmp_path_factory) -> dict[str, str]:
         PIPECTL_PROJECT_DIR=str(REPO),
         PIPECTL_LOCAL_STATE_DIR=str(root / ".pipectl"),
         PIPECTL_LOCAL_WAREHOUSE=str(root / "warehouse"),
+        PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",
         PIPECTL_DOCKER_BASE_IMAGE=base_image,
     )
     return env

@@ -171,7 +171,7 @@ def test_docker_pipeline_end_to_end(docker_env):
         assert code == 4 and after["runtime"] == "docker"
         assert [c["healthy"] for c in after["components"]] == [False, False, False]
     finally:
-        run_pipectl(env, "local", "down", "--purge", timeout=300)
+        run_pipectl(env, "local", "down", "--purge", "--yes", timeout=300)
 
 
 def test_docker_runtime_as_a_user_the_images_do_not_know(caller, base_image):
@@ -232,7 +232,7 @@ def test_docker_runtime_as_a_user_the_images_do_not_know(caller, base_image):
         assert caller.files_not_owned(warehouse) == []
         assert caller.files_not_owned(state) == []
     finally:
-        down = pipectl("local down --purge", timeout=300)
+        down = pipectl("local down --purge --yes", timeout=300)
     assert down.returncode == 0, down.stderr[-2000:]
 
 

@@ -66,7 +66,7 @@ def java_check(broker: IamBroker, tmp_path_factory: pytest.TempPathFactory) -> C
         return subprocess.run(
             [java, f"-Daws.accessKeyId={CREDS.access_key_id}", f"-Daws.secretAccessKey={secret}",
              f"-Daws.region={region}", "-cp", f"{classes}:{classpath}", "MskIamClientCheck",
-             broker.bootstrap, TOPIC, str(broker.truststore), broker.truststore_password, value],
+             broker.bootstrap, TOPIC, str(broker.truststore), "", value],  # "": read without a password
             capture_output=True, text=True, timeout=120, env=env,
         )
 

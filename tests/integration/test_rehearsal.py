@@ -43,6 +43,7 @@ def rehearsal_env(tmp_path: Path) -> dict[str, str]:
         PIPECTL_PROJECT_DIR=str(REPO),
         PIPECTL_CONFIG=str(tmp_path / "pipectl.toml"),  # none: the rehearsal needs no AWS settings
         PIPECTL_LOCAL_STATE_DIR=str(tmp_path / ".pipectl"),
+        PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",
         PIPECTL_AWS_CHECKPOINT_INTERVAL_S="5",  # rendered into the request, as deploy would send it
         AWS_CONFIG_FILE="/nonexistent/aws-config",
         AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",

@@ -57,7 +57,7 @@ def test_compose_file_is_valid_yaml_with_the_expected_services():
         assert "user" not in svc
         assert "classloader.check-leaked-classloader: false\n" in svc["environment"]["FLINK_PROPERTIES"]
         assert svc["build"] == {"context": "..", "dockerfile": "compose/flink/Dockerfile", "args": {
-            "BASE_IMAGE": "${PIPECTL_DOCKER_BASE_IMAGE:-python:3.11-slim-bookworm}",
+            "BASE_IMAGE": "${PIPECTL_DOCKER_BASE_IMAGE:-python:3.11-slim-bookworm@sha256:fe556eaffd0d96abd8685b83bb8a69addd0dc730fa193669a7df0d49ddcfac02}",
             "PYTHON_PACKAGES": "${PIPECTL_DOCKER_PYTHON_PACKAGES:-pypi}"}}
         assert "jobmanager.rpc.address: jobmanager\n" in svc["environment"]["FLINK_PROPERTIES"]
     assert jm["environment"]["ICEBERG_WAREHOUSE"] == "file://${PWD}/warehouse"
@@ -100,6 +100,7 @@ def test_flink_image_python_packages_are_the_spec_list_pinned_in_the_lock():
 def test_runtime_layout_mounts_host_folders_at_the_same_paths(tmp_path):
     settings = load_settings(REPO, environ={
         "PIPECTL_LOCAL_STATE_DIR": str(tmp_path / "state"), "PIPECTL_LOCAL_WAREHOUSE": str(tmp_path / "wh"),
+        "PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT": "true",
         "PIPECTL_LOCAL_KAFKA_PORT": "19092", "PIPECTL_LOCAL_FLINK_PORT": "18081"})
     layout = spec.runtime_layout(settings)
     assert re.fullmatch(r"pipectl-[0-9a-f]{8}", layout.prefix)
@@ -127,7 +128,8 @@ def test_runtime_layout_mounts_host_folders_at_the_same_paths(tmp_path):
 def test_build_context_holds_only_what_the_dockerfile_copies(tmp_path):
     from pipectl.stack.docker import DockerStack
 
-    settings = load_settings(REPO, environ={"PIPECTL_LOCAL_STATE_DIR": str(tmp_path / "state")})
+    settings = load_settings(REPO, environ={"PIPECTL_LOCAL_STATE_DIR": str(tmp_path / "state"),
+                                            "PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT": "true"})
     if not settings.dependency_jar.is_file():
         pytest.skip("needs the Maven build (make build)")
     stack = DockerStack(settings)
@@ -150,7 +152,7 @@ def _run(*args, env):
 @pytest.fixture
 def no_engine_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPECTL_")}
-    env.update(PIPECTL_PROJECT_DIR=str(REPO), PIPECTL_LOCAL_STATE_DIR=str(tmp_path / "state"),
+    env.update(PIPECTL_PROJECT_DIR=str(REPO), PIPECTL_LOCAL_STATE_DIR=str(tmp_path / "state"), PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",
                PIPECTL_LOCAL_WAREHOUSE=str(tmp_path / "wh"), DOCKER_HOST=f"unix://{tmp_path}/no-engine.sock",
                PIPECTL_LOCAL_KAFKA_PORT="1", PIPECTL_LOCAL_FLINK_PORT="2")
     return env

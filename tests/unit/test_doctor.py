@@ -31,7 +31,7 @@ def env(tmp_path):
     for s in socks:
         s.close()
     e = {k: v for k, v in os.environ.items() if not k.startswith("PIPECTL_") and k != "DEPLOYMENT_ENV"}
-    e.update(PIPECTL_PROJECT_DIR=str(REPO), PIPECTL_LOCAL_STATE_DIR=str(tmp_path / "state"),
+    e.update(PIPECTL_PROJECT_DIR=str(REPO), PIPECTL_LOCAL_STATE_DIR=str(tmp_path / "state"), PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",
              PIPECTL_LOCAL_WAREHOUSE=str(tmp_path / "warehouse"), NO_COLOR="1", COLUMNS="250",
              PIPECTL_LOCAL_KAFKA_PORT=str(ports[0]), PIPECTL_LOCAL_KAFKA_CONTROLLER_PORT=str(ports[1]),
              PIPECTL_LOCAL_FLINK_PORT=str(ports[2]), PIPECTL_LOCAL_FLINK_RPC_PORT=str(ports[3]))

@@ -286,7 +286,7 @@ def free_port() -> int:
 @pytest.fixture
 def idle_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPECTL_") and k != "DEPLOYMENT_ENV"}
-    env.update(PIPECTL_PROJECT_DIR=str(REPO), PIPECTL_LOCAL_STATE_DIR=str(tmp_path / "state"),
+    env.update(PIPECTL_PROJECT_DIR=str(REPO), PIPECTL_LOCAL_STATE_DIR=str(tmp_path / "state"), PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",
                PIPECTL_LOCAL_WAREHOUSE=str(tmp_path / "warehouse"), NO_COLOR="1", COLUMNS="200",
                PIPECTL_LOCAL_KAFKA_PORT=str(free_port()), PIPECTL_LOCAL_FLINK_PORT=str(free_port()))
     return env
