@@ -15,6 +15,7 @@ def _stack():
 
 
 @app.command()
+@context.locked("local up", lambda s: 3 * s.local.start_timeout_s + 300)
 def up(
     runtime: str = typer.Option(
         None,
@@ -52,6 +53,7 @@ def logs(
 
 
 @app.command()
+@context.locked("local down", lambda s: 300)
 def down(
     purge: bool = typer.Option(
         False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse."
