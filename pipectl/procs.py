@@ -137,14 +137,28 @@ def _listening_inodes(net_dir: str = "/proc/net") -> dict[str, int]:
     found: dict[str, int] = {}
     for table in ("tcp", "tcp6"):
         try:
-            rows = Path(net_dir, table).read_text().splitlines()[1:]
+            found.update(_listen_rows(Path(net_dir, table).read_text()))
         except OSError:
             continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) > 9 and cols[3] == "0A":
-                found[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
     return found
+
+
+def _listen_rows(table: str) -> dict[str, int]:
+    """{inode: port} of the LISTEN rows of /proc/net/tcp-format text (header lines are skipped)."""
+    found = {}
+    for row in table.splitlines():
+        cols = row.split()
+        if len(cols) > 9 and cols[3] == "0A" and ":" in cols[1]:
+            try:
+                found[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
+            except ValueError:
+                continue
+    return found
+
+
+def parse_listening(table: str) -> set[int]:
+    """The listening ports in /proc/net/tcp-format text (e.g. read inside a container)."""
+    return set(_listen_rows(table).values())
 
 
 def listening_ports(pid: int) -> set[int]:

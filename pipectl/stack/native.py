@@ -126,7 +126,9 @@ class NativeStack(StackBase):
             if tm is not None:
                 message = f"taskmanager: pid {tm.pid} runs but has not registered yet, waiting for it"
             else:
-                message = "taskmanager: not running; its supervisor starts it again" + self._backoff() + ", waiting for it"
+                message = (
+                    "taskmanager: not running; its supervisor starts it again" + self._backoff() + ", waiting for it"
+                )
             self.r.step(message)
             return message
         if tm is not None:  # the supervisor died (killed) and left its TaskManager: put one under a supervisor again
@@ -139,7 +141,7 @@ class NativeStack(StackBase):
         return "taskmanager: started"
 
     def _backoff(self) -> str:
-        """" in 3s (restart 2)" while the supervisor backs off before its next start."""
+        """E.g. ' in 3s (restart 2)' while the supervisor backs off before its next start."""
         info = read_restarts(self.run_dir, "taskmanager")
         if not info.get("restarts"):
             return ""
