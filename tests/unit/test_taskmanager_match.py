@@ -70,3 +70,32 @@ def test_parse_listening_reads_proc_net_tcp_text() -> None:
         "   1: 0100007F:A02A 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 2222 1\n"
     )
     assert procs.parse_listening(text) == {0xA029}
+
+
+class _Container:
+    """What DockerStack._check_owner reads of a container: its name and labels."""
+
+    def __init__(self, name: str, labels: dict[str, str] | None):
+        self.name, self.labels = name, labels
+
+
+def test_docker_never_takes_a_container_of_another_state_folder(tmp_path: Path) -> None:
+    import pytest
+
+    from pipectl.config import load_settings
+    from pipectl.errors import EXIT_USAGE, PipectlError
+    from pipectl.stack.docker import STATE_LABEL, DockerStack
+
+    settings = load_settings(env="local", overrides={"local.state_dir": str(tmp_path / ".pipectl")})
+    stack = DockerStack(settings)
+    mine = str((tmp_path / ".pipectl").resolve())
+    stack._check_owner(_Container("pipectl-x-kafka", {STATE_LABEL: mine}))  # ours: no error
+    with pytest.raises(PipectlError) as err:
+        stack._check_owner(_Container("pipectl-kafka", {STATE_LABEL: "/home/other/.pipectl"}))
+    assert err.value.exit_code == EXIT_USAGE
+    assert err.value.message == (
+        f"container pipectl-kafka belongs to the pipectl state folder /home/other/.pipectl, not to {mine}; "
+        "pipectl leaves it alone"
+    )
+    with pytest.raises(PipectlError, match="belongs to no pipectl state folder"):
+        stack._check_owner(_Container("pipectl-kafka", None))
