@@ -209,6 +209,7 @@ def test_local_up_inside_the_supervisors_backoff_brings_back_a_live_taskmanager(
         assert up.returncode == 0, up.stderr
         assert "taskmanager: found running" not in up.stdout, up.stdout
         tm_lines = [line for line in up.stdout.splitlines() if "taskmanager:" in line]
+        figures["up_said"] = tm_lines
         assert any(
             "its supervisor starts it again" in line or "runs but has not registered yet, waiting for it" in line
             for line in tm_lines
