@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -256,6 +257,51 @@ def test_local_up_inside_the_supervisors_backoff_brings_back_a_live_taskmanager(
             producer.wait()
         stop_jobs(env)
     print(f"\n[tmbackoff] {json.dumps(figures)}")
+
+
+def test_local_up_waits_for_a_supervisor_that_backs_off_and_says_so(own_stack):
+    """The supervisor's back-off made long (SIGSTOP, as if it slept on): `local up` finds the
+    TaskManager dead and its supervisor alive, says it waits for the supervisor's restart, and
+    does not return before the TaskManager the supervisor starts has registered."""
+    env = own_stack
+    stop_jobs(env)
+    old_tm, supervisor = pid_of(env, "taskmanager"), pid_of(env, "tm-supervisor")
+    restarts_file = run_dir(env) / "taskmanager-restarts.json"
+    before = json.loads(restarts_file.read_text())["restarts"] if restarts_file.is_file() else 0
+    os.kill(old_tm, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while not (restarts_file.is_file() and json.loads(restarts_file.read_text())["restarts"] == before + 1):
+        assert time.monotonic() < deadline, "the supervisor did not see the crash"
+        time.sleep(0.02)
+    os.kill(supervisor, signal.SIGSTOP)  # within its back-off (2 s at least): the TaskManager stays dead
+    assert not alive(pid_of(env, "taskmanager"))
+    up = subprocess.Popen(
+        [sys.executable, "-m", "pipectl", "local", "up"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )
+    try:
+        said = []
+        assert up.stderr is not None
+        for line in up.stderr:
+            said.append(line.rstrip())
+            if "taskmanager:" in line:
+                break
+        expected = re.compile(
+            rf"… taskmanager: not running; its supervisor starts it again( in \d+s)? \(restart {before + 1}\), "
+            "waiting for it"
+        )
+        assert said and expected.fullmatch(said[-1]), said
+        time.sleep(3)
+        assert up.poll() is None, "local up returned while no TaskManager ran"
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    out, err = up.communicate(timeout=300)
+    assert up.returncode == 0, err
+    assert "taskmanager: not running; its supervisor starts it again" in out, out
+    new_tm = pid_of(env, "taskmanager")
+    assert new_tm != old_tm and alive(new_tm) and pid_of(env, "tm-supervisor") == supervisor
+    ports = listening_ports(new_tm)
+    assert [tm["dataPort"] for tm in rest(env, "/taskmanagers")["taskmanagers"] if tm["dataPort"] in ports]
 
 
 # ---------------------------------------------------------------------------------- (b)
