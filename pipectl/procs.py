@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
+
+from pipectl import statefile
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,24 @@ def pid_file(run_dir: Path, name: str) -> Path:
 
 
 def read(run_dir: Path, name: str) -> Managed | None:
+    """The recorded process; None when no pid file exists; a StateFileError when it cannot be read."""
     path = pid_file(run_dir, name)
-    try:
-        data = json.loads(path.read_text())
-        return Managed(name=name, pid=int(data["pid"]), marker=data["marker"], log=data["log"])
-    except (OSError, ValueError, KeyError):
+    way_out = (
+        f"it records the pid of {name}: if {name} still runs, find it ('ps -ef | grep {name}') and stop it, "
+        f"then delete {path} and run 'pipectl local up'"
+    )
+    data = statefile.read_json(path, way_out=way_out)
+    if data is None:
         return None
+    try:
+        return Managed(name=name, pid=int(data["pid"]), marker=str(data["marker"]), log=str(data.get("log", "")))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise statefile.StateFileError(path, f"no valid pid in it ({type(exc).__name__}: {exc})", way_out) from None
+
+
+def write(run_dir: Path, proc: Managed) -> None:
+    """Record `proc` in its pid file, atomically."""
+    statefile.write_json(pid_file(run_dir, proc.name), {"pid": proc.pid, "marker": proc.marker, "log": proc.log})
 
 
 def cmdline(pid: int) -> str:
@@ -74,7 +87,7 @@ def spawn(run_dir: Path, name: str, argv: list[str], *, env: dict, log: Path, ma
             start_new_session=True,
         )
     proc = Managed(name=name, pid=p.pid, marker=marker, log=str(log))
-    pid_file(run_dir, name).write_text(json.dumps({"pid": p.pid, "marker": marker, "log": str(log)}))
+    write(run_dir, proc)
     return proc
 
 
@@ -117,6 +130,60 @@ def tail(path: Path | str, lines: int = 20) -> list[str]:
     except OSError:
         return []
     return text.splitlines()[-lines:]
+
+
+def _listening_inodes(net_dir: str = "/proc/net") -> dict[str, int]:
+    """{socket inode: port} of the TCP sockets listening in the network namespace of `net_dir`."""
+    found: dict[str, int] = {}
+    for table in ("tcp", "tcp6"):
+        try:
+            found.update(_listen_rows(Path(net_dir, table).read_text()))
+        except OSError:
+            continue
+    return found
+
+
+def _listen_rows(table: str) -> dict[str, int]:
+    """{inode: port} of the LISTEN rows of /proc/net/tcp-format text (header lines are skipped)."""
+    found = {}
+    for row in table.splitlines():
+        cols = row.split()
+        if len(cols) > 9 and cols[3] == "0A" and ":" in cols[1]:
+            try:
+                found[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
+            except ValueError:
+                continue
+    return found
+
+
+def parse_listening(table: str) -> set[int]:
+    """The listening ports in /proc/net/tcp-format text (e.g. read inside a container)."""
+    return set(_listen_rows(table).values())
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process `pid` itself listens on (its own sockets, not its namespace's)."""
+    inodes = _listening_inodes()
+    ports = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return set()
+    for fd in fds:
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            port = inodes.get(link[8:-1])
+            if port is not None:
+                ports.add(port)
+    return ports
+
+
+def namespace_listening_ports(pid: int) -> set[int]:
+    """The TCP ports listened on in the network namespace of `pid` (a container's, seen from the host)."""
+    return set(_listening_inodes(f"/proc/{pid}/net").values())
 
 
 def port_owner(port: int) -> tuple[int, str] | None:

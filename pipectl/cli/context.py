@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
 from pipectl.cli.output import Output, make_output
 from pipectl.config import Settings, load_settings
 from pipectl.errors import Outcome
+from pipectl import lock
 from pipectl.rehearse import state as rehearse_state
 
 
@@ -64,3 +67,25 @@ def finish(result: Outcome, *, warn: bool = False) -> NoReturn:
     if warn and result.exit_code and result.exit_reason:
         out().warn(result.exit_reason)
     raise typer.Exit(result.exit_code)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def locked(command: str, deadline_s: Callable[[Settings], float]) -> Callable[[F], F]:
+    """The one place where commands take the state folder's lock (pipectl/lock.py): the wrapped
+    command runs holding it. `deadline_s(settings)`: how long the command may take, which is how
+    long a second command waits for it before it refuses (exit code 7)."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            loaded = load_settings(config_file=GLOBALS.config, env=GLOBALS.env, rehearsal=False)
+            with lock.hold(
+                loaded.state_dir, "pipectl " + command, deadline_s=deadline_s(loaded), on_wait=GLOBALS.out.step
+            ):
+                return fn(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap

@@ -14,6 +14,7 @@ app = typer.Typer(help="Run the order_ingest job on the local Flink cluster.", n
 
 
 @app.command()
+@context.locked("job start", lambda s: 300)
 def start(
     fresh: bool = typer.Option(
         False, "--fresh", help="Ignore checkpoints and savepoints; read on from the consumer group's committed offsets."
@@ -43,6 +44,7 @@ def status() -> None:
 
 
 @app.command()
+@context.locked("job stop", lambda s: 300)
 def stop(
     no_savepoint: bool = typer.Option(False, "--no-savepoint", help="Cancel without taking a savepoint."),
 ) -> None:

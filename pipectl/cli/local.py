@@ -18,6 +18,7 @@ def _stack():
 
 
 @app.command()
+@context.locked("local up", lambda s: 3 * s.local.start_timeout_s + 300)
 def up(
     runtime: str = typer.Option(
         None,
@@ -65,6 +66,7 @@ def _ask(question: str) -> bool:
 
 
 @app.command()
+@context.locked("local down", lambda s: 300)
 def down(
     purge: bool = typer.Option(
         False, "--purge", help="Also delete Kafka data, checkpoints, savepoints and the warehouse (asks first)."

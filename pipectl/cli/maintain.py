@@ -28,6 +28,7 @@ def _render(console, report) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @context.locked("maintain", lambda s: 600)
     def maintain(
         table: Optional[str] = typer.Option(None, "--table", help="Table in the namespace; default the orders table."),
         target_file_mb: int = typer.Option(128, "--target-file-mb", min=1, help="Target data file size."),

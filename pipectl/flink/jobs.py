@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipectl import statefile
 from pipectl.config import Settings
 from pipectl.errors import GaveUpError, NotFoundError, PipectlError
 from pipectl.flink import resume
@@ -44,18 +44,23 @@ def _state_file(settings: Settings) -> Path:
 
 
 def read_state(settings: Settings) -> dict:
-    try:
-        return json.loads(_state_file(settings).read_text())
-    except (OSError, ValueError):
-        return {}
+    """job.json: {} when there is none yet; a StateFileError (never {}) when it cannot be read,
+    because it holds the lineage the resume check relies on."""
+    path = _state_file(settings)
+    data = statefile.read_json(
+        path,
+        way_out=f"it holds this pipeline's job lineage (which job and checkpoint each table commit came from): "
+        f"restore it from a backup or repair its JSON; to go on without it, move it aside "
+        f"(mv {path} {path}.broken) and run 'pipectl job start' -- the resume check may then ask for "
+        "--from-savepoint or --fresh",
+    )
+    return data if data is not None else {}
 
 
 def _write_state(settings: Settings, **changes) -> None:
     state = read_state(settings)
     state.update(changes)
-    path = _state_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state, indent=2))
+    statefile.write_json(_state_file(settings), state)
 
 
 def _rest(settings: Settings) -> FlinkRest:

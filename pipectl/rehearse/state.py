@@ -10,13 +10,12 @@ with rehearsal=False and never see it. Stdlib only (config imports this module).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipectl import procs
+from pipectl import procs, statefile
 
 if TYPE_CHECKING:
     from pipectl.config import Settings
@@ -59,22 +58,21 @@ def path(state_dir: Path) -> Path:
 
 
 def write(state_dir: Path, rehearsal: Rehearsal) -> Path:
-    target = path(state_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(dataclasses.asdict(rehearsal), fh, indent=2)
-    tmp.replace(target)
-    return target
+    """Atomically, readable by the user only (it holds the emulator's credentials)."""
+    return statefile.write_json(path(state_dir), dataclasses.asdict(rehearsal), mode=0o600)
 
 
 def read(state_dir: Path) -> Rehearsal | None:
-    try:
-        data = json.loads(path(state_dir).read_text())
-        return Rehearsal(**{f.name: data[f.name] for f in dataclasses.fields(Rehearsal) if f.name in data})
-    except (OSError, ValueError, KeyError, TypeError):
+    """The recorded rehearsal; None when none is recorded; a StateFileError when the file cannot be read."""
+    target = path(state_dir)
+    way_out = f"stop the rehearsal with 'pipectl aws rehearse --down' (or delete {target}) and rehearse again"
+    data = statefile.read_json(target, way_out=way_out)
+    if data is None:
         return None
+    try:
+        return Rehearsal(**{f.name: data[f.name] for f in dataclasses.fields(Rehearsal) if f.name in data})
+    except TypeError as exc:  # a field is missing
+        raise statefile.StateFileError(target, f"a field is missing: {exc}", way_out) from None
 
 
 def read_active(state_dir: Path) -> Rehearsal | None:

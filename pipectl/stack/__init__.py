@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pipectl import statefile
 from pipectl.config import Settings
 from pipectl.files import private_dir
 from pipectl.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipectlError
@@ -27,12 +28,20 @@ def _record_file(settings: Settings):
 
 
 def recorded_runtime(settings: Settings) -> str | None:
-    """The runtime the last `local up` used in this state folder, if any."""
-    try:
-        value = _record_file(settings).read_text().strip()
-    except OSError:
+    """The runtime the last `local up` used in this state folder; None when none was recorded; a
+    StateFileError when the record cannot be read or names no runtime."""
+    path = _record_file(settings)
+    way_out = (
+        "it records which runtime runs this state folder's stack: write 'native' or 'docker' into it, "
+        "or delete it and run 'pipectl local up --runtime native|docker'"
+    )
+    text = statefile.read_text(path, way_out)
+    if text is None:
         return None
-    return value if value in ("native", "docker") else None
+    value = text.strip()
+    if value not in ("native", "docker"):
+        raise statefile.StateFileError(path, f"it names no runtime ({value[:40]!r})", way_out)
+    return value
 
 
 def resolve_runtime(requested: str) -> tuple[str, str]:
@@ -83,8 +92,7 @@ def start_stack(settings: Settings, runtime: str | None = None, reporter: Report
     for warning in exposed:
         if reporter is not None:
             reporter.warn(warning)
-    record = _record_file(settings)
-    record.write_text(chosen + "\n")
+    statefile.write_text(_record_file(settings), chosen + "\n")
     status = _make(chosen, settings, reporter).up()
     status.messages[:0] = [f"warning: {w}" for w in exposed]
     if why:

@@ -3,6 +3,7 @@ the abstract methods each runtime (native, docker) implements."""
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 from collections.abc import Callable
@@ -16,6 +17,22 @@ from pipectl.stack.model import StackStatus
 from pipectl.wait import wait_until
 
 COMPONENTS = ("kafka", "jobmanager", "taskmanager")
+
+
+def rpc_port(path: str) -> int | None:
+    """The port of a TaskManager's RPC address, e.g. pekko.tcp://flink@127.0.0.1:36111/user/rpc/taskmanager_0."""
+    m = re.search(r"@[^/]*:(\d+)/", path or "")
+    return int(m.group(1)) if m else None
+
+
+def match_taskmanager(registered: list[dict], ports: set[int]) -> dict | None:
+    """The registered TaskManager that is the live process: the one whose data port or RPC port
+    the live process listens on (both are chosen at random at each start, so a dead TaskManager
+    that the JobManager still lists never matches its successor)."""
+    for tm in registered:
+        if tm.get("dataPort") in ports or rpc_port(tm.get("path", "")) in ports:
+            return tm
+    return None
 
 
 class StackBase(ABC):
@@ -55,6 +72,14 @@ class StackBase(ABC):
 
     def taskmanager_registered(self) -> bool:
         return (self.flink_overview() or {}).get("taskmanagers", 0) >= 1
+
+    def registered_taskmanagers(self) -> list[dict] | None:
+        """The JobManager's REST /taskmanagers list; None when it does not answer. After a crash it
+        still lists the dead TaskManager until its heartbeat times out (heartbeat.timeout)."""
+        try:
+            return FlinkRest(self.s.flink_rest_url, timeout=3).taskmanagers()
+        except PipectlError:
+            return None
 
     # ------------------------------------------------------------------ preconditions
     def check_kafka_libs(self) -> None:

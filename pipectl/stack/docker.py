@@ -32,7 +32,7 @@ from pathlib import Path
 
 from pipectl import kafka_admin
 from pipectl.config import Settings
-from pipectl.errors import EXIT_UNHEALTHY, NotFoundError, PipectlError
+from pipectl.errors import EXIT_UNHEALTHY, EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack import spec
 from pipectl.stack.base import StackBase
@@ -43,6 +43,7 @@ ENV_BASE_IMAGE = "PIPECTL_DOCKER_BASE_IMAGE"
 ENV_WHEELHOUSE = "PIPECTL_DOCKER_WHEELHOUSE"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 LABEL = "io.pipectl.component"
+STATE_LABEL = "io.pipectl.state-dir"  # the state folder a container belongs to
 
 
 def engine_address(environ=None) -> str:
@@ -173,22 +174,45 @@ class DockerStack(StackBase):
         return self._client
 
     def container(self, name: str):
+        """This state folder's container of `name`; None when there is none. A container of that
+        name whose io.pipectl.state-dir label names another folder (or that has no label) is never
+        used, stopped or removed: that is an error naming its owner."""
         from docker.errors import NotFound
 
         try:
-            return self.client.containers.get(self.services[name].container_name)
+            container = self.client.containers.get(self.services[name].container_name)
         except NotFound:
             return None
+        self._check_owner(container)
+        return container
+
+    def _check_owner(self, container) -> None:
+        mine = str(self.state.resolve())
+        owner = (container.labels or {}).get(STATE_LABEL)
+        if owner == mine:
+            return
+        whose = f"the pipectl state folder {owner}" if owner else f"no pipectl state folder (no {STATE_LABEL} label)"
+        raise PipectlError(
+            f"container {container.name} belongs to {whose}, not to {mine}; pipectl leaves it alone",
+            hint="stop it from where it was started ('pipectl local down' with that state folder), "
+            "or use another local.state_dir here (its containers get names of their own)",
+            exit_code=EXIT_USAGE,
+        )
 
     @staticmethod
-    def _running(container) -> bool:
+    def _state(container) -> str:
+        """The container's status now ("running", "restarting", "exited", ...; "gone" when removed)."""
         if container is None:
-            return False
+            return "gone"
         try:
             container.reload()
         except Exception:  # noqa: BLE001 - gone meanwhile
-            return False
-        return container.status == "running"
+            return "gone"
+        return str(container.status)
+
+    @classmethod
+    def _running(cls, container) -> bool:
+        return cls._state(container) == "running"
 
     def log_source(self, name: str) -> str:
         self.check_component(name)
@@ -207,7 +231,32 @@ class DockerStack(StackBase):
 
     def alive_probe(self, name: str):
         container = self.container(name)
-        return lambda: self._running(container)
+        # "restarting": the restart policy's back-off between a crash and the next start
+        return lambda: self._state(container) in ("running", "restarting")
+
+    def live_taskmanager(self) -> dict | None:
+        """The JobManager's entry of the TaskManager that runs in the container now: matched by a
+        port listened on in the container's network namespace (a TaskManager that crashed, and
+        that the JobManager lists until its heartbeat times out, listens on nothing any more)."""
+        from pipectl import procs
+        from pipectl.stack.base import match_taskmanager
+
+        container = self.container("taskmanager")
+        if not self._running(container):
+            return None
+        registered = self.registered_taskmanagers()
+        if not registered:
+            return None
+        pid = container.attrs.get("State", {}).get("Pid") or 0
+        ports = procs.namespace_listening_ports(pid) if pid else set()
+        if not ports:  # the host cannot read the container's tables: ask inside it
+            result = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+            ports = procs.parse_listening(result.output.decode(errors="replace")) if result.exit_code == 0 else set()
+        return match_taskmanager(registered, ports)
+
+    def taskmanager_registered(self) -> bool:
+        """The TaskManager running in the container is registered with the JobManager and offers slots."""
+        return int((self.live_taskmanager() or {}).get("slotsNumber", 0)) >= 1
 
     # ------------------------------------------------------------------ up
     def up(self) -> StackStatus:
@@ -223,7 +272,9 @@ class DockerStack(StackBase):
         client = self.client
         self._ensure_network()
 
-        missing = [n for n in COMPONENTS if not self._running(self.container(n))]
+        states = {n: self._state(self.container(n)) for n in COMPONENTS}
+        # a container in its restart policy's back-off comes back by itself: wait for it
+        missing = [n for n in COMPONENTS if states[n] not in ("running", "restarting")]
         if missing:
             self._build_images({self.services[n].image for n in missing})
 
@@ -237,6 +288,19 @@ class DockerStack(StackBase):
                 self.r.step(f"starting {name} ({svc.container_name})")
                 self._create(client, svc).start()
                 messages.append(f"{name}: started")
+            elif states[name] == "restarting":
+                container = self.container(name)
+                restarts = container.attrs.get("RestartCount", 0) if container is not None else 0
+                message = (
+                    f"{name}: not running; Docker's restart policy starts it again (restart {restarts + 1}), "
+                    "waiting for it"
+                )
+                self.r.step(message)
+                messages.append(message)
+            elif name == "taskmanager" and not self.taskmanager_registered():
+                message = "taskmanager: container running, its TaskManager not registered yet, waiting for it"
+                self.r.step(message)
+                messages.append(message)
             else:
                 messages.append(f"{name}: found running, reusing it")
             if name == "kafka":
@@ -264,7 +328,7 @@ class DockerStack(StackBase):
         container = self.container("taskmanager")
         if container is None:
             self._create(self.client, self.services["taskmanager"]).start()
-        elif not self._running(container):
+        elif self._state(container) not in ("running", "restarting"):
             container.start()
         self._wait("taskmanager", self.taskmanager_registered, timeout=self.s.local.start_timeout_s)
 
@@ -296,7 +360,7 @@ class DockerStack(StackBase):
             volumes={m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in svc.mounts},
             network=net,
             networking_config={net: client.api.create_endpoint_config(aliases=[svc.name])},
-            labels={LABEL: svc.name, "io.pipectl.state-dir": str(self.state.resolve())},
+            labels={LABEL: svc.name, STATE_LABEL: str(self.state.resolve())},
             user=svc.user,  # None for Flink: it starts as root and runs Flink as PIPECTL_RUN_AS
             # a TaskManager that dies comes back by itself (as the native stack's supervisor does)
             restart_policy={"Name": "on-failure"} if svc.name == "taskmanager" else None,
@@ -461,9 +525,12 @@ class DockerStack(StackBase):
                 if overview and running:
                     detail = f"flink {overview.get('flink-version', '?')}"
             else:
-                healthy = running and (overview or {}).get("taskmanagers", 0) >= 1
-                if overview and running:
-                    detail = f"{overview.get('slots-total', 0)} slots"
+                live = self.live_taskmanager() if overview and running else None
+                healthy = live is not None and int(live.get("slotsNumber", 0)) >= 1
+                if live is not None:
+                    detail = f"{live.get('slotsNumber', 0)} slots, {live.get('freeSlots', 0)} free"
+                elif running:
+                    detail = f"container {container.name}, TaskManager not registered with the JobManager"
                 if container is not None and container.attrs.get("RestartCount"):
                     detail += f", restarted {container.attrs['RestartCount']} time(s) by Docker"
             rows.append(ComponentStatus(name, pid, self.address(name), healthy, detail=detail))

@@ -22,7 +22,7 @@ from pipectl.childenv import child_env
 from pipectl.config import Settings
 from pipectl.errors import NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
-from pipectl.stack.base import StackBase
+from pipectl.stack.base import StackBase, match_taskmanager
 from pipectl.stack.model import ComponentStatus, StackStatus
 from pipectl.stack.supervise import read_restarts, restarts_file
 
@@ -119,31 +119,69 @@ class NativeStack(StackBase):
         self._wait("jobmanager", self.flink_overview, timeout=self.s.local.start_timeout_s)
         self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
 
-        if self.taskmanager_up():
-            messages.append("taskmanager: found running, reusing it")
-        else:
-            self.r.step("starting Flink TaskManager")
-            self._start_flink("taskmanager")
-            messages.append("taskmanager: started")
-        self._wait(
-            "taskmanager",
-            self.taskmanager_registered,
-            timeout=self.s.local.start_timeout_s,
-        )
-        self.r.done("Flink TaskManager registered")
+        messages.append(self._bring_taskmanager())
+        self._wait("taskmanager", self.taskmanager_registered, timeout=self.s.local.start_timeout_s)
+        live = self.live_taskmanager() or {}
+        self.r.done(f"Flink TaskManager registered ({live.get('slotsNumber', '?')} slots)")
         status = self.status()
         status.messages = messages
         return status
 
     def start_taskmanager(self) -> None:
         """Start (or restart) only the TaskManager; used after a crash."""
-        if not self.taskmanager_up():
+        self._bring_taskmanager()
+        self._wait("taskmanager", self.taskmanager_registered, timeout=self.s.local.start_timeout_s)
+
+    def _bring_taskmanager(self) -> str:
+        """Reuse the TaskManager only when its process is alive and it is the one the JobManager
+        registered; while its supervisor is alive, let the supervisor (re)start it; otherwise start
+        one. Returns what was done, for the messages of `up`."""
+        tm = self.proc("taskmanager")
+        tm = tm if procs.is_alive(tm) else None
+        tm_alive, supervised = tm is not None, procs.is_alive(self.proc(SUPERVISOR))
+        if tm_alive and self.live_taskmanager() is not None:
+            return "taskmanager: found running, reusing it"
+        if supervised:
+            if tm is not None:
+                message = f"taskmanager: pid {tm.pid} runs but has not registered yet, waiting for it"
+            else:
+                message = (
+                    "taskmanager: not running; its supervisor starts it again" + self._backoff() + ", waiting for it"
+                )
+            self.r.step(message)
+            return message
+        if tm is not None:  # the supervisor died (killed) and left its TaskManager: put one under a supervisor again
+            self.r.step(f"taskmanager: pid {tm.pid} runs without its supervisor; restarting it under one")
+            procs.stop(self.run_dir, tm, timeout=20)
             self._start_flink("taskmanager")
-        self._wait(
-            "taskmanager",
-            self.taskmanager_registered,
-            timeout=self.s.local.start_timeout_s,
-        )
+            return "taskmanager: restarted under its supervisor"
+        self.r.step("starting Flink TaskManager")
+        self._start_flink("taskmanager")
+        return "taskmanager: started"
+
+    def _backoff(self) -> str:
+        """E.g. ' in 3s (restart 2)' while the supervisor backs off before its next start."""
+        info = read_restarts(self.run_dir, "taskmanager")
+        if not info.get("restarts"):
+            return ""
+        left = float(info.get("next_start_at") or 0) - time.time()
+        return (f" in {left:.0f}s" if left > 0 else "") + f" (restart {info['restarts']})"
+
+    def live_taskmanager(self) -> dict | None:
+        """The JobManager's entry of the live TaskManager process: matched by a port that process
+        listens on, so a dead TaskManager the JobManager still lists (its heartbeat has not timed
+        out yet) is never taken for a running one."""
+        tm = self.proc("taskmanager")
+        if not procs.is_alive(tm):
+            return None
+        registered = self.registered_taskmanagers()
+        if not registered:
+            return None
+        return match_taskmanager(registered, procs.listening_ports(tm.pid))
+
+    def taskmanager_registered(self) -> bool:
+        """The live TaskManager process is registered with the JobManager and offers slots."""
+        return int((self.live_taskmanager() or {}).get("slotsNumber", 0)) >= 1
 
     def log_source(self, name: str) -> str:
         return str(self.log_path(name))
@@ -371,8 +409,15 @@ class NativeStack(StackBase):
             )
         )
         tm = self.proc("taskmanager")
-        registered = (overview or {}).get("taskmanagers", 0)
-        detail = f"{(overview or {}).get('slots-total', 0)} slots" if overview else ""
+        live = self.live_taskmanager() if overview else None
+        if live is not None:
+            detail = f"{live.get('slotsNumber', 0)} slots, {live.get('freeSlots', 0)} free"
+        elif procs.is_alive(tm):
+            detail = "running, not registered with the JobManager"
+        elif procs.is_alive(self.proc(SUPERVISOR)):
+            detail = "not running; its supervisor starts it again" + self._backoff()
+        else:
+            detail = "not running"
         restarted = read_restarts(self.run_dir, "taskmanager")
         if restarted.get("restarts"):
             n = restarted["restarts"]
@@ -384,7 +429,7 @@ class NativeStack(StackBase):
                 "taskmanager",
                 tm.pid if procs.is_alive(tm) else None,
                 "-",
-                procs.is_alive(tm) and registered >= 1,
+                live is not None and int(live.get("slotsNumber", 0)) >= 1,
                 detail=detail,
             )
         )

@@ -4,19 +4,22 @@
 
 Starts ARGV, records its pid in RUN_DIR/NAME.json (as pipectl.procs does) and, when it dies
 without being asked to, starts it again after a short delay, counting the restarts in
-RUN_DIR/NAME-restarts.json. SIGTERM (what `pipectl local down` sends to the supervisor's process
-group) stops the child and then the supervisor, without a restart. Standard library only.
+RUN_DIR/NAME-restarts.json (with the time of the next start, while it backs off). Both files
+are written atomically (pipectl.statefile). SIGTERM (what `pipectl local down` sends to the supervisor's process
+group) stops the child and then the supervisor, without a restart. Standard library (and
+pipectl.statefile, itself stdlib only) only.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import FrameType
+
+from pipectl import statefile
 
 RESTART_DELAY_S = 2.0
 MAX_DELAY_S = 30.0
@@ -28,17 +31,13 @@ def restarts_file(run_dir: Path, name: str) -> Path:
 
 
 def read_restarts(run_dir: Path, name: str) -> dict:
-    """{"restarts": n, "last_restart_at": epoch seconds, "last_exit": code}; {} when never restarted."""
-    try:
-        return json.loads(restarts_file(run_dir, name).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    """{"restarts": n, "last_restart_at": epoch seconds, "last_exit": code, "next_start_at": epoch
+    seconds}; {} when never restarted; a StateFileError when the file cannot be read."""
+    path = restarts_file(run_dir, name)
+    data = statefile.read_json(
+        path, way_out=f"it only counts the restarts of {name} by its supervisor: delete it ({path})"
+    )
+    return data or {}
 
 
 def supervise(run_dir: Path, name: str, marker: str, argv: list[str]) -> int:
@@ -53,12 +52,15 @@ def supervise(run_dir: Path, name: str, marker: str, argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    restarts = read_restarts(run_dir, name).get("restarts", 0)
+    try:
+        restarts = int(read_restarts(run_dir, name).get("restarts", 0))
+    except (statefile.StateFileError, ValueError, TypeError):  # a count is not worth refusing to start
+        restarts = 0
     quick_failures = 0
     while not stopping:
         started = time.monotonic()
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL)  # stdout/stderr: the supervisor's log
-        _write(run_dir / f"{name}.json", {"pid": child.pid, "marker": marker, "log": ""})
+        statefile.write_json(run_dir / f"{name}.json", {"pid": child.pid, "marker": marker, "log": ""})
         code = child.wait()
         if stopping:
             break
@@ -66,7 +68,11 @@ def supervise(run_dir: Path, name: str, marker: str, argv: list[str]) -> int:
         quick_failures = 0 if time.monotonic() - started > STABLE_AFTER_S else quick_failures + 1
         delay = min(RESTART_DELAY_S * 2 ** max(quick_failures - 1, 0), MAX_DELAY_S)
         print(f"[pipectl supervisor] {name} exited with {code}; restart {restarts} in {delay:.0f}s", flush=True)
-        _write(restarts_file(run_dir, name), {"restarts": restarts, "last_restart_at": time.time(), "last_exit": code})
+        now = time.time()
+        statefile.write_json(
+            restarts_file(run_dir, name),
+            {"restarts": restarts, "last_restart_at": now, "last_exit": code, "next_start_at": now + delay},
+        )
         deadline = time.monotonic() + delay
         while not stopping and time.monotonic() < deadline:
             time.sleep(0.2)
