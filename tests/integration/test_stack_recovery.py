@@ -45,6 +45,7 @@ def own_stack(tmp_path_factory) -> dict:
         PIPECTL_PROJECT_DIR=str(REPO),
         PIPECTL_LOCAL_STATE_DIR=str(root / ".pipectl"),
         PIPECTL_LOCAL_WAREHOUSE=str(root / "warehouse"),
+        PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",  # the stack's folders are the test's own
         PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3",
     )
     up = run_pipectl(env, "local", "up", timeout=400)

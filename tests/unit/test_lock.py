@@ -123,6 +123,7 @@ def test_the_cli_refuses_with_one_line_and_exit_code_7(
 ) -> None:
     state = tmp_path / ".pipectl"
     monkeypatch.setenv("PIPECTL_LOCAL_STATE_DIR", str(state))
+    monkeypatch.setenv("PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT", "true")
     monkeypatch.setattr(lock, "GRACE_S", 0.3)
     holder = _holder(state, "pipectl local up", 0, 60)
     try:

@@ -109,10 +109,12 @@ def test_read_json_missing_is_none_and_corrupt_is_an_error_naming_file_and_way_o
 
 def _settings(tmp_path: Path):
     os.environ["PIPECTL_LOCAL_STATE_DIR"] = str(tmp_path / ".pipectl")
+    os.environ["PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT"] = "true"
     try:
         return load_settings(env="local")
     finally:
         del os.environ["PIPECTL_LOCAL_STATE_DIR"]
+        del os.environ["PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT"]
 
 
 def test_a_corrupt_job_json_is_an_error_that_says_it_holds_the_lineage(tmp_path: Path) -> None:
@@ -168,7 +170,10 @@ def test_the_cli_reports_a_corrupt_state_file_in_one_line(tmp_path: Path) -> Non
     (state / "run" / "kafka.json").write_text("{not json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPECTL_")}
     env.update(
-        PIPECTL_LOCAL_STATE_DIR=str(state), PIPECTL_LOCAL_FLINK_PORT="1", PIPECTL_LOCAL_KAFKA_PORT="2"
+        PIPECTL_LOCAL_STATE_DIR=str(state),
+        PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",
+        PIPECTL_LOCAL_FLINK_PORT="1",
+        PIPECTL_LOCAL_KAFKA_PORT="2",
     )  # nothing answers on ports 1 and 2
     result = subprocess.run(
         [sys.executable, "-m", "pipectl", "local", "status"], capture_output=True, text=True, env=env, cwd=REPO
