@@ -86,7 +86,7 @@ def test_docker_never_takes_a_container_of_another_state_folder(tmp_path: Path) 
     from pipectl.errors import EXIT_USAGE, PipectlError
     from pipectl.stack.docker import STATE_LABEL, DockerStack
 
-    settings = load_settings(env="local", overrides={"local.state_dir": str(tmp_path / ".pipectl")})
+    settings = load_settings(env="local", overrides={"local.state_dir": str(tmp_path / ".pipectl"), "local.allow_outside_project": True})
     stack = DockerStack(settings)
     mine = str((tmp_path / ".pipectl").resolve())
     stack._check_owner(_Container("pipectl-x-kafka", {STATE_LABEL: mine}))  # ours: no error
