@@ -118,6 +118,7 @@ class LocalJobFacts(JobFacts):
     tasks_running: int | None = None
     tasks_total: int | None = None
     checkpoints_failed: int | None = None
+    root_exception: str | None = None  # the newest failure, when the job is not RUNNING
 
 
 @dataclass
