@@ -124,3 +124,31 @@ def test_maintain_then_resume_stays_exactly_once(native_stack):
     finally:
         run_pipectl(env, "job", "stop")
     print(f"\n[maintresume] {json.dumps(figures)}")
+
+
+def test_a_start_that_fails_names_the_root_exception_and_does_not_spin(native_stack):
+    """A job that cannot run (its topic does not exist: the broker creates none by itself) fails
+    in Flink's restart loop: `job start` names the root exception in one line, cancels the job and
+    exits 4; `job status` and `status` name it too."""
+    env = dict(scenario_env(native_stack, "nosuchtopic"), NO_COLOR="1", COLUMNS="400")
+    started = run_pipectl(env, "job", "start", "--fresh", timeout=300)
+    assert started.returncode == 4, started.stdout + started.stderr
+    lines = started.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: job order_ingest failed while starting: "), started.stderr
+    assert "orders.nosuchtopic.v1" in lines[-1] or "UnknownTopicOrPartition" in lines[-1], lines[-1]
+    assert lines[-1].endswith(
+        "-- cancelled to end its restart loop, checkpoints and savepoints kept; "
+        "the whole trace is in 'pipectl local logs jobmanager'"), lines[-1]
+    root = lines[-1].removeprefix("error: job order_ingest failed while starting: ").split(" -- ")[0]
+    print(f"\n[failing start] {lines[-1]}")
+
+    # the restart loop is over: no job of this name is active any more
+    code, status = run_json(env, "job", "status")
+    assert code == 4 and status["state"] == "CANCELED", status
+    assert status["root_exception"] == root
+    assert status["message"].startswith(f"canceled: {root}"), status
+
+    code, overall = run_json(env, "status", "--interval", "1", timeout=120)
+    flink = overall["stages"]["flink"]
+    assert flink["verdict"] == "down", flink
+    assert any(f"(last state CANCELED, failed with {root})" in p for p in flink["problems"]), flink
