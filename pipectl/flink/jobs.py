@@ -156,10 +156,11 @@ def table_chains(settings: Settings) -> list[resume.Chain]:
         by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
         summaries, snap, truncated = [], table.current_snapshot(), False
         while snap is not None:
-            summaries.append(dict(snap.summary.additional_properties) if snap.summary else {})
-            parent = snap.parent_snapshot_id
+            summary = dict(snap.summary.additional_properties) if snap.summary else {}
+            summaries.append(summary)
+            parent, seq = snap.parent_snapshot_id, snap.sequence_number
             snap = by_id.get(parent) if parent is not None else None
-            truncated = parent is not None and snap is None
+            truncated = snap is None and resume.history_cut(parent, False, seq, summary)
         metadata_dir = os.path.normpath(resume._plain(table.metadata.location) + "/metadata")
         chains.append(resume.Chain(f"{settings.pipeline.namespace}.{name}", metadata_dir, summaries, truncated))
     return chains

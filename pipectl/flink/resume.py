@@ -317,3 +317,15 @@ def lineage_depth(summaries: list[dict[str, str]]) -> int:
         if summary.get(JOB_ID_KEY) and summary.get(CHECKPOINT_KEY) is not None:
             return i + 1
     return 0
+
+
+def history_cut(parent_id: int | None, parent_kept: bool, sequence_number: int | None, summary: dict[str, str]) -> bool:
+    """Whether the oldest snapshot of a walk had ancestors that were expired. Java Iceberg keeps the
+    expired parent's id (the walk stops at a missing snapshot); pyiceberg's expiry clears it, so a
+    snapshot without a parent is the table's first only when its sequence number is 1 (format v2)
+    or, without one, when it added everything the table holds."""
+    if parent_id is not None:
+        return not parent_kept
+    if sequence_number:
+        return sequence_number > 1
+    return summary.get("total-records", summary.get("added-records")) != summary.get("added-records")

@@ -219,3 +219,18 @@ def test_manifests_named_in_a_point_s_files(tmp_path: Path) -> None:
 )
 def test_expiry_keeps_back_to_the_newest_flink_commit(summaries, depth) -> None:
     assert resume.lineage_depth(summaries) == depth
+
+
+@pytest.mark.parametrize(
+    "parent, kept, seq, summary, cut",
+    [
+        (7, True, 3, {}, False),  # the parent is there: the walk goes on
+        (7, False, 3, {}, True),  # Java's expiry: the parent id points at an expired snapshot
+        (None, False, 1, {"added-records": "5", "total-records": "5"}, False),  # the table's first snapshot
+        (None, False, 4, {"added-records": "1", "total-records": "4"}, True),  # pyiceberg's expiry cleared the id
+        (None, False, 0, {"added-records": "5", "total-records": "5"}, False),  # format v1: totals decide
+        (None, False, 0, {"added-records": "1", "total-records": "4"}, True),
+    ],
+)
+def test_history_cut(parent, kept, seq, summary, cut) -> None:
+    assert resume.history_cut(parent, kept, seq, summary) is cut
