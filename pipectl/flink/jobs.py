@@ -161,7 +161,7 @@ def table_chains(settings: Settings) -> list[resume.Chain]:
             parent, seq = snap.parent_snapshot_id, snap.sequence_number
             snap = by_id.get(parent) if parent is not None else None
             truncated = snap is None and resume.history_cut(parent, False, seq, summary)
-        metadata_dir = os.path.normpath(resume._plain(table.metadata.location) + "/metadata")
+        metadata_dir = os.path.normpath(resume.plain_path(table.metadata.location) + "/metadata")
         chains.append(resume.Chain(f"{settings.pipeline.namespace}.{name}", metadata_dir, summaries, truncated))
     return chains
 
@@ -219,7 +219,7 @@ def resume_point(
     if problems:
         raise PipectlError(
             resume.committer_message(point, problems),
-            hint="after a clean 'pipectl job stop' the consumer group's offsets match the savepoint: "
+            hint="the consumer group's offsets are committed with each checkpoint's Iceberg commit: "
             "'pipectl job start --fresh' reads on from them",
         )
     return point, marks

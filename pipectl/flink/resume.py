@@ -96,7 +96,7 @@ class Manifest:
 
     @property
     def folder(self) -> str:
-        return posixpath.dirname(posixpath.normpath(_plain(self.path)))
+        return posixpath.dirname(posixpath.normpath(plain_path(self.path)))
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Chain:
 
 
 # ---------------------------------------------------------------------------------- reading files
-def _plain(path: str) -> str:
+def plain_path(path: str) -> str:
     """A path without its file: scheme (file:///a, file:/a -> /a)."""
     if path.startswith("file:"):
         path = "/" + path.removeprefix("file:").lstrip("/")
@@ -290,7 +290,7 @@ def committer_problems(
         ]
         if not pending:
             continue
-        gone = [m for m in pending if not exists(_plain(m.path))]
+        gone = [m for m in pending if not exists(plain_path(m.path))]
         ids = ", ".join(str(c) for c in sorted({m.checkpoint_id for m in (gone or pending)}))
         if found is None and chain.truncated:
             lost = f"{chain.table} keeps no commit of job {job[:8]} (its older snapshots were expired)"

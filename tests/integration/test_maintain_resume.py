@@ -90,7 +90,7 @@ def test_maintain_then_resume_stays_exactly_once(native_stack):
         metadata_dir = str((Path(env["PIPECTL_LOCAL_WAREHOUSE"]) / "analytics" / orders / "metadata").resolve())
         named = [m for m in resume.manifests_in(Path(savepoint.path)) if m.folder == metadata_dir]
         assert named and named[-1].checkpoint_id == savepoint.checkpoint_id, named
-        assert not Path(resume._plain(named[-1].path)).exists()
+        assert not Path(resume.plain_path(named[-1].path)).exists()
         cut = resume.Chain(f"analytics.{orders}", metadata_dir, [{"operation": "replace"}], truncated=True)
         problems = resume.committer_problems(savepoint, [cut], named, lambda p: Path(p).exists())
         assert len(problems) == 1 and "from a manifest that is gone" in problems[0], problems
