@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pipectl.aws.manage import snapshots
+from pipectl.aws.tables import check_restore_lineage
 from pipectl.aws.target import Target
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.progress import Reporter
@@ -50,6 +51,8 @@ def plan(target: Target, restore: str, allow_non_restored: bool, reporter: Repor
     application (True: the service snapshots it first, so the latest is that snapshot)."""
     ready = [s for s in snapshots(target) if s.get("SnapshotStatus") == "READY"]
     latest = ready[0] if ready else None
+    if restore != RESTORE_NONE and (latest is not None or updating):
+        check_restore_lineage(target.settings)  # S3 Tables' own expiry may have cut the sink's lineage
     if restore == RESTORE_LATEST:
         if latest is None and not updating:
             return RestorePlan(

@@ -14,6 +14,7 @@ from pipectl.aws.errors import AwsError, CREDENTIALS_HINT, aws_call, error_code
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
+from pipectl.flink.resume import Chain, history_cut, lineage_depth
 
 NOT_FOUND_CODES = ("NotFoundException", "ResourceNotFoundException", "NoSuchTable")
 
@@ -161,3 +162,50 @@ def load_table(settings: Settings, namespace: str, name: str) -> Any:
         io=io,
         catalog=NoopCatalog("s3tables"),
     )
+
+
+# --------------------------------------------------------------------------- the sink's lineage
+LINEAGE_HINT = (
+    "start without state, from the consumer group's offsets (after a clean `pipectl aws stop` they match the "
+    "snapshot): `pipectl aws deploy --restore none`; docs/aws.md#s3-tables-maintenance says how to keep the lineage"
+)
+
+
+def lineage_chain(table: Any, name: str) -> Chain:
+    """A pyiceberg table's snapshots as the Iceberg sink's committer walks them on restore."""
+    by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
+    summaries, snap, truncated = [], table.current_snapshot(), False
+    while snap is not None:
+        summary = dict(snap.summary.additional_properties) if snap.summary else {}
+        summaries.append(summary)
+        parent, seq = snap.parent_snapshot_id, snap.sequence_number
+        snap = by_id.get(parent) if parent is not None else None
+        truncated = snap is None and history_cut(parent, False, seq, summary)
+    return Chain(name, table.metadata.location, summaries, truncated)
+
+
+def lost_lineage(chains: list[Chain]) -> list[str]:
+    """The tables whose walk ends at an expired snapshot before any Flink commit: restored from a
+    snapshot, the sink would find nothing of its job and commit the snapshot's last checkpoint
+    again (from a manifest it deleted after the first commit)."""
+    return [c.table for c in chains if c.truncated and lineage_depth(c.summaries) == 0]
+
+
+def check_restore_lineage(settings: Settings) -> None:
+    """Before a start or update that restores a snapshot: refuse when S3 Tables' own snapshot
+    expiry cut the Flink commit lineage of a pipeline table (tables not there yet are skipped)."""
+    names = settings.names
+    chains = []
+    for name in (names.table, names.rejected_table):
+        try:
+            chains.append(lineage_chain(load_table(settings, names.namespace, name), f"{names.namespace}.{name}"))
+        except NotFoundError:
+            continue
+    lost = lost_lineage(chains)
+    if lost:
+        raise PipectlError(
+            f"cannot restore from a snapshot: {', '.join(lost)} keeps no commit of the Flink job (its snapshots "
+            "back to the job's last commit were expired), so the sink would commit the snapshot's last checkpoint "
+            "again",
+            hint=LINEAGE_HINT,
+        )

@@ -4,6 +4,7 @@ can be in, and the summary of its latest completed checkpoint (one reading of Fl
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -53,3 +54,36 @@ def latest_checkpoint(checkpoints: dict[str, Any], now: float | None = None) -> 
         duration_ms=latest.get("end_to_end_duration"),
         size_bytes=latest.get("checkpointed_size", latest.get("state_size")),
     )
+
+
+# Java exception lines: "java.io.FileNotFoundException: File ... does not exist", or a bare class name.
+_EXCEPTION_LINE = re.compile(
+    r"^(?:Caused by: )?([a-zA-Z_$][\w$]*(?:\.[\w$]+)*(?:Exception|Error|Throwable))(?::\s*(.*))?$"
+)
+FAILING_STATES = frozenset({"FAILING", "RESTARTING", "FAILED"})
+
+
+def innermost_exception(trace: str, width: int = 400) -> str:
+    """The innermost cause of a Java stack trace as one line (`Class: message`), its first line
+    when no line looks like an exception."""
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
+    found = None
+    for line in lines:
+        m = _EXCEPTION_LINE.match(line)
+        if m and not line.startswith("at "):
+            found = m.group(1) + (f": {m.group(2)}" if m.group(2) else "")
+    text = " ".join((found or (lines[0] if lines else "")).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def root_exception(exceptions: dict[str, Any]) -> str | None:
+    """The root exception of a `/jobs/:id/exceptions` answer (Flink 1.20) in one line: the innermost
+    cause of the newest `exceptionHistory` entry (else of the deprecated `root-exception`); None
+    when the job never failed."""
+    entries = [e for e in (exceptions.get("exceptionHistory") or {}).get("entries") or [] if isinstance(e, dict)]
+    if entries:
+        newest = max(entries, key=lambda e: e.get("timestamp") or 0)
+        trace = newest.get("stacktrace") or newest.get("exceptionName") or ""
+    else:
+        trace = exceptions.get("root-exception") or exceptions.get("rootException") or ""
+    return innermost_exception(trace) or None

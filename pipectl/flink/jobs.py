@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -11,7 +12,7 @@ from pipectl import statefile
 from pipectl.config import Settings
 from pipectl.errors import GaveUpError, NotFoundError, PipectlError
 from pipectl.flink import resume
-from pipectl.flink.job_state import ACTIVE_STATES, JOB_NAME, latest_checkpoint
+from pipectl.flink.job_state import ACTIVE_STATES, FAILING_STATES, JOB_NAME, latest_checkpoint, root_exception
 from pipectl.flink.rest import FlinkRest
 from pipectl.iceberg import load_local_table, totals
 from pipectl.progress import SILENT, Reporter
@@ -32,6 +33,7 @@ class JobInfo:
     last_checkpoint: dict | None = None
     restored_from: str | None = None
     savepoint: str | None = None
+    root_exception: str | None = None
     message: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -148,20 +150,32 @@ def _record_job(
     )
 
 
-def table_marks(settings: Settings) -> list[resume.TableMark]:
-    """The newest Flink commit in each of the pipeline's tables (tables without one are left out)."""
-    marks = []
+def table_chains(settings: Settings) -> list[resume.Chain]:
+    """Each of the pipeline's tables as the sink's committer walks it on restore (missing tables left out)."""
+    chains = []
     for name in (settings.pipeline.table, settings.pipeline.rejected_table):
         try:
             table = load_local_table(settings, name)
         except NotFoundError:
             continue
         by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
-        summaries, snap = [], table.current_snapshot()
+        summaries, snap, truncated = [], table.current_snapshot(), False
         while snap is not None:
-            summaries.append(dict(snap.summary.additional_properties) if snap.summary else {})
-            snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
-        mark = resume.mark_from_summaries(f"{settings.pipeline.namespace}.{name}", summaries)
+            summary = dict(snap.summary.additional_properties) if snap.summary else {}
+            summaries.append(summary)
+            parent, seq = snap.parent_snapshot_id, snap.sequence_number
+            snap = by_id.get(parent) if parent is not None else None
+            truncated = snap is None and resume.history_cut(parent, False, seq, summary)
+        metadata_dir = os.path.normpath(resume.plain_path(table.metadata.location) + "/metadata")
+        chains.append(resume.Chain(f"{settings.pipeline.namespace}.{name}", metadata_dir, summaries, truncated))
+    return chains
+
+
+def table_marks(settings: Settings, chains: list[resume.Chain] | None = None) -> list[resume.TableMark]:
+    """The newest Flink commit in each of the pipeline's tables (tables without one are left out)."""
+    marks = []
+    for chain in table_chains(settings) if chains is None else chains:
+        mark = resume.mark_from_summaries(chain.table, chain.summaries)
         if mark is not None:
             marks.append(mark)
     return marks
@@ -183,7 +197,8 @@ def resume_point(
 ) -> tuple[resume.ResumePoint | None, list[resume.TableMark]]:
     """The point `job start` resumes from (None: nothing kept) after checking it against the tables;
     raises when resuming from it would store records twice."""
-    marks = table_marks(settings)
+    chains = table_chains(settings)
+    marks = table_marks(settings, chains)
     known = lineage(settings)
     if from_savepoint is not None:
         point = resume.point_at(from_savepoint)
@@ -205,6 +220,13 @@ def resume_point(
     stale = resume.stale_marks(point, marks, known)
     if stale:
         raise PipectlError(resume.stale_message(point, stale), hint=hint)
+    problems = resume.committer_problems(point, chains, resume.manifests_in(Path(point.path)), os.path.exists)
+    if problems:
+        raise PipectlError(
+            resume.committer_message(point, problems),
+            hint="the consumer group's offsets are committed with each checkpoint's Iceberg commit: "
+            "'pipectl job start --fresh' reads on from them",
+        )
     return point, marks
 
 
@@ -264,8 +286,11 @@ def start(
 
     def running_state() -> dict | None:
         job = rest.job(job_id)
-        if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
+        if job["state"] in ("CANCELED", "FINISHED"):
             raise GaveUpError(f"job {job_id} ended as {job['state']}", hint="see 'pipectl local logs jobmanager'")
+        failure = root_exception(rest.exceptions(job_id))
+        if job["state"] in FAILING_STATES or failure:
+            raise _failed_start(rest, job_id, job["state"], failure)
         vertices_running = job["state"] == "RUNNING" and all(
             v.get("status") == "RUNNING" for v in job.get("vertices", [])
         )
@@ -287,6 +312,23 @@ def start(
         restored_from=restore,
         message="started",
         warnings=warnings,
+    )
+
+
+def _failed_start(rest: FlinkRest, job_id: str, state: str, failure: str | None) -> GaveUpError:
+    """End the restart loop of a job that fails while it starts (cancel it: its retained
+    checkpoints and the point it was restored from are kept) and say why, in one line."""
+    if failure is None:
+        failure = root_exception(rest.exceptions(job_id)) or "no exception recorded"
+    if state != "FAILED":
+        rest.cancel(job_id)
+        wait_until(
+            lambda: rest.job(job_id)["state"] in ("CANCELED", "FAILED", "FINISHED"), what="job cancel", timeout=60
+        )
+    return GaveUpError(
+        f"job {JOB_NAME} failed while starting: {failure}",
+        hint="cancelled to end its restart loop, checkpoints and savepoints kept; "
+        "the whole trace is in 'pipectl local logs jobmanager'",
     )
 
 
@@ -321,6 +363,15 @@ def status(settings: Settings) -> JobInfo:
         info.message = f"{counts.get('completed', 0)} checkpoints completed, {counts.get('failed', 0)} failed"
     except PipectlError:
         pass
+    if info.state != "RUNNING":
+        try:
+            info.root_exception = root_exception(rest.exceptions(jid))
+        except PipectlError:
+            pass
+        if info.root_exception:
+            info.message = f"{info.state.lower()}: {info.root_exception}" + (
+                f"; {info.message}" if info.message else ""
+            )
     return info
 
 

@@ -4,6 +4,24 @@ Runs Iceberg's own Java actions (RewriteDataFiles through Flink, ExpireSnapshots
 process's Flink gateway, on the Hadoop catalog the job writes to. Before and after are measured
 with pyiceberg, the independent reader. It is safe while the job runs: Iceberg's optimistic
 concurrency retries a commit that races with the job's.
+
+Maintenance never breaks a restore, for any retention it accepts. On restore the Iceberg sink's
+committer (`IcebergFilesCommitter.initializeState` -> `SinkUtil.getMaxCommittedCheckpointId`, the
+same in the v2 `IcebergCommitter`; the job's SQL sink is the v1 `FlinkSink`) walks the table from
+its current snapshot through the parent ids to the first snapshot whose summary carries the restored
+job's `flink.job-id` and `flink.max-committed-checkpoint-id`, and stops at a parent that was expired.
+Whatever it does not find there it commits again from manifests it deleted after the first commit
+(issue 25: a restart loop; had the manifest been kept, the rows twice). Two ways to keep it:
+
+- carry `flink.*` forward into the compaction's own replace snapshot. Rejected: the properties of
+  a commit are fixed before Iceberg retries it on a newer base, so a replace that races with the
+  job's commit of checkpoint N+1 would carry N above it, and a restore from N+1 would commit it
+  twice. (Flink's RewriteDataFilesAction sets no snapshot properties anyway.)
+- expire only below the newest Flink commit: the expiry keeps every ancestor from the current
+  snapshot back to the newest snapshot a Flink job committed (`retainLast` of at least that many,
+  counted on the table as it is after compaction). This is what maintain does. A commit that races
+  with the expiry only moves the newest Flink commit up, within what is kept. The cost: the data
+  files of that commit outlive the compaction until the job commits again.
 """
 
 from __future__ import annotations
@@ -15,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pipectl.config import Settings
 from pipectl.files import private_dir
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
+from pipectl.flink.resume import lineage_depth
 from pipectl.iceberg import TableTotals, load_local_table, totals
 from pipectl.progress import SILENT, Reporter
 
@@ -36,6 +55,7 @@ class MaintainReport:
     rewritten_files: int
     added_files: int
     expired_snapshots: int
+    kept_for_restore: int = 0  # snapshots from the current one back to the newest Flink commit
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -55,6 +75,18 @@ def _java_class(jvm, dotted: str):
     for part in dotted.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _summaries(jtable) -> list[dict[str, str]]:
+    """The summaries of the Java table's current snapshot and its ancestors, newest first, as far
+    as they are kept (the walk of the sink's committer)."""
+    found = []
+    snap = jtable.currentSnapshot()
+    while snap is not None:
+        found.append({str(k): str(v) for k, v in dict(snap.summary()).items()})
+        parent = snap.parentId()
+        snap = jtable.snapshot(parent) if parent is not None else None
+    return found
 
 
 def _log_to_file(settings: Settings) -> None:
@@ -124,11 +156,16 @@ def maintain(
     )
     rewritten, added = result.deletedDataFiles().size(), result.addedDataFiles().size()
 
-    reporter.step(f"expiring snapshots older than {older_than_s}s, keeping the last {retain_last}")
     jtable.refresh()
+    depth = lineage_depth(_summaries(jtable))
+    keep = max(retain_last, depth)
+    reporter.step(
+        f"expiring snapshots older than {older_than_s}s, keeping the last {keep}"
+        + (" (back to the newest Flink commit, which a restore reads)" if depth > retain_last else "")
+    )
     snapshots_before = len(list(jtable.snapshots()))
     cutoff_ms = int((time.time() - older_than_s) * 1000)
-    jtable.expireSnapshots().expireOlderThan(cutoff_ms).retainLast(retain_last).commit()
+    jtable.expireSnapshots().expireOlderThan(cutoff_ms).retainLast(keep).commit()
     jtable.refresh()
     expired = snapshots_before - len(list(jtable.snapshots()))
     after = _shape(settings, name)
@@ -138,4 +175,4 @@ def maintain(
             hint="run 'pipectl verify' to check the table",
         )
     reporter.done(f"{rewritten} files rewritten into {added}; {expired} snapshots expired")
-    return MaintainReport(f"{settings.pipeline.namespace}.{name}", before, after, rewritten, added, expired)
+    return MaintainReport(f"{settings.pipeline.namespace}.{name}", before, after, rewritten, added, expired, depth)

@@ -16,13 +16,28 @@ newest when the lineage's first job started fresh. Anything else was committed a
 resuming would read and store those records a second time.
 
 The lineage (which job was restored from which point) is recorded in <state_dir>/job.json.
+
+A consistent point can still fail on restore, and this module predicts that too (`committer_problems`).
+On restore the sink's committer (Iceberg 1.10 `IcebergFilesCommitter.initializeState`, and the v2
+`IcebergCommitter` alike, both through `SinkUtil.getMaxCommittedCheckpointId`) walks the table from
+its current snapshot through the parent ids, and stops at the first snapshot whose summary carries
+the RESTORED job's `flink.job-id` (and its `flink.operator-id`), or at a parent that was expired.
+Every checkpoint in the restored state above the id found (none found: above -1) is committed
+again, from the per-checkpoint manifest the state names
+(`metadata/<job id>-<operator id>-<subtask>-<attempt>-<checkpoint id>-<n>.avro`), which the committer
+deleted after its first commit. So the start is refused when, for a table, a manifest to commit
+is gone (the restore would fail in a loop), or when the walk ends at an expired parent without
+finding the job while the state holds manifests to commit (the lineage was lost: the commit could
+store the same rows twice).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import struct
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 METADATA = "_metadata"
@@ -31,6 +46,9 @@ JOB_ID_KEY = "flink.job-id"
 CHECKPOINT_KEY = "flink.max-committed-checkpoint-id"
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _SAVEPOINT = re.compile(r"^savepoint-([0-9a-f]{6})-[0-9a-f]+$")
+# A Flink committer manifest path as the committer's state holds it (ManifestOutputFileFactory).
+_MANIFEST = re.compile(rb"(?:file:|s3a?://|/)[\x21-\x7e]*?/([0-9a-f]{32})-([0-9a-f]{32})-\d{5}-\d+-(\d+)-\d{5}\.avro")
+STATE_SCAN_LIMIT = 64 * 1024 * 1024  # bytes of a point's files read for manifest paths
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,58 @@ class Link:
     up_to: int
 
 
+@dataclass(frozen=True)
+class Manifest:
+    """A per-checkpoint manifest that a committer's state names (committed on restore unless the
+    table already holds that checkpoint)."""
+
+    path: str  # as the state holds it (file:/... or s3://...)
+    job_id: str
+    operator_id: str
+    checkpoint_id: int
+
+    @property
+    def folder(self) -> str:
+        return posixpath.dirname(posixpath.normpath(plain_path(self.path)))
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A table's snapshots as the committer walks them: from the current one through the parent ids."""
+
+    table: str
+    metadata_dir: str  # where the table's manifests live (a plain path, no scheme)
+    summaries: list[dict[str, str]] = field(default_factory=list)  # newest first
+    truncated: bool = False  # the walk ended at a parent id whose snapshot was expired
+
+
 # ---------------------------------------------------------------------------------- reading files
+def plain_path(path: str) -> str:
+    """A path without its file: scheme (file:///a, file:/a -> /a)."""
+    if path.startswith("file:"):
+        path = "/" + path.removeprefix("file:").lstrip("/")
+    return path
+
+
+def manifests_in(folder: Path) -> list[Manifest]:
+    """The committer manifests that a checkpoint or savepoint folder's files name (its `_metadata`
+    holds the operator state inline when small; larger state is in files beside it)."""
+    found: dict[str, Manifest] = {}
+    budget = STATE_SCAN_LIMIT
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            data = f.read_bytes()[:budget]
+        except OSError:
+            continue
+        budget -= len(data)
+        for m in _MANIFEST.finditer(data):
+            path = m.group(0).decode()
+            found[path] = Manifest(path, m.group(1).decode(), m.group(2).decode(), int(m.group(3)))
+        if budget <= 0:
+            break
+    return sorted(found.values(), key=lambda m: (m.checkpoint_id, m.path))
+
+
 def read_checkpoint_id(metadata: Path) -> int:
     """The checkpoint id in a `_metadata` file; ValueError when it is not one."""
     with open(metadata, "rb") as f:
@@ -188,3 +257,75 @@ def stale_message(point: ResumePoint, stale: list[TableMark]) -> str:
         f"(checkpoint {newest.checkpoint_id} of job {newest.job_id[:8]} is committed): "
         "resuming from it would store those records twice"
     )
+
+
+def max_committed(chain: Chain, job_id: str) -> int | None:
+    """What the committer finds for `job_id` walking `chain` (None: no commit of the job in it)."""
+    for summary in chain.summaries:
+        jid, cid = summary.get(JOB_ID_KEY), summary.get(CHECKPOINT_KEY)
+        if jid and cid is not None and _same_job(jid, job_id):
+            try:
+                return int(cid)
+            except ValueError:
+                continue
+    return None
+
+
+def committer_problems(
+    point: ResumePoint, chains: list[Chain], manifests: list[Manifest], exists: Callable[[str], bool]
+) -> list[str]:
+    """Why the sink's committer would fail or commit twice when restored from `point` (empty: it
+    commits exactly what is pending). `exists` says whether a plain path is there."""
+    problems = []
+    job = point.job_id or ""
+    for chain in chains:
+        found = max_committed(chain, job)
+        above = -1 if found is None else found
+        pending = [
+            m
+            for m in manifests
+            if m.folder == posixpath.normpath(chain.metadata_dir)
+            and _same_job(m.job_id, job)
+            and m.checkpoint_id > above
+        ]
+        if not pending:
+            continue
+        gone = [m for m in pending if not exists(plain_path(m.path))]
+        ids = ", ".join(str(c) for c in sorted({m.checkpoint_id for m in (gone or pending)}))
+        if found is None and chain.truncated:
+            lost = f"{chain.table} keeps no commit of job {job[:8]} (its older snapshots were expired)"
+        else:
+            lost = f"{chain.table} holds checkpoint {above} of job {job[:8]} at most"
+        if gone:
+            problems.append(
+                f"{lost}: the sink would commit checkpoint {ids} again from a manifest that is gone "
+                f"({gone[0].path.rsplit('/', 1)[-1]}) and fail on every restart"
+            )
+        elif found is None and chain.truncated:
+            problems.append(f"{lost}: the sink would commit checkpoint {ids} again and could store those rows twice")
+    return problems
+
+
+def committer_message(point: ResumePoint, problems: list[str]) -> str:
+    return f"cannot resume from {point.describe()}: " + "; ".join(problems)
+
+
+def lineage_depth(summaries: list[dict[str, str]]) -> int:
+    """How many snapshots, from the current one back (summaries newest first), reach the newest
+    Flink commit (0: none in the chain). Expiry must keep at least these for a restore to find it."""
+    for i, summary in enumerate(summaries):
+        if summary.get(JOB_ID_KEY) and summary.get(CHECKPOINT_KEY) is not None:
+            return i + 1
+    return 0
+
+
+def history_cut(parent_id: int | None, parent_kept: bool, sequence_number: int | None, summary: dict[str, str]) -> bool:
+    """Whether the oldest snapshot of a walk had ancestors that were expired. Java Iceberg keeps the
+    expired parent's id (the walk stops at a missing snapshot); pyiceberg's expiry clears it, so a
+    snapshot without a parent is the table's first only when its sequence number is 1 (format v2)
+    or, without one, when it added everything the table holds."""
+    if parent_id is not None:
+        return not parent_kept
+    if sequence_number:
+        return sequence_number > 1
+    return summary.get("total-records", summary.get("added-records")) != summary.get("added-records")

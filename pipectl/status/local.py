@@ -12,7 +12,7 @@ from urllib.parse import quote
 from pipectl import kafka_admin
 from pipectl.config import Settings
 from pipectl.errors import PipectlError
-from pipectl.flink.job_state import ACTIVE_STATES, JOB_NAME, LIVE_STATES, latest_checkpoint
+from pipectl.flink.job_state import ACTIVE_STATES, JOB_NAME, LIVE_STATES, latest_checkpoint, root_exception
 from pipectl.flink.rest import FlinkRest
 from pipectl.stack import get_stack
 from pipectl.iceberg import load_table
@@ -226,6 +226,11 @@ def job_facts(rest: FlinkRest, jid: str) -> LocalJobFacts:
         tasks_running=sum((v.get("tasks") or {}).get("RUNNING", 0) for v in vertices),
         tasks_total=sum(v.get("parallelism", 0) for v in vertices),
     )
+    if job.state != "RUNNING":
+        try:
+            job.root_exception = root_exception(rest.exceptions(jid))
+        except PipectlError:
+            pass
     if job.state not in LIVE_STATES:
         return job
     restarting = timestamps.get("RESTARTING") or 0

@@ -114,10 +114,13 @@ class JobFacts(Facts):
 class LocalJobFacts(JobFacts):
     """The job as Flink's REST API describes it."""
 
+    OMIT_NONE = frozenset({"root_exception"})
+
     last_restart_age_s: float | None = None
     tasks_running: int | None = None
     tasks_total: int | None = None
     checkpoints_failed: int | None = None
+    root_exception: str | None = None  # the newest failure, when the job is not RUNNING
 
 
 @dataclass

@@ -96,8 +96,10 @@ def judge_local_flink(f: LocalFlinkFacts, *, interval_s: float, hints: Hints = L
     job = f.job
     if job is None:
         return DOWN, [f"job {JOB_NAME} is not running (never started on this cluster); {hints.start_job}"]
+    failure = getattr(job, "root_exception", None)
+    failed = f", failed with {failure}" if failure else ""
     if job.state in ENDED_STATES:
-        return DOWN, [f"job {JOB_NAME} is not running (last state {job.state}); {hints.start_job}"]
+        return DOWN, [f"job {JOB_NAME} is not running (last state {job.state}{failed}); {hints.start_job}"]
     problems: list[str] = []
     tm = f.taskmanager_process
     if tm and not tm.alive:
@@ -107,7 +109,7 @@ def judge_local_flink(f: LocalFlinkFacts, *, interval_s: float, hints: Hints = L
     running = job.state == "RUNNING"
     if not running:
         restarts = "?" if job.restarts is None else job.restarts
-        problems.append(f"job {JOB_NAME} is {job.state} (restarts: {restarts}); {hints.job_logs}")
+        problems.append(f"job {JOB_NAME} is {job.state} (restarts: {restarts}{failed}); {hints.job_logs}")
     elif job.tasks_total and (job.tasks_running or 0) < job.tasks_total:
         problems.append(
             f"{job.tasks_total - (job.tasks_running or 0)} of {job.tasks_total} tasks of {JOB_NAME} "

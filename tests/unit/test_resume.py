@@ -133,3 +133,104 @@ def test_stale_message_says_what_happened() -> None:
     msg = resume.stale_message(point(J1, 7, "savepoint"), [TableMark(ORDERS, J2, 15)])
     assert msg == ("savepoint 7 of job aaaaaaaa is older than what analytics.orders already holds "
                    "(checkpoint 15 of job bbbbbbbb is committed): resuming from it would store those records twice")
+
+
+# ------------------------------------------------------------------- what the sink's committer does on restore
+OP = "d" * 32
+META = "/w/analytics/orders/metadata"
+REJ_META = "/w/analytics/orders_rejected/metadata"
+
+
+def manifest(job: str, cid: int, folder: str = META) -> resume.Manifest:
+    return resume.Manifest(f"file:{folder}/{job}-{OP}-00000-0-{cid}-00001.avro", job, OP, cid)
+
+
+def flink(job: str, cid: int) -> dict[str, str]:
+    return {resume.JOB_ID_KEY: job, resume.CHECKPOINT_KEY: str(cid), "flink.operator-id": OP}
+
+
+REPLACE = {"operation": "replace"}
+
+
+@pytest.mark.parametrize(
+    "case, chain, manifests, present, problems",
+    [
+        ("lineage kept: the walk finds checkpoint 6, nothing to commit",
+         resume.Chain(ORDERS, META, [REPLACE, flink(J1, 6), flink(J1, 5)], truncated=True),
+         [manifest(J1, 6)], set(), []),
+        ("the issue's case: expiry left only maintenance's replace, the manifest is gone",
+         resume.Chain(ORDERS, META, [REPLACE], truncated=True), [manifest(J1, 6)], set(),
+         [f"{ORDERS} keeps no commit of job aaaaaaaa (its older snapshots were expired): the sink would commit "
+          f"checkpoint 6 again from a manifest that is gone ({J1}-{OP}-00000-0-6-00001.avro) and fail on every restart"]),
+        ("lineage lost, manifest still there: the rows could be stored twice",
+         resume.Chain(ORDERS, META, [REPLACE], truncated=True), [manifest(J1, 6)], {f"{META}/{J1}-{OP}-00000-0-6-00001.avro"},
+         [f"{ORDERS} keeps no commit of job aaaaaaaa (its older snapshots were expired): the sink would commit "
+          "checkpoint 6 again and could store those rows twice"]),
+        ("checkpoint 6 pending (not committed), its manifest there: committed once on restore",
+         resume.Chain(ORDERS, META, [flink(J1, 5)]), [manifest(J1, 6)], {f"{META}/{J1}-{OP}-00000-0-6-00001.avro"}, []),
+        ("pending checkpoint whose manifest was removed (orphan clean-up)",
+         resume.Chain(ORDERS, META, [flink(J1, 5)]), [manifest(J1, 6)], set(),
+         [f"{ORDERS} holds checkpoint 5 of job aaaaaaaa at most: the sink would commit checkpoint 6 again from a "
+          f"manifest that is gone ({J1}-{OP}-00000-0-6-00001.avro) and fail on every restart"]),
+        ("lineage lost but nothing in the state to commit: the restore commits nothing",
+         resume.Chain(ORDERS, META, [REPLACE], truncated=True), [], set(), []),
+        ("whole history kept, the job never committed: its pending checkpoint is committed once",
+         resume.Chain(ORDERS, META, [REPLACE, flink(J2, 9)], truncated=False), [manifest(J1, 3)],
+         {f"{META}/{J1}-{OP}-00000-0-3-00001.avro"}, []),
+        ("a manifest of the other table is not this table's",
+         resume.Chain(ORDERS, META, [REPLACE], truncated=True), [manifest(J1, 6, REJ_META)], set(), []),
+    ],
+)
+def test_committer_outlook(case, chain, manifests, present, problems) -> None:
+    got = resume.committer_problems(point(J1, 6, "savepoint"), [chain], manifests, lambda p: p in present)
+    assert got == problems, case
+
+
+def test_committer_outlook_for_a_savepoint_named_by_its_job_prefix() -> None:
+    chain = resume.Chain(ORDERS, META, [REPLACE], truncated=True)
+    got = resume.committer_problems(point(J1[:6], 6, "savepoint"), [chain], [manifest(J1, 6)], lambda p: False)
+    assert len(got) == 1 and "keeps no commit of job aaaaaa " in got[0]
+    assert resume.committer_message(point(J1[:6], 6, "savepoint"), got).startswith(
+        "cannot resume from savepoint 6 of job aaaaaa: analytics.orders keeps no commit")
+
+
+def test_manifests_named_in_a_point_s_files(tmp_path: Path) -> None:
+    sp = _metadata(tmp_path / f"savepoint-{J1[:6]}-0123456789ab", 6, 1)
+    path6 = f"file:/w/analytics/orders/metadata/{J1}-{OP}-00000-0-6-00004.avro".encode()
+    path5 = f"/w/analytics/orders_rejected/metadata/{J1}-{OP}-00000-0-5-00002.avro".encode()
+    # as Avro strings in the inline operator state: a zigzag varint length before each path
+    (sp / "_metadata").write_bytes((sp / "_metadata").read_bytes() + b"\x00\xf4\x01" + path6 + b"\x02\x00")
+    (sp / "op-state").write_bytes(b"\x9c\x01" + path5 + b"\x00" + path6)
+    found = resume.manifests_in(sp)
+    assert [(m.path, m.job_id, m.operator_id, m.checkpoint_id) for m in found] == [
+        (path5.decode(), J1, OP, 5), (path6.decode(), J1, OP, 6)]
+    assert found[1].folder == "/w/analytics/orders/metadata"
+
+
+@pytest.mark.parametrize(
+    "summaries, depth",
+    [
+        ([], 0),
+        ([REPLACE, REPLACE], 0),
+        ([flink(J1, 6)], 1),
+        ([REPLACE, flink(J1, 6), flink(J1, 5)], 2),
+        ([REPLACE, REPLACE, REPLACE, flink(J2, 1)], 4),
+    ],
+)
+def test_expiry_keeps_back_to_the_newest_flink_commit(summaries, depth) -> None:
+    assert resume.lineage_depth(summaries) == depth
+
+
+@pytest.mark.parametrize(
+    "parent, kept, seq, summary, cut",
+    [
+        (7, True, 3, {}, False),  # the parent is there: the walk goes on
+        (7, False, 3, {}, True),  # Java's expiry: the parent id points at an expired snapshot
+        (None, False, 1, {"added-records": "5", "total-records": "5"}, False),  # the table's first snapshot
+        (None, False, 4, {"added-records": "1", "total-records": "4"}, True),  # pyiceberg's expiry cleared the id
+        (None, False, 0, {"added-records": "5", "total-records": "5"}, False),  # format v1: totals decide
+        (None, False, 0, {"added-records": "1", "total-records": "4"}, True),
+    ],
+)
+def test_history_cut(parent, kept, seq, summary, cut) -> None:
+    assert resume.history_cut(parent, kept, seq, summary) is cut

@@ -1,0 +1,109 @@
+"""A job that fails while it starts: the root exception from Flink's exception history (the 1.20
+format), one line; `job start` cancels it and exits 4; `job status` and `status` name it."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipectl.errors import EXIT_UNHEALTHY, GaveUpError
+from pipectl.flink import jobs
+from pipectl.flink.job_state import innermost_exception, root_exception
+from pipectl.status.model import LocalFlinkFacts, LocalJobFacts
+from pipectl.status.rules import judge_local_flink
+
+MANIFEST = "file:/w/analytics/orders/metadata/aaaa-dddd-00000-0-6-00004.avro"
+TRACE = (
+    f"org.apache.iceberg.exceptions.NotFoundException: Failed to open input stream for file: {MANIFEST}\n"
+    "\tat org.apache.iceberg.hadoop.HadoopInputFile.newStream(HadoopInputFile.java:187)\n"
+    "\tat org.apache.iceberg.flink.sink.IcebergFilesCommitter.initializeState(IcebergFilesCommitter.java:190)\n"
+    f"Caused by: java.io.FileNotFoundException: File {MANIFEST} does not exist\n"
+    "\tat org.apache.hadoop.fs.RawLocalFileSystem.deprecatedGetFileStatus(RawLocalFileSystem.java:779)\n"
+    "\t... 17 more\n"
+)
+ROOT = f"java.io.FileNotFoundException: File {MANIFEST} does not exist"
+# GET /jobs/:id/exceptions of Flink 1.20 (JobExceptionsInfoWithHistory), newest entry not first
+EXCEPTIONS = {
+    "root-exception": TRACE,
+    "timestamp": 1700000009000,
+    "all-exceptions": [],
+    "truncated": False,
+    "exceptionHistory": {
+        "entries": [
+            {"exceptionName": "java.lang.IllegalStateException", "stacktrace": "java.lang.IllegalStateException: older",
+             "timestamp": 1700000001000, "taskName": "Writer (1/1)", "failureLabels": {}, "concurrentExceptions": []},
+            {"exceptionName": "org.apache.iceberg.exceptions.NotFoundException", "stacktrace": TRACE,
+             "timestamp": 1700000009000, "taskName": "IcebergFilesCommitter (1/1)", "failureLabels": {},
+             "concurrentExceptions": []},
+        ],
+        "truncated": False,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "doc, root",
+    [
+        (EXCEPTIONS, ROOT),
+        ({"root-exception": "java.lang.RuntimeException: boom\n\tat x.y(Z.java:1)", "exceptionHistory": {"entries": []}},
+         "java.lang.RuntimeException: boom"),
+        ({"exceptionHistory": {"entries": []}, "all-exceptions": []}, None),
+        ({}, None),
+    ],
+)
+def test_root_exception(doc, root) -> None:
+    assert root_exception(doc) == root
+
+
+def test_innermost_exception_is_one_line_and_bounded() -> None:
+    assert innermost_exception("no exception here\nsecond line") == "no exception here"
+    assert innermost_exception("java.lang.Error") == "java.lang.Error"
+    long = innermost_exception("java.lang.RuntimeException: " + "x" * 1000)
+    assert len(long) == 400 and long.endswith("…") and "\n" not in long
+
+
+class FakeRest:
+    """Flink's REST answers for one job that fails on start (the pure part of `job start`'s wait)."""
+
+    def __init__(self, state: str):
+        self.state = state
+        self.cancelled: list[str] = []
+
+    def job(self, job_id: str) -> dict:
+        return {"jid": job_id, "state": "CANCELED" if self.cancelled else self.state, "vertices": []}
+
+    def exceptions(self, job_id: str) -> dict:
+        return EXCEPTIONS
+
+    def cancel(self, job_id: str) -> None:
+        self.cancelled.append(job_id)
+
+
+@pytest.mark.parametrize("state", ["RESTARTING", "RUNNING", "FAILING"])
+def test_a_failing_start_is_cancelled_and_names_the_root_exception(state: str) -> None:
+    rest = FakeRest(state)
+    err = jobs._failed_start(rest, "f" * 32, state, None)  # type: ignore[arg-type]
+    assert rest.cancelled == ["f" * 32]
+    assert isinstance(err, GaveUpError) and err.exit_code == EXIT_UNHEALTHY
+    assert str(err) == f"job order_ingest failed while starting: {ROOT}"
+    assert err.hint == ("cancelled to end its restart loop, checkpoints and savepoints kept; "
+                        "the whole trace is in 'pipectl local logs jobmanager'")
+
+
+def test_a_failed_job_is_not_cancelled() -> None:
+    rest = FakeRest("FAILED")
+    err = jobs._failed_start(rest, "f" * 32, "FAILED", "java.lang.Error: x")  # type: ignore[arg-type]
+    assert rest.cancelled == [] and str(err) == "job order_ingest failed while starting: java.lang.Error: x"
+
+
+def test_status_names_the_root_exception() -> None:
+    job = LocalJobFacts(name="order_ingest", id="f" * 32, state="RESTARTING", restarts=7, root_exception=ROOT)
+    facts = LocalFlinkFacts(reachable=True, rest_url="http://127.0.0.1:8081", taskmanagers=1, job=job)
+    verdict, reasons = judge_local_flink(facts, interval_s=10)
+    assert verdict == "degraded"
+    assert reasons[0].startswith(f"job order_ingest is RESTARTING (restarts: 7, failed with {ROOT}); ")
+    job.state = "CANCELED"
+    verdict, reasons = judge_local_flink(facts, interval_s=10)
+    assert verdict == "down"
+    assert reasons[0].startswith(f"job order_ingest is not running (last state CANCELED, failed with {ROOT}); ")
+    assert job.to_dict()["root_exception"] == ROOT
+    assert "root_exception" not in LocalJobFacts(name="order_ingest").to_dict()
