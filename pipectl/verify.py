@@ -36,6 +36,8 @@ class VerifyReport:
     kafka_error: str | None = None  # why the topic side is missing (locally: Kafka did not answer)
     catalog: dict | None = None  # on AWS: table buckets -> namespaces -> tables
     expected_rows: int | None = None  # --expect-rows: the table must hold exactly this many
+    # the table's schemas, oldest first, with the columns each added (pipectl.iceberg_schema.history)
+    schema_history: list[dict] = field(default_factory=list)
 
     @property
     def complete(self) -> bool | None:
@@ -109,6 +111,8 @@ def build_report(table, name: str) -> VerifyReport:
         for day, count in zip(days["event_time_day"].to_pylist(), days["event_id_count"].to_pylist(), strict=True):
             partitions.append(PartitionCount(f"event_time_day={day}", count))
     counted = totals(table, snapshot)
+    from pipectl.iceberg_schema import history
+
     return VerifyReport(
         name,
         table.metadata.location,
@@ -120,6 +124,7 @@ def build_report(table, name: str) -> VerifyReport:
         last_commit_age_s(table),
         counted.data_files,
         counted.data_bytes,
+        schema_history=history(table),
     )
 
 

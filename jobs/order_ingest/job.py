@@ -85,6 +85,8 @@ def create_table_env(settings: JobSettings):
         # On Managed Flink checkpointing comes from the application configuration, not from code.
         config.set("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
         config.set("execution.checkpointing.mode", "EXACTLY_ONCE")
+        if os.environ.get("ALLOW_NON_RESTORED_STATE") == "true":  # `pipectl job upgrade --allow-non-restored-state`
+            config.set("execution.savepoint.ignore-unclaimed-state", "true")
         parallelism = os.environ.get("PARALLELISM")
         if parallelism:
             config.set("parallelism.default", parallelism)
