@@ -48,28 +48,55 @@ class SchemaChange:
         return asdict(self)
 
 
-def _job_settings(settings: Settings):
-    from jobs.order_ingest.settings import load_job_settings
-    from pipectl.flink.jobs import job_environment
-
-    return load_job_settings(job_environment(settings))
+# Run in a Python process whose `jobs` package is the release's (settings.project_dir), not the one this
+# pipectl was installed with: the new release's columns and rules decide.
+_PLAN = """
+import json, sys
+from jobs.order_ingest import statements
+from jobs.order_ingest.settings import load_job_settings
+request = json.load(sys.stdin)
+try:
+    sqls = statements.evolve_statements(load_job_settings(request["env"]), [tuple(c) for c in request["existing"]])
+    out = {"statements": sqls, "fields": [f[0] for f in statements.ORDERS_FIELDS]}
+except statements.SchemaChangeRefused as exc:
+    out = {"refused": str(exc)}
+print("SCHEMA_PLAN " + json.dumps(out))
+"""
 
 
 def plan_for_columns(settings: Settings, existing: list[tuple[str, str, bool]], schema_id: int | None) -> SchemaChange:
-    """The change from `existing` (name, Iceberg type, required) columns to the job's; raises SchemaRefused."""
-    from jobs.order_ingest import statements
+    """The change from `existing` (name, Iceberg type, required) columns to the columns of the job in
+    settings.project_dir, by its own rules; raises SchemaRefused."""
+    from pipectl.flink.jobs import job_environment
 
     name = f"{settings.pipeline.namespace}.{settings.pipeline.table}"
-    try:
-        sqls = statements.evolve_statements(_job_settings(settings), existing)
-    except statements.SchemaChangeRefused as exc:
+    request = json.dumps({"env": job_environment(settings), "existing": existing})
+    env = {"PYTHONPATH": str(settings.project_dir), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PLAN],
+        input=request,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=settings.project_dir,
+        timeout=60,
+    )
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("SCHEMA_PLAN ")), None)
+    if line is None:
+        raise PipectlError(
+            f"could not read the new job's columns from {settings.project_dir / 'jobs'}: "
+            + ((proc.stderr.strip().splitlines() or ["no output"])[-1])[:300],
+            hint="nothing was changed",
+        )
+    plan = json.loads(line[len("SCHEMA_PLAN ") :])
+    if "refused" in plan:
         raise SchemaRefused(
-            f"{name}: {exc}",
+            f"{name}: {plan['refused']}",
             hint="nothing was changed; an upgrade in place only adds optional columns (write a new table for anything else)",
-        ) from None
+        )
     have = {c[0] for c in existing}
-    add = [n for n, _, _ in statements.ORDERS_FIELDS if n not in have] if sqls else []
-    return SchemaChange(name, True, schema_id, add, sqls)
+    add = [n for n in plan["fields"] if n not in have] if plan["statements"] else []
+    return SchemaChange(name, True, schema_id, add, plan["statements"])
 
 
 def columns_of(table: Table) -> list[tuple[str, str, bool]]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -176,10 +177,11 @@ def _probe(settings: Settings, metadata: Path) -> dict:
     for line in proc.stdout.splitlines():
         if line.startswith("PLAN_PROBE "):
             return json.loads(line[len("PLAN_PROBE ") :])
-    tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip() and "WARN" not in ln][-3:]
+    lines = (proc.stderr + "\n" + proc.stdout).splitlines()
+    causes = [m.group(0) for ln in lines if (m := re.search(r"(JobConfigError|\w+(?:Exception|Error)): .*", ln))]
+    cause = causes[-1] if causes else next((ln for ln in reversed(lines) if ln.strip()), f"exit {proc.returncode}")
     raise PipectlError(
-        "could not build the new job's plan to check its state: "
-        + (" | ".join(tail)[-400:] or f"exit {proc.returncode}"),
+        "could not build the new job's plan to check its state: " + cause[:400],
         hint="nothing was stopped; run 'python jobs/order_ingest/job.py' to see the job's own error",
     )
 
@@ -192,7 +194,18 @@ def _latest_metadata(settings: Settings, job_id: str) -> Path:
             f"job {job_id[:8]} has not completed a checkpoint yet: its state cannot be checked",
             hint="wait for a checkpoint ('pipectl job status'), then run the upgrade again; nothing was stopped",
         )
-    return Path(str(path).removeprefix("file:").removeprefix("//")) / "_metadata"
+    metadata = Path(str(path).removeprefix("file:").removeprefix("//")) / "_metadata"
+    # a copy: the checkpoint folder goes when a newer checkpoint subsumes it (the probe takes a while);
+    # the metadata alone is what the check reads (state handles are not opened)
+    copy = settings.state_dir / "upgrade" / f"{job_id}-chk-{latest.get('id')}" / "_metadata"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(metadata, copy)
+    except OSError as exc:
+        raise PipectlError(
+            f"could not read {metadata}: {exc.strerror}", hint="run the upgrade again; nothing was stopped"
+        ) from None
+    return copy
 
 
 def _releases(settings: Settings) -> Path:

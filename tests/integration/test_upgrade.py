@@ -46,8 +46,12 @@ def old_release(tmp_path_factory) -> Path:
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
     new_jar = REPO / "target" / "pyflink-dependencies.jar"
     classes = root / "classes"
-    sources = sorted(str(p) for p in (root / "assembly/pyflink-dependencies/src/main/java").rglob("*.java"))
-    subprocess.run(["javac", "--release", "11", "-nowarn", "-cp", str(new_jar), "-d", str(classes), *sources], check=True)
+    sources = sorted(str(p) for p in (root / "assembly/pyflink-dependencies/src/main/java" / CLASSES).glob("*.java"))
+    import pyflink
+
+    flink_lib = Path(pyflink.__file__).parent / "lib" / "*"  # Flink's table API (provided, not in the jar)
+    subprocess.run(["javac", "--release", "11", "-nowarn", "-cp", f"{new_jar}:{flink_lib}", "-d", str(classes), *sources],
+                   check=True)
     (root / "target").mkdir()
     with zipfile.ZipFile(new_jar) as src, zipfile.ZipFile(root / "target" / new_jar.name, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
