@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import time
 import zipfile
@@ -139,27 +140,34 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     _wait_stored(warehouse, 2000)
     old_job = _job(env_old)["job_id"]
 
-    # both versions while the job is upgraded
-    during = _produce(env_new, "--rate", "60", "--count", "3000", "--seed", "2", "--schema-version-mix", "0.5",
-                      "--malformed-ratio", "0.02")
+    # both versions while the job is upgraded: the producer runs until the upgrade is over
+    during = _produce(env_new, "--rate", "40", "--seed", "2", "--schema-version-mix", "0.5", "--malformed-ratio", "0.02")
     time.sleep(5)
     up = run_pipectl(env_new, "job", "upgrade", "--skip-build", "--previous", str(old_release), "--output", "json",
                      timeout=900)
+    time.sleep(10)
+    during.send_signal(signal.SIGINT)
+    out, err = during.communicate(timeout=120)
     assert up.returncode == 0, up.stderr[-4000:]
+    sent_during = json.loads(out)
+    assert sent_during["failed"] == 0 and sent_during["acked"] == sent_during["sent"] > 0, err[-2000:]
     report = json.loads(up.stdout)
     assert report["old_job_id"] == old_job and report["new_job_id"] not in (None, old_job)
     assert report["path"] in ("state", "offsets"), report
     assert report["schema"]["add"] == ["discount_amount", "coupon_code"]
     history = report["verify"]["schema_history"]
     assert [h["columns"] for h in history] == [20, 22] and history[1]["added"] == ["discount_amount", "coupon_code"]
-    assert _acked(during) == 3000
 
     # version 2 after
-    assert _acked(_produce(env_new, "--rate", "400", "--count", "2000", "--seed", "3", "--schema-version", "2",
-                           "--malformed-ratio", "0.02")) == 2000
+    after = _produce(env_new, "--rate", "400", "--count", "2000", "--seed", "3", "--schema-version", "2",
+                     "--malformed-ratio", "0.02")
+    out, err = after.communicate(timeout=600)
+    assert after.returncode == 0, err[-2000:]
+    valid_after = json.loads(out)["valid"]
+    total = 2000 + sent_during["acked"] + 2000
     records = _topic_records()
-    assert len(records) == 7000
-    orders, rejected = _wait_stored(warehouse, 7000)
+    assert len(records) == total
+    orders, rejected = _wait_stored(warehouse, total)
 
     # 0 lost, 0 doubled: every record once, in one of the two tables
     keys = Counter((r["kafka_partition"], r["kafka_offset"]) for r in orders + rejected)
@@ -203,7 +211,8 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     # the switch is one point per partition: every v2 event the old job quarantined came before every one stored
     for partition, offsets in v2_rejected_by_old.items():
         assert max(offsets) < min(v2_stored.get(partition, [1 << 62])), partition
-    assert counts["v2 stored"] >= 2000 and counts["v1"] >= 2000 and counts["malformed"] > 50, counts
+    # both versions during: some version 2 events sent during the upgrade were stored by the new job
+    assert counts["v2 stored"] > valid_after and counts["v1"] > 1900 and counts["malformed"] > 40, counts
     print(f"upgrade path {report['path']}: {dict(counts)}")
 
     # an incompatible upgrade is refused before anything changes; the job runs on, unchanged
@@ -243,7 +252,7 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     assert back["state"] == "RUNNING" and back["job_id"] != running
     # and it carries on exactly once
     assert _acked(_produce(env_new, "--rate", "400", "--count", "500", "--seed", "4", "--schema-version", "2")) == 500
-    orders, rejected = _wait_stored(warehouse, 7500)
+    orders, rejected = _wait_stored(warehouse, total + 500)
     keys = Counter((r["kafka_partition"], r["kafka_offset"]) for r in orders + rejected)
-    assert len(keys) == 7500 and max(keys.values()) == 1
+    assert len(keys) == total + 500 and max(keys.values()) == 1
     assert run_pipectl(env_new, "job", "stop").returncode == 0
