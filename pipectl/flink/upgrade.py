@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ class UpgradeReport:
     warnings: list[str] = field(default_factory=list)
     verify: dict | None = None
     message: str = ""
+    # seconds: the checks before the stop (build excluded); from the stop until the new job was healthy
+    check_s: float | None = None
+    switch_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -314,6 +318,7 @@ def upgrade(
             f"{settings.dependency_jar} is missing", hint="build it with 'make build' (or drop --skip-build)"
         )
 
+    checks_began = time.monotonic()
     # 2. the tables (pyiceberg; changes nothing)
     reporter.step("checking the tables against the new job's columns")
     change = iceberg_schema.check(settings)
@@ -345,6 +350,8 @@ def upgrade(
         reporter.warn(note)
 
     # 4. stop with a savepoint
+    stop_began = time.monotonic()
+    report.check_s = round(stop_began - checks_began, 1)
     stopped = jobs.stop(settings, reporter=reporter)
     report.savepoint = stopped.savepoint
     if not stopped.savepoint:
@@ -367,6 +374,7 @@ def upgrade(
         _rollback(settings, report, exc, rollback_to, reporter)
         raise AssertionError("unreachable") from None  # _rollback always raises
 
+    report.switch_s = round(time.monotonic() - stop_began, 1)
     report.release = str(_keep_release(settings, report.new_job_id or "", settings))
     reporter.done(f"order_ingest upgraded: {old_id[:8]} -> {(report.new_job_id or '')[:8]} ({_path_words(check.path)})")
 

@@ -213,7 +213,8 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
         assert max(offsets) < min(v2_stored.get(partition, [1 << 62])), partition
     # both versions during: some version 2 events sent during the upgrade were stored by the new job
     assert counts["v2 stored"] > valid_after and counts["v1"] > 1900 and counts["malformed"] > 40, counts
-    print(f"upgrade path {report['path']}: {dict(counts)}")
+    print(f"upgrade path {report['path']}: {dict(counts)}; checks {report['check_s']} s, "
+          f"stop to healthy {report['switch_s']} s")
 
     # an incompatible upgrade is refused before anything changes; the job runs on, unchanged
     running = _job(env_new)["job_id"]

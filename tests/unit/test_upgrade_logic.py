@@ -141,3 +141,30 @@ def test_restore_schema_writes_one_metadata_version(settings):
     assert written["metadata-log"][-1]["metadata-file"] == Path(meta / "v3.metadata.json").resolve().as_uri()
     assert restore_schema(settings, 0) is False  # already current: nothing written
     assert not (meta / "v5.metadata.json").exists()
+
+
+def test_the_upgrade_report_in_text():
+    from rich.console import Console
+
+    from pipectl.cli.render import upgrade_report
+    from pipectl.flink.upgrade import StateCheck, UpgradeReport
+
+    report = UpgradeReport(
+        "a" * 32, "b" * 32, PATH_STATE, "/sp/savepoint-aaaaaa-1",
+        StateCheck("/m", PATH_STATE, ["c" * 32], [], "every operator state maps to the new job: restored from the savepoint"),
+        {"table": "analytics.orders", "add": ["discount_amount", "coupon_code"]},
+        message="upgraded in place (state restored from the savepoint)", check_s=61.2, switch_s=48.0,
+    )
+    console = Console(record=True, width=200)
+    upgrade_report(console, report)
+    lines = [ln.rstrip() for ln in console.export_text().splitlines()]
+    assert lines == [
+        "job upgrade",
+        " old job       " + "a" * 32,
+        " new job       " + "b" * 32,
+        " path          upgraded in place (state restored from the savepoint)",
+        " state check   every operator state maps to the new job: restored from the savepoint",
+        " savepoint     /sp/savepoint-aaaaaa-1",
+        " timing        checks 61 s before the stop; stop to healthy 48 s",
+        " table schema  added discount_amount, coupon_code",
+    ]
