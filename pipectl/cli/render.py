@@ -143,7 +143,9 @@ def upgrade_report(console: Console, report) -> None:
         table.add_row("state check", report.state.message)
     table.add_row("savepoint", report.savepoint or "-")
     if report.switch_s is not None:
-        table.add_row("timing", f"checks {report.check_s:.0f} s before the stop; stop to healthy {report.switch_s:.0f} s")
+        table.add_row(
+            "timing", f"checks {report.check_s:.0f} s before the stop; stop to healthy {report.switch_s:.0f} s"
+        )
     schema = report.schema or {}
     table.add_row("table schema", ("added " + ", ".join(schema["add"])) if schema.get("add") else "unchanged")
     for w in report.warnings:
