@@ -37,6 +37,8 @@ class VerifyReport:
     catalog: dict | None = None  # on AWS: table buckets -> namespaces -> tables
     expected_rows: int | None = None  # --expect-rows: the table must hold exactly this many
     engine: str = ""  # how the rows were counted: direct (DuckDB over the Parquet files) or stream (pyiceberg)
+    # the table's schemas, oldest first, with the columns each added (pipectl.iceberg_schema.history)
+    schema_history: list[dict] = field(default_factory=list)
 
     @property
     def complete(self) -> bool | None:
@@ -102,6 +104,8 @@ def build_report(table, name: str) -> VerifyReport:
     counted_ids = tablecount.count_ids(table, snapshot)  # bounded memory, whatever the table's size
     partitions = [PartitionCount(f"event_time_day={day}", rows) for day, rows in counted_ids.per_day]
     counted = totals(table, snapshot)
+    from pipectl.iceberg_schema import history
+
     return VerifyReport(
         name,
         table.metadata.location,
@@ -114,6 +118,7 @@ def build_report(table, name: str) -> VerifyReport:
         counted.data_files,
         counted.data_bytes,
         engine=counted_ids.engine,
+        schema_history=history(table),
     )
 
 

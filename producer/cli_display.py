@@ -138,6 +138,8 @@ def summary_lines(s: ProduceSummary) -> list[str]:
     lines.append(
         f"  valid {s.valid:,}   malformed {s.malformed:,}" + (f" ({kinds})" if kinds else "") + f"   late {s.late:,}"
     )
+    if set(s.schema_versions) - {"1"}:  # only when version 2 was asked for: version 1 output stays as it was
+        lines.append("  schema versions " + ", ".join(f"v{k} {v:,}" for k, v in sorted(s.schema_versions.items())))
     lines.append(f"  rate {_rate(s.rate_achieved)} (target {_rate(s.rate_target)}) over {s.elapsed_s:.2f}s")
     if s.first_error:
         lines.append(f"  first error: {s.first_error}")

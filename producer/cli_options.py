@@ -63,6 +63,21 @@ _OPTIONS: list[tuple[str, tuple[str, ...], Any, str, Optional[str]]] = [
         "event_time not a timestamp, total_amount not a number, items not an array.",
         "R",
     ),
+    (
+        "schema_version",
+        ("--schema-version",),
+        None,
+        "Contract version of the events: 1 (default) or 2 (adds discount_amount and coupon_code; "
+        "total_amount = sum of the lines - discount_amount).",
+        "1|2",
+    ),
+    (
+        "schema_version_mix",
+        ("--schema-version-mix",),
+        None,
+        "Instead of --schema-version: the share of events (0-1) that are version 2, the rest version 1.",
+        "R",
+    ),
     ("stdout", ("--stdout",), False, "Write the events as JSON lines to stdout instead of sending them.", None),
     ("dry_run", ("--dry-run",), False, "Show a few events (see --sample) and exit; sends nothing.", None),
     ("sample", ("--sample",), None, "How many events --dry-run shows (default 5).", "N"),

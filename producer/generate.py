@@ -1,4 +1,4 @@
-"""Realistic, reproducible orders.created.v1 events.
+"""Realistic, reproducible orders.created.v1 events, contract version 1 or 2.
 
 A seeded pool of customers, addresses and products is made once with Faker; each order then
 only draws from that pool with one `random.Random`, so generation is cheap (no Faker call per
@@ -12,6 +12,12 @@ Realism, roughly: ~2,000 customers whose order counts follow a long tail (repeat
 in seven countries with their own currency; 90 % of orders ship to the customer's home
 address; 1-8 lines per order (most have 1-2), quantities mostly 1; ~400 products with
 log-normally spread prices ending in .99/.49/.95/.00.
+
+Contract version 2 (producer/contract/orders.created.v2.schema.json) adds an optional discount and
+coupon code; the total becomes the sum of the lines minus the discount. Version 2 draws come from
+random generators of their own (which events are version 2, and their discounts), so version 1
+output is byte-identical to what it always was, and a version 2 event has the same ids, customer and
+lines as the version 1 event the same seed gives at that position.
 
 Over 400 lines on purpose: the pools, the JSON fragments and the hot loop that combines them
 are one piece of tuned code (docs/benchmarks.md); split, the fragments' layout would be shared
@@ -62,6 +68,12 @@ MALFORMED_KINDS = (
     "bad_total_amount",  # total_amount is a non-numeric string
     "items_not_array",
 )
+# Version 2 events are malformed in the version 1 ways or by breaking a version 2 rule.
+MALFORMED_KINDS_V2 = (*MALFORMED_KINDS, "total_not_items_minus_discount", "bad_discount_amount")
+SCHEMA_VERSIONS = (1, 2)
+# coupon code, percent off (0: a fixed amount), fixed cents off; share of version 2 orders
+COUPONS = (("WELCOME5", 0, 500, 8), ("SAVE10", 10, 0, 12), ("WINTER15", 15, 0, 6), ("FREESHIP", 0, 499, 9))
+NO_COUPON_SHARE = 0.65
 _BAD_TIMES = ("yesterday", "27/11/2026 09:30:00", "not-a-timestamp", "2026-13-45T25:61:00Z")
 _BAD_AMOUNTS = ("twelve euros", "12,34 EUR", "N/A", "")
 
@@ -133,6 +145,7 @@ _FAST_FORMAT = (
     '"event_time":"%s.%03dZ","order_id":"%s","customer":%s,"items":[%s],"item_count":%d,'
     '"total_amount":%d.%02d,"currency":"%s","payment_method":"%s","channel":"%s"}'
 )
+_V2_TAIL = ',"discount_amount":%d.%02d,"coupon_code":%s}'
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 _TABLE_SIZE = 1000
@@ -334,6 +347,8 @@ class Counters:
     malformed: int = 0
     late: int = 0
     malformed_kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MALFORMED_KINDS, 0))
+    # records per contract version (valid and malformed)
+    versions: dict[int, int] = field(default_factory=lambda: dict.fromkeys(SCHEMA_VERSIONS, 0))
 
 
 class OrderGenerator:
@@ -348,9 +363,15 @@ class OrderGenerator:
         late_ratio: float = 0.0,
         max_lateness_ms: int = 600_000,
         malformed_ratio: float = 0.0,
+        schema_version: int = 1,
+        v2_share: float | None = None,
     ):
+        """`schema_version`: the contract version of every event; `v2_share` (0-1): instead, that share
+        of the events is version 2 and the rest version 1 (drawn per event from the seed)."""
         if key not in ("customer_id", "order_id", "none"):
             raise ValueError(f"unknown key {key!r}")
+        if schema_version not in SCHEMA_VERSIONS:
+            raise ValueError(f"unknown schema version {schema_version!r}")
         self.pools = pools_for(seed)
         self.rng = random.Random(f"events:{seed}")
         self.key = key
@@ -361,6 +382,28 @@ class OrderGenerator:
         self.counters = Counters()
         self._sec = -1
         self._sec_text = ""
+        self.schema_version = schema_version
+        self.v2_share = v2_share
+        self._mix_rng = random.Random(f"versions:{seed}")
+        self._v2_rng = random.Random(f"v2:{seed}")
+        self._coupon_cum = list(accumulate(c[3] for c in COUPONS))
+
+    # -- contract version 2 ----------------------------------------------------------------
+    def _next_version(self) -> int:
+        if self.v2_share is None:
+            return self.schema_version
+        return 2 if self._mix_rng.random() < self.v2_share else 1
+
+    def _discount(self, total_cents: int) -> tuple[int, str | None]:
+        """(discount in cents, coupon code or None) of a version 2 order worth `total_cents`."""
+        rng = self._v2_rng
+        if rng.random() < NO_COUPON_SHARE:
+            return 0, None
+        code, percent, fixed, _ = COUPONS[bisect_right(self._coupon_cum, rng.random() * self._coupon_cum[-1])]
+        cents = total_cents * percent // 100 if percent else fixed
+        if cents >= total_cents:  # never a free order: the total stays > 0
+            return 0, None
+        return cents, code
 
     # -- parts ---------------------------------------------------------------------------
     def _time_text(self, ms: int) -> str:
@@ -409,14 +452,15 @@ class OrderGenerator:
         ms, late = self._event_ms(random_)
         return event_id, order_id, customer, address, lines, payment, channel, ms, late
 
-    def _as_dict(self, order: tuple) -> dict[str, Any]:
+    def _as_dict(self, order: tuple, version: int = 1) -> dict[str, Any]:
         event_id, order_id, customer, address, lines, payment, channel, ms, _ = order
         products = self.pools.products
         total = sum(products[i].price_cents * q for i, q in lines)
-        return {
+        discount, coupon = self._discount(total) if version == 2 else (0, None)
+        event = {
             "event_id": event_id,
             "event_type": "order.created",
-            "schema_version": 1,
+            "schema_version": version,
             "event_time": self._time_text(ms),
             "order_id": order_id,
             "customer": customer.to_dict(),
@@ -431,15 +475,20 @@ class OrderGenerator:
                 for i, q in lines
             ],
             "item_count": len(lines),
-            "total_amount": total / 100,
+            "total_amount": (total - discount) / 100,
             "currency": customer.currency,
             "payment_method": payment,
             "channel": channel,
         }
+        if version == 2:
+            event["discount_amount"] = discount / 100
+            event["coupon_code"] = coupon
+        return event
 
-    def _malform(self, text: str) -> str:
-        kind = MALFORMED_KINDS[int(self.rng.random() * len(MALFORMED_KINDS))]
-        self.counters.malformed_kinds[kind] += 1
+    def _malform(self, text: str, version: int = 1) -> str:
+        kinds = MALFORMED_KINDS if version == 1 else MALFORMED_KINDS_V2
+        kind = kinds[int(self.rng.random() * len(kinds))]
+        self.counters.malformed_kinds[kind] = self.counters.malformed_kinds.get(kind, 0) + 1
         if kind == "not_json":
             # Cut the record short: an unclosed object is never valid JSON.
             return text[: 20 + int(self.rng.random() * (len(text) - 40))]
@@ -452,6 +501,10 @@ class OrderGenerator:
             event["event_time"] = self.rng.choice(_BAD_TIMES)
         elif kind == "bad_total_amount":
             event["total_amount"] = self.rng.choice(_BAD_AMOUNTS)
+        elif kind == "total_not_items_minus_discount":  # version 2: the discount is not taken off
+            event["total_amount"] = round(event["total_amount"] + event["discount_amount"] + 1, 2)
+        elif kind == "bad_discount_amount":  # version 2: a negative discount
+            event["discount_amount"] = -1.5
         else:  # items_not_array
             event["items"] = event["items"][0] if self.rng.random() < 0.5 else "see attachment"
         return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
@@ -496,6 +549,10 @@ class OrderGenerator:
         payment = _PAYMENT_TABLE[int(random_() * _TABLE_SIZE)]
         channel = _CHANNEL_TABLE[int(random_() * _TABLE_SIZE)]
         ms, late = self._event_ms(random_)
+        version = self._next_version() if self.v2_share is not None or self.schema_version != 1 else 1
+        if version == 2:
+            discount, coupon = self._discount(total)
+            total -= discount
         sec, milli = divmod(ms, 1000)
         if sec != self._sec:
             self._sec = sec
@@ -518,9 +575,16 @@ class OrderGenerator:
             payment,
             channel,
         )
+        if version == 2:
+            text = text.replace('"schema_version":1,', '"schema_version":2,', 1)[:-1] + _V2_TAIL % (
+                discount // 100,
+                discount % 100,
+                '"%s"' % coupon if coupon else "null",
+            )
         counters = self.counters
+        counters.versions[version] += 1
         if self.malformed_ratio and random_() < self.malformed_ratio:
-            text = self._malform(text)
+            text = self._malform(text, version)
             counters.malformed += 1
         else:
             counters.valid += 1
@@ -534,10 +598,12 @@ class OrderGenerator:
     def next_event(self) -> dict[str, Any]:
         """The next valid event as a dict (same draws as next_record; ignores malformed_ratio)."""
         order = self._order()
+        version = self._next_version()
         self.counters.valid += 1
+        self.counters.versions[version] += 1
         if order[8]:
             self.counters.late += 1
-        return self._as_dict(order)
+        return self._as_dict(order, version)
 
     def records(self, n: int) -> list[tuple[bytes | None, bytes]]:
         return [self.next_record() for _ in range(n)]

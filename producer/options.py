@@ -41,6 +41,8 @@ class ProduceConfig:
     late_ratio: float = 0.0
     max_lateness_s: float = 600.0
     malformed_ratio: float = 0.0
+    schema_version: int = 1  # the contract version of every event ...
+    v2_share: float | None = None  # ... or this share of version 2 events, the rest version 1
     stdout: bool = False
     dry_run: bool = False
     sample: int = 5
@@ -72,6 +74,8 @@ class RawOptions:
     late_ratio: str = "0"
     max_lateness: str = "10m"
     malformed_ratio: str = "0"
+    schema_version: str | None = None
+    schema_version_mix: str | None = None
     stdout: bool = False
     dry_run: bool = False
     sample: str | None = None
@@ -183,6 +187,19 @@ def build_config(
         start_ms = parse_time(SEEDED_START)
     late_ratio = parse_ratio(raw.late_ratio, "--late-ratio")
     malformed_ratio = parse_ratio(raw.malformed_ratio, "--malformed-ratio")
+    if raw.schema_version is not None and raw.schema_version_mix is not None:
+        raise UsageError(
+            "--schema-version and --schema-version-mix cannot be combined",
+            hint="--schema-version-mix R sends a share R of version 2 events and the rest as version 1",
+        )
+    schema_version = 1
+    if raw.schema_version is not None:
+        if raw.schema_version.strip() not in ("1", "2"):
+            raise UsageError(f"--schema-version must be 1 or 2, got {raw.schema_version!r}")
+        schema_version = int(raw.schema_version)
+    v2_share = (
+        parse_ratio(raw.schema_version_mix, "--schema-version-mix") if raw.schema_version_mix is not None else None
+    )
     max_lateness = parse_duration(raw.max_lateness, "--max-lateness")
     if max_lateness < 0.002:
         raise UsageError(f"--max-lateness must be at least 2ms, got {raw.max_lateness!r}")
@@ -207,6 +224,8 @@ def build_config(
         late_ratio=late_ratio,
         max_lateness_s=max_lateness,
         malformed_ratio=malformed_ratio,
+        schema_version=schema_version,
+        v2_share=v2_share,
         stdout=raw.stdout,
         dry_run=raw.dry_run,
         sample=sample,

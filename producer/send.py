@@ -87,6 +87,7 @@ class ProduceSummary:
     malformed: int = 0
     late: int = 0
     malformed_kinds: dict[str, int] = field(default_factory=dict)
+    schema_versions: dict[str, int] = field(default_factory=dict)  # records per contract version
     elapsed_s: float = 0.0  # sending, from the first event to the last
     flush_s: float = 0.0
     rate_achieved: float = 0.0
@@ -122,6 +123,7 @@ class ProduceSummary:
             "valid": self.valid,
             "malformed": self.malformed,
             "malformed_kinds": dict(self.malformed_kinds),
+            "schema_versions": dict(self.schema_versions),
             "late": self.late,
             "elapsed_s": round(self.elapsed_s, 3),
             "flush_s": round(self.flush_s, 3),
@@ -160,6 +162,8 @@ def make_generator(config: ProduceConfig) -> OrderGenerator:
         late_ratio=config.late_ratio,
         max_lateness_ms=int(config.max_lateness_s * 1000),
         malformed_ratio=config.malformed_ratio,
+        schema_version=config.schema_version,
+        v2_share=config.v2_share,
     )
 
 
@@ -298,6 +302,7 @@ def produce(
         summary.malformed = gen.counters.malformed
         summary.late = gen.counters.late
         summary.malformed_kinds = {k: v for k, v in gen.counters.malformed_kinds.items() if v}
+        summary.schema_versions = {str(k): v for k, v in gen.counters.versions.items() if v}
         sink.close()
     return summary
 

@@ -32,7 +32,15 @@ from jobs.order_ingest.settings import (
     read_application_properties,
 )
 
-__all__ = ["build_statement_set", "is_aws_environment", "main", "register_classified_view", "resolve_settings"]
+__all__ = [
+    "build_statement_set",
+    "evolve_tables",
+    "is_aws_environment",
+    "main",
+    "register_classified_view",
+    "resolve_settings",
+    "table_columns",
+]
 
 DEFAULT_JAR = Path(__file__).resolve().parents[2] / "target" / "pyflink-dependencies.jar"
 
@@ -77,6 +85,8 @@ def create_table_env(settings: JobSettings):
         # On Managed Flink checkpointing comes from the application configuration, not from code.
         config.set("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
         config.set("execution.checkpointing.mode", "EXACTLY_ONCE")
+        if os.environ.get("ALLOW_NON_RESTORED_STATE") == "true":  # `pipectl job upgrade --allow-non-restored-state`
+            config.set("execution.savepoint.ignore-unclaimed-state", "true")
         parallelism = os.environ.get("PARALLELISM")
         if parallelism:
             config.set("parallelism.default", parallelism)
@@ -87,6 +97,25 @@ def register_classified_view(t_env) -> None:
     """The view both inserts read, registered as one Table so that they share its Correlate: the
     classification function runs once per record (see statements.classified_select)."""
     t_env.create_temporary_view(statements.CLASSIFIED, t_env.sql_query(statements.classified_select()))
+
+
+def table_columns(t_env, settings: JobSettings) -> list[tuple[str, str, bool]]:
+    """The orders table's columns as the catalog has them: (name, Iceberg type, required)."""
+    with t_env.execute_sql(f"DESCRIBE {statements.qualified(settings, settings.table)}").collect() as rows:
+        return [(row[0], statements.iceberg_type(row[1]), not row[2]) for row in rows]
+
+
+def evolve_tables(t_env, settings: JobSettings) -> list[str]:
+    """Give the orders table the job's columns through Iceberg schema evolution (new optional columns
+    only; idempotent): the ALTER TABLE statements run, none when the table has them all. A change that
+    is not additive fails with a JobConfigError naming the column and the rule, before anything changes."""
+    try:
+        changes = statements.evolve_statements(settings, table_columns(t_env, settings))
+    except statements.SchemaChangeRefused as exc:
+        raise JobConfigError(f"{statements.qualified(settings, settings.table)}: {exc}") from None
+    for sql in changes:
+        t_env.execute_sql(sql)
+    return changes
 
 
 def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
@@ -100,6 +129,8 @@ def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
         ddl, inserts = statements.bench_statements(settings, sink)
     for sql in ddl:
         t_env.execute_sql(sql)
+    if sink == "iceberg":  # a table made by an older release gains the columns this one writes
+        evolve_tables(t_env, settings)
     if sink in ("iceberg", "blackhole"):
         register_classified_view(t_env)
     stmt_set = t_env.create_statement_set()
@@ -124,9 +155,24 @@ def main(wait: bool | None = None):
     return result
 
 
+def evolve_only() -> list[str]:
+    """Create the catalog, database and tables if needed and evolve the orders table; no job is run
+    (`python jobs/order_ingest/job.py --evolve-tables`, what `pipectl job upgrade` runs)."""
+    settings = resolve_settings()
+    t_env = create_table_env(settings)
+    for sql in statements.setup_statements(settings)[: 1 + len(statements.create_tables(settings))]:
+        t_env.execute_sql(sql)
+    return evolve_tables(t_env, settings)
+
+
 if __name__ == "__main__":
     try:
-        main()
+        if sys.argv[1:] == ["--evolve-tables"]:
+            import json
+
+            print(json.dumps({"evolved": evolve_only()}))
+        else:
+            main()
     except JobConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -112,26 +112,41 @@ VALID = "`reject_reason` IS NULL"
 REJECTED = "COALESCE(`reject_reason`, '') <> ''"  # = IS NOT NULL (a reason is never empty), see above
 
 
-ORDERS_COLUMNS = """  `event_id` STRING NOT NULL,
-  `event_type` STRING,
-  `schema_version` INT,
-  `order_id` STRING,
-  `customer_id` STRING,
-  `customer_name` STRING,
-  `customer_email` STRING,
-  `ship_city` STRING,
-  `ship_country` STRING,
-  `items` STRING,
-  `item_count` INT,
-  `total_amount` DECIMAL(12, 2),
-  `currency` STRING,
-  `payment_method` STRING,
-  `channel` STRING,
-  `event_time` TIMESTAMP(3),
-  `event_time_day` DATE,
-  `kafka_partition` INT,
-  `kafka_offset` BIGINT,
-  `ingest_time` TIMESTAMP(3)"""
+# The columns of <namespace>.<table>: (name, Flink SQL type, NOT NULL). The table only ever gains optional
+# columns at the end (Iceberg schema evolution, see evolve_statements): old rows read them as NULL.
+ORDERS_FIELDS: tuple[tuple[str, str, bool], ...] = (
+    ("event_id", "STRING", True),
+    ("event_type", "STRING", False),
+    ("schema_version", "INT", False),
+    ("order_id", "STRING", False),
+    ("customer_id", "STRING", False),
+    ("customer_name", "STRING", False),
+    ("customer_email", "STRING", False),
+    ("ship_city", "STRING", False),
+    ("ship_country", "STRING", False),
+    ("items", "STRING", False),
+    ("item_count", "INT", False),
+    ("total_amount", "DECIMAL(12, 2)", False),
+    ("currency", "STRING", False),
+    ("payment_method", "STRING", False),
+    ("channel", "STRING", False),
+    ("event_time", "TIMESTAMP(3)", False),
+    ("event_time_day", "DATE", False),
+    ("kafka_partition", "INT", False),
+    ("kafka_offset", "BIGINT", False),
+    ("ingest_time", "TIMESTAMP(3)", False),
+    # contract version 2 (NULL for version 1 events and for rows written before the table gained them)
+    ("discount_amount", "DECIMAL(12, 2)", False),
+    ("coupon_code", "STRING", False),
+)
+V2_COLUMNS = ("discount_amount", "coupon_code")
+
+
+def _columns(fields) -> str:
+    return ",\n".join(f"  `{name}` {sql_type}{' NOT NULL' if required else ''}" for name, sql_type, required in fields)
+
+
+ORDERS_COLUMNS = _columns(ORDERS_FIELDS)
 
 REJECTED_COLUMNS = """  `raw` STRING,
   `reason` STRING,
@@ -172,13 +187,96 @@ SELECT_VALID = f"""SELECT
   CAST(`event_time` AS DATE),
   `kafka_partition`,
   `kafka_offset`,
-  {_NOW}
+  {_NOW},
+  `discount_amount`,
+  `coupon_code`
 FROM {CLASSIFIED}
 WHERE {VALID}"""
 
 SELECT_REJECTED = f"""SELECT `raw`, `reject_reason`, `kafka_partition`, `kafka_offset`, {_NOW}, CAST({_NOW} AS DATE)
 FROM {CLASSIFIED}
 WHERE {REJECTED}"""
+
+
+class SchemaChangeRefused(ValueError):
+    """The table's columns cannot become the job's by adding optional columns. The message is one line
+    that names the column and the rule."""
+
+
+# Type promotions Iceberg's schema evolution allows (everything else is refused by Iceberg itself).
+_ICEBERG_PROMOTIONS = {("int", "long"), ("float", "double")}
+
+
+def iceberg_type(sql_type: str) -> str:
+    """The Iceberg type of a Flink SQL type as the Iceberg Flink catalog maps it ('decimal(12,2)', 'timestamp',
+    'string', ...): the one vocabulary in which the job's columns and a table's columns are compared."""
+    t = sql_type.upper().replace(" NOT NULL", "").replace(" ", "")
+    if t.startswith(("VARCHAR", "CHAR")) or t == "STRING":
+        return "string"
+    if t.startswith("DECIMAL"):
+        return t.lower()
+    if t.startswith("TIMESTAMP_LTZ") or "WITHLOCALTIMEZONE" in t:
+        return "timestamptz"
+    if t.startswith("TIMESTAMP"):
+        return "timestamp"
+    return {
+        "INT": "int",
+        "INTEGER": "int",
+        "BIGINT": "long",
+        "SMALLINT": "int",
+        "TINYINT": "int",
+        "FLOAT": "float",
+        "DOUBLE": "double",
+        "BOOLEAN": "boolean",
+        "DATE": "date",
+        "BYTES": "binary",
+    }.get(t, t.lower())
+
+
+def _type_rule(name: str, old: str, new: str) -> str:
+    if (old, new) in _ICEBERG_PROMOTIONS or (
+        old.startswith("decimal(") and new.startswith("decimal(") and old.split(",")[1] == new.split(",")[1]
+    ):
+        return (
+            f"column {name} would change type from {old} to {new}: Iceberg allows this promotion, but "
+            "an upgrade in place only adds optional columns"
+        )
+    return (
+        f"column {name} would change type from {old} to {new}: Iceberg allows only int->long, "
+        "float->double and a wider decimal precision"
+    )
+
+
+def evolve_statements(s: JobSettings, existing: list[tuple[str, str, bool]]) -> list[str]:
+    """ALTER TABLE statements that give <namespace>.<table> the job's columns, from its `existing`
+    (name, Iceberg type, required) columns: only new optional columns, added after the others
+    (Iceberg schema evolution: a metadata change, no data file is rewritten, old rows read NULL).
+    Empty when nothing is missing (idempotent). Raises SchemaChangeRefused for anything else."""
+    want = {name: (iceberg_type(sql_type), required) for name, sql_type, required in ORDERS_FIELDS}
+    have = set()
+    for name, old_type, old_required in existing:
+        have.add(name)
+        if name not in want:
+            raise SchemaChangeRefused(
+                f"column {name} of {s.namespace}.{s.table} is not among the job's columns: "
+                "a renamed or dropped column is not an additive change"
+            )
+        new_type, new_required = want[name]
+        old_type = old_type.replace(" ", "").lower()
+        if old_type != new_type:
+            raise SchemaChangeRefused(_type_rule(name, old_type, new_type))
+        if new_required and not old_required:
+            raise SchemaChangeRefused(f"column {name} would become required: rows in the table may hold NULL")
+    missing = [(name, sql_type, required) for name, sql_type, required in ORDERS_FIELDS if name not in have]
+    for name, _, required in missing:
+        if required:
+            raise SchemaChangeRefused(
+                f"column {name} is new and required: the rows already in the table have no value for it"
+            )
+    if not missing:
+        return []
+    body = ", ".join(f"`{name}` {sql_type}" for name, sql_type, _ in missing)
+    return [f"ALTER TABLE {qualified(s, s.table)} ADD ({body})"]
 
 
 def inserts(s: JobSettings) -> list[str]:

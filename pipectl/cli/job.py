@@ -1,7 +1,8 @@
-"""`pipectl job start|status|stop`: the order_ingest job on the local Flink cluster."""
+"""`pipectl job start|status|stop|upgrade`: the order_ingest job on the local Flink cluster."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -51,4 +52,41 @@ def stop(
     """Stop the job with a savepoint (the next 'job start' resumes from it)."""
     context.out().emit(
         jobs.stop(context.settings(), savepoint=not no_savepoint, reporter=context.out()), render.job_info
+    )
+
+
+@app.command()
+def upgrade(
+    skip_build: bool = typer.Option(False, "--skip-build", help="Use the jar as built (no mvn package)."),
+    allow_non_restored_state: bool = typer.Option(
+        False,
+        "--allow-non-restored-state",
+        help="Drop the state of operators the new job lacks (refused otherwise): that state is LOST.",
+    ),
+    previous: Optional[Path] = typer.Option(
+        None, "--previous", help="A checkout of the running release, to roll back to if the new job fails."
+    ),
+    health_timeout: float = typer.Option(
+        240, "--health-timeout", help="Seconds to wait for a checkpoint and a commit."
+    ),
+) -> None:
+    """Replace the running job with the checkout's, in place, with its state and without losing or doubling a row.
+
+    Build; check the tables (only new optional columns) and the state (the new job's operator ids against
+    the running job's checkpoint); stop with a savepoint; evolve the tables; start the new job from the
+    savepoint (or, where its state does not map, exactly once from the offsets the clean stop committed);
+    wait for a checkpoint and a commit; verify. Nothing is stopped when a check fails; a new job that
+    fails is rolled back. See docs/operations.md#upgrading."""
+    from pipectl.flink import upgrade as lib
+
+    context.out().emit(
+        lib.upgrade(
+            context.settings(),
+            build=not skip_build,
+            allow_non_restored_state=allow_non_restored_state,
+            previous=previous,
+            health_timeout=health_timeout,
+            reporter=context.out(),
+        ),
+        render.upgrade_report,
     )

@@ -97,6 +97,14 @@ def verify_report(console: Console, report) -> None:
     table.add_row("snapshots", str(report.snapshots))
     table.add_row("last commit", _age(report.last_commit_age_s))
     table.add_row("data files", f"{report.data_files} (avg {fmt.size(report.avg_file_bytes)})")
+    if len(report.schema_history) > 1:  # the table evolved: each schema and the columns it added
+        table.add_row(
+            "schema",
+            "; ".join(
+                f"{h['schema_id']}: {h['columns']} columns" + (f" (+{', '.join(h['added'])})" if h["added"] else "")
+                for h in report.schema_history
+            ),
+        )
     if report.rejected_rows is not None:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.rejected_reasons.items()))
         table.add_row("quarantined", f"{report.rejected_rows:,}" + (f" ({reasons})" if reasons else ""))
@@ -121,3 +129,35 @@ def verify_report(console: Console, report) -> None:
         for p in report.partitions:
             parts.add_row(p.partition, f"{p.rows:,}", "█" * max(1, round(30 * p.rows / top)))
         console.print(parts)
+
+
+def upgrade_report(console: Console, report) -> None:
+    """`job upgrade`: the path taken, what changed, then the verify report."""
+    table = Table(show_header=False, box=None, title="job upgrade", title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("old job", report.old_job_id)
+    table.add_row("new job", report.new_job_id or "-")
+    table.add_row("path", report.message)
+    if report.state is not None:
+        table.add_row("state check", report.state.message)
+    table.add_row("savepoint", report.savepoint or "-")
+    if report.switch_s is not None:
+        table.add_row(
+            "timing", f"checks {report.check_s:.0f} s before the stop; stop to healthy {report.switch_s:.0f} s"
+        )
+    schema = report.schema or {}
+    table.add_row("table schema", ("added " + ", ".join(schema["add"])) if schema.get("add") else "unchanged")
+    for w in report.warnings:
+        table.add_row("warning", w)
+    console.print(table)
+    if report.verify is not None:
+        from types import SimpleNamespace
+
+        v = dict(report.verify)
+        v["partitions"] = [SimpleNamespace(**p) for p in v.get("partitions", [])]
+        for key in ("avg_file_bytes", "complete", "problems", "exit_code", "exit_reason"):
+            v.pop(key, None)
+        from pipectl.verify import VerifyReport
+
+        verify_report(console, VerifyReport(**v))

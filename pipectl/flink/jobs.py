@@ -231,7 +231,12 @@ def resume_point(
 
 
 def start(
-    settings: Settings, *, fresh: bool = False, from_savepoint: str | None = None, reporter: Reporter = SILENT
+    settings: Settings,
+    *,
+    fresh: bool = False,
+    from_savepoint: str | None = None,
+    reporter: Reporter = SILENT,
+    extra_env: dict[str, str] | None = None,  # added to the job's environment (job upgrade)
 ) -> JobInfo:
     rest = _rest(settings)
     rest.overview()  # raises a clear error when no cluster answers
@@ -274,7 +279,7 @@ def start(
     reporter.step(
         "submitting order_ingest to the Flink cluster" + (f" from {point.describe()} ({point.path})" if point else "")
     )
-    returncode, output = get_stack(settings).submit_job(job_environment(settings), restore)
+    returncode, output = get_stack(settings).submit_job({**job_environment(settings), **(extra_env or {})}, restore)
     match = re.search(r"JobID ([0-9a-f]{32})", output)
     if returncode != 0 or not match:
         log = settings.state_dir / "logs" / "job-submit.log"

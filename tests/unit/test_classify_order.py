@@ -43,7 +43,7 @@ def record(**changes) -> str:
     event = json.loads(json.dumps(VALID))
     for key, value in changes.items():
         if value is DROP:
-            event.pop(key)
+            event.pop(key, None)
         else:
             event[key] = value
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
@@ -51,6 +51,15 @@ def record(**changes) -> str:
 
 DROP = object()
 BASE = record()
+
+
+def v2(**changes) -> str:
+    """A valid contract version 2 event (2 * 12.50 - 5.00 = 20.00) with fields replaced or removed."""
+    base = {"schema_version": 2, "total_amount": 20.0, "discount_amount": 5.0, "coupon_code": "WINTER5"}
+    return record(**{**base, **changes})
+
+
+V2_TOTAL = "total_amount is not the sum of quantity * unit_price over items minus discount_amount"
 
 # (name, raw record, the function's reason; None = valid)
 CASES: list[tuple[str, str | None, str | None]] = [
@@ -133,6 +142,19 @@ CASES: list[tuple[str, str | None, str | None]] = [
      "missing customer.customer_id"),
     ("1 MB record", record(note="x" * (1 << 20)), None),
     ("1 MB record cut short", record(note="x" * (1 << 20))[:-3], "not a JSON object"),
+    # contract version 2: accepted by the SQL (it checked none of this), the function applies version 2's rules
+    ("v2 valid", v2(), None),
+    ("v2 without discount and coupon", v2(total_amount=25.0, discount_amount=DROP, coupon_code=DROP), None),
+    ("v2 coupon null", v2(coupon_code=None), None),
+    ("v2 total without the discount", v2(total_amount=25.0), V2_TOTAL),
+    ("v2 discount not taken off", v2(discount_amount=DROP), V2_TOTAL),
+    ("v2 negative discount", v2(discount_amount=-5.0, total_amount=30.0),
+     "discount_amount is not a number >= 0 with at most two fractional digits"),
+    ("v2 discount in tenths of cents", v2(discount_amount=4.999),
+     "discount_amount is not a number >= 0 with at most two fractional digits"),
+    ("v2 coupon a number", v2(coupon_code=5), "coupon_code is not a string or null"),
+    ("v2 breaking a v1 rule", v2(channel="fax"), "channel is not one of web, mobile, store"),
+    ("schema_version 3", v2(schema_version=3), "schema_version is not 1"),
 ]
 
 
@@ -173,7 +195,9 @@ def test_function_against_the_sql_it_replaces(results, index):
         assert old[0] == expected
     elif expected is None:
         assert old[0] is None
-        assert new[1:] == old[1:]
+        assert new[1:17] == old[1:]  # the columns of version 1, as the SQL gave them
+        if raw is not None and '"schema_version":2' not in raw:
+            assert new[17:] == (None, None)  # a version 1 event has no version 2 columns
     else:  # a contract rule the SQL did not check: the SQL accepted it
         assert old[0] is None, f"the SQL rejected {name!r} with {old[0]!r}"
 
@@ -196,12 +220,17 @@ def test_the_exact_columns_of_a_valid_row(results):
         None, "0f8fad5b-d9cb-469f-a165-70867728950e", "order.created", 1, "ord-0a1b2c", "cus-00ff",
         "Zoë Ångström", "zoe@example.com", "Köln", "DE",
         '[{"sku":"KIT-1","product_name":"Coffee Mug","quantity":2,"unit_price":12.5}]', 1, Decimal("25.00"),
-        "EUR", "card", "web", dt.datetime(2026, 11, 27, 9, 30, 0, 123000),
+        "EUR", "card", "web", dt.datetime(2026, 11, 27, 9, 30, 0, 123000), None, None,
     )
     names = [n for n, _, _ in CASES]
     assert new_rows[names.index("amount rounded")][12] == Decimal("0.13")
     assert new_rows[names.index("amount overflows DECIMAL(12,2)")][12] is None
     assert new_rows[names.index("schema_version 1.0")][3] == 1
+    assert new_rows[0][17:] == (None, None)
+    assert new_rows[names.index("v2 valid")][3] == 2
+    assert new_rows[names.index("v2 valid")][12:13] + new_rows[names.index("v2 valid")][17:] == (
+        Decimal("20.00"), Decimal("5.00"), "WINTER5")
+    assert new_rows[names.index("v2 without discount and coupon")][17:] == (None, None)
 
 
 def test_the_job_runs_the_function_once_per_record_for_both_tables():

@@ -4,7 +4,8 @@
  * Registered in the job's SQL (jobs/order_ingest/statements.py):
  *   CREATE TEMPORARY SYSTEM FUNCTION classify_order AS 'dev.pipectl.flink.ClassifyOrder' LANGUAGE JAVA
  * and called once per record through LATERAL TABLE(classify_order(`raw`)). It emits exactly one row:
- * the reject reason (NULL for a valid order) and, for a valid order, the columns of analytics.orders.
+ * the reject reason (NULL for a valid order) and, for a valid order, the columns of analytics.orders
+ * (contract version 1 or 2; the version 2 columns are NULL for a version 1 event).
  */
 package dev.pipectl.flink;
 
@@ -37,7 +38,10 @@ public final class ClassifyOrder extends TableFunction<RowData> {
             + "`currency` STRING, "
             + "`payment_method` STRING, "
             + "`channel` STRING, "
-            + "`event_time` TIMESTAMP(3)>";
+            + "`event_time` TIMESTAMP(3), "
+            // contract version 2 (NULL for a version 1 event)
+            + "`discount_amount` DECIMAL(12, 2), "
+            + "`coupon_code` STRING>";
 
     private transient OrderClassifier classifier;
 

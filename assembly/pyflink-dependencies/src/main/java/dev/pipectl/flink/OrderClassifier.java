@@ -34,7 +34,7 @@ public final class OrderClassifier {
                     .build())
             .build();
 
-    static final int COLUMNS = 17;
+    static final int COLUMNS = 19;
 
     // members of the record; each is reset before a record is read
     final JsonField eventId = new JsonField();
@@ -54,6 +54,9 @@ public final class OrderClassifier {
     final JsonField currency = new JsonField();
     final JsonField paymentMethod = new JsonField();
     final JsonField channel = new JsonField();
+    // contract version 2
+    final JsonField discountAmount = new JsonField();
+    final JsonField couponCode = new JsonField();
     boolean shippingIsObject;
     /** `items` when it is an array, else null. */
     List<Object> items;
@@ -61,6 +64,7 @@ public final class OrderClassifier {
     private final JsonField[] all = {
         eventId, eventType, schemaVersion, eventTime, orderId, customerId, customerName, customerEmail,
         shipStreet, shipCity, shipPostalCode, shipCountry, itemCount, totalAmount, currency, paymentMethod, channel,
+        discountAmount, couponCode,
     };
 
     /** The reason and, for a valid order, the columns (see ClassifyOrder.OUTPUT_TYPE). */
@@ -124,7 +128,17 @@ public final class OrderClassifier {
         row.setField(14, string(paymentMethod));
         row.setField(15, string(channel));
         row.setField(16, time);
+        if (isVersion2()) {
+            row.setField(17, discountAmount.isNumber()
+                    ? DecimalData.fromBigDecimal(JsonValues.decimal(discountAmount.number), 12, 2) : null);
+            row.setField(18, string(couponCode));
+        }
         return row;
+    }
+
+    /** The event says it is a version 2 event (checked by OrderContract before a row is emitted). */
+    boolean isVersion2() {
+        return schemaVersion.isNumber() && schemaVersion.number.doubleValue() == 2.0;
     }
 
     private static GenericRowData rejected(String reason) {
@@ -174,6 +188,8 @@ public final class OrderClassifier {
                     case "currency": currency.read(p, t); break;
                     case "payment_method": paymentMethod.read(p, t); break;
                     case "channel": channel.read(p, t); break;
+                    case "discount_amount": discountAmount.read(p, t); break;
+                    case "coupon_code": couponCode.read(p, t); break;
                     default: p.skipChildren();
                 }
             }

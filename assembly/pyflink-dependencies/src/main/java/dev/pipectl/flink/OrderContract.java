@@ -1,12 +1,16 @@
 package dev.pipectl.flink;
 
+import com.fasterxml.jackson.core.JsonToken;
+
+import java.math.BigDecimal;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
  * The rest of producer/contract/orders.created.v1.schema.json, checked after the checks the SQL
- * classification had: types, constants, patterns, enums, minimums and the shape of every item line.
+ * classification had: types, constants, patterns, enums, minimums and the shape of every item line;
+ * then, for a version 2 event, the rules of orders.created.v2.schema.json (see checkVersion2).
  */
 final class OrderContract {
     private OrderContract() {}
@@ -25,7 +29,8 @@ final class OrderContract {
         if (!c.eventType.isString() || !c.eventType.text.equals("order.created")) {
             return Reasons.BAD_EVENT_TYPE;
         }
-        if (!c.schemaVersion.isIntegerAtLeast(1) || c.schemaVersion.number.doubleValue() != 1.0) {
+        if (!c.schemaVersion.isIntegerAtLeast(1)
+                || (c.schemaVersion.number.doubleValue() != 1.0 && c.schemaVersion.number.doubleValue() != 2.0)) {
             return Reasons.BAD_SCHEMA_VERSION;
         }
         if (!c.eventTime.isString() || !EVENT_TIME.matcher(c.eventTime.text).matches()) {
@@ -80,6 +85,33 @@ final class OrderContract {
         }
         if (c.channel.token != null && !(c.channel.isString() && CHANNELS.contains(c.channel.text))) {
             return Reasons.BAD_CHANNEL;
+        }
+        return c.isVersion2() ? checkVersion2(c) : null;
+    }
+
+    /** The rules version 2 adds: an optional discount in cents, an optional coupon code, and the total. */
+    static String checkVersion2(OrderClassifier c) {
+        BigDecimal discount = BigDecimal.ZERO;
+        if (c.discountAmount.token != null && c.discountAmount.token != JsonToken.VALUE_NULL) {
+            if (!c.discountAmount.isFiniteNumber()) {
+                return Reasons.BAD_DISCOUNT_AMOUNT;
+            }
+            discount = JsonValues.decimal(c.discountAmount.number);
+            if (discount.signum() < 0 || discount.stripTrailingZeros().scale() > 2) {
+                return Reasons.BAD_DISCOUNT_AMOUNT;
+            }
+        }
+        if (c.couponCode.token != null && c.couponCode.token != JsonToken.VALUE_NULL && !c.couponCode.isString()) {
+            return Reasons.BAD_COUPON_CODE;
+        }
+        BigDecimal sum = BigDecimal.ZERO;
+        for (Object line : c.items) {
+            Map<?, ?> item = (Map<?, ?>) line; // every line is an item here (checked above)
+            sum = sum.add(JsonValues.decimal((Number) item.get("quantity"))
+                    .multiply(JsonValues.decimal((Number) item.get("unit_price"))));
+        }
+        if (sum.subtract(discount).compareTo(JsonValues.decimal(c.totalAmount.number)) != 0) {
+            return Reasons.TOTAL_NOT_ITEMS_MINUS_DISCOUNT;
         }
         return null;
     }

@@ -38,4 +38,13 @@ public final class Reasons {
     public static final String BAD_PAYMENT_METHOD =
             "payment_method is not one of card, paypal, bank_transfer, apple_pay, google_pay, invoice";
     public static final String BAD_CHANNEL = "channel is not one of web, mobile, store";
+
+    // Contract version 2 (producer/contract/orders.created.v2.schema.json), checked only for an event whose
+    // schema_version is 2 and after every rule above. The version 1 reasons above stay word for word
+    // (BAD_SCHEMA_VERSION is also the reason for a version that is neither 1 nor 2).
+    public static final String BAD_DISCOUNT_AMOUNT =
+            "discount_amount is not a number >= 0 with at most two fractional digits";
+    public static final String BAD_COUPON_CODE = "coupon_code is not a string or null";
+    public static final String TOTAL_NOT_ITEMS_MINUS_DISCOUNT =
+            "total_amount is not the sum of quantity * unit_price over items minus discount_amount";
 }

@@ -48,7 +48,7 @@ class OrderClassifierTest {
     @Test
     void aValidOrderGivesEveryColumn() {
         GenericRowData row = classify(VALID);
-        assertEquals(17, row.getArity());
+        assertEquals(19, row.getArity());
         assertNull(row.getField(0));
         assertEquals("0f8fad5b-d9cb-469f-a165-70867728950e", row.getField(1).toString());
         assertEquals("order.created", row.getField(2).toString());
@@ -68,6 +68,66 @@ class OrderClassifierTest {
         assertEquals("web", row.getField(15).toString());
         assertEquals(TimestampData.fromLocalDateTime(LocalDateTime.of(2026, 11, 27, 9, 30, 0, 123_000_000)),
                 row.getField(16));
+        // a version 1 event has no version 2 columns, even when it carries the fields
+        assertNull(row.getField(17));
+        assertNull(row.getField(18));
+        row = classify(with("\"channel\":\"web\"", "\"channel\":\"web\",\"discount_amount\":5,\"coupon_code\":\"X\""));
+        assertNull(row.getField(0));
+        assertNull(row.getField(17));
+        assertNull(row.getField(18));
+    }
+
+    /** VALID as a version 2 event: 2 * 12.50 - 5.00 = 20.00. */
+    static final String VALID_V2 = with("\"schema_version\":1", "\"schema_version\":2")
+            .replace("\"total_amount\":25.00", "\"total_amount\":20.00")
+            .replace("\"channel\":\"web\"", "\"channel\":\"web\",\"discount_amount\":5.00,\"coupon_code\":\"WINTER5\"");
+
+    static String v2(String from, String to) {
+        int at = VALID_V2.indexOf(from);
+        if (at < 0 || VALID_V2.indexOf(from, at + 1) >= 0) {
+            throw new IllegalArgumentException("not exactly once in VALID_V2: " + from);
+        }
+        return VALID_V2.substring(0, at) + to + VALID_V2.substring(at + from.length());
+    }
+
+    @Test
+    void aVersion2OrderGivesItsDiscountAndCoupon() {
+        GenericRowData row = classify(VALID_V2);
+        assertNull(row.getField(0));
+        assertEquals(2, row.getField(3));
+        assertEquals(DecimalData.fromBigDecimal(new BigDecimal("20.00"), 12, 2), row.getField(12));
+        assertEquals(DecimalData.fromBigDecimal(new BigDecimal("5.00"), 12, 2), row.getField(17));
+        assertEquals("WINTER5", row.getField(18).toString());
+        // both fields are optional: no discount means total = sum of the items; a null coupon is no coupon
+        row = classify(v2(",\"discount_amount\":5.00,\"coupon_code\":\"WINTER5\"", "")
+                .replace("\"total_amount\":20.00", "\"total_amount\":25"));
+        assertNull(row.getField(0));
+        assertNull(row.getField(17));
+        assertNull(row.getField(18));
+        row = classify(v2("\"coupon_code\":\"WINTER5\"", "\"coupon_code\":null"));
+        assertNull(row.getField(0));
+        assertNull(row.getField(18));
+        // sums in decimals: 3 * 0.10 - 0.30 is not 0 in binary floating point
+        String cents = v2("\"quantity\":2,\"unit_price\":12.5", "\"quantity\":3,\"unit_price\":0.1")
+                .replace("\"total_amount\":20.00", "\"total_amount\":0.2").replace("\"discount_amount\":5.00", "\"discount_amount\":0.1");
+        assertNull(reason(cents));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+        "total_amount is not the sum of quantity * unit_price over items minus discount_amount | `\"total_amount\":20.00` | `\"total_amount\":25.00`",
+        "total_amount is not the sum of quantity * unit_price over items minus discount_amount | `\"discount_amount\":5.00` | `\"discount_amount\":5.01`",
+        "total_amount is not the sum of quantity * unit_price over items minus discount_amount | `\"discount_amount\":5.00,` | ``",
+        "discount_amount is not a number >= 0 with at most two fractional digits | `\"discount_amount\":5.00` | `\"discount_amount\":-5`",
+        "discount_amount is not a number >= 0 with at most two fractional digits | `\"discount_amount\":5.00` | `\"discount_amount\":4.999`",
+        "discount_amount is not a number >= 0 with at most two fractional digits | `\"discount_amount\":5.00` | `\"discount_amount\":\"5.00\"`",
+        "coupon_code is not a string or null | `\"coupon_code\":\"WINTER5\"` | `\"coupon_code\":5`",
+        // a version 2 event that breaks a version 1 rule gets the version 1 reason
+        "total_amount is not positive | `\"total_amount\":20.00` | `\"total_amount\":-20.00`",
+        "schema_version is not 1 | `\"schema_version\":2` | `\"schema_version\":3`",
+    })
+    void everyVersion2Reason(String expected, String from, String to) {
+        assertEquals(expected, reason(v2(from, to == null ? "" : to)));
     }
 
     @Test
@@ -112,7 +172,8 @@ class OrderClassifierTest {
         "event_id is not a lower-case UUID v4 | `\"event_id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\"` | `\"event_id\":12345`",
         "event_type is not order.created | order.created | order.cancelled",
         "schema_version is not 1 | `\"schema_version\":1` | `\"schema_version\":\"1\"`",
-        "schema_version is not 1 | `\"schema_version\":1` | `\"schema_version\":2`",
+        "schema_version is not 1 | `\"schema_version\":1` | `\"schema_version\":3`",
+        "schema_version is not 1 | `\"schema_version\":1` | `\"schema_version\":0`",
         "event_time is not an ISO-8601 timestamp | 2026-11-27T09:30:00.123Z | 2026-11-27T09:30:00Z",
         "order_id does not match ^ord-[0-9a-z]+$ | ord-0a1b2c | ORD-1",
         "customer.customer_id does not match ^cus-[0-9a-z]+$ | cus-00ff | cus-",
