@@ -12,6 +12,7 @@ from rich.console import Console
 
 from pipectl.cli import context
 from pipectl.errors import EXIT_USAGE, PipectlError
+from pipectl.aws import bootstrap as aws_bootstrap
 from pipectl.aws import deploy as aws_deploy
 from pipectl.aws import manage
 from pipectl.aws.iam import select_document
@@ -210,6 +211,17 @@ def _ask(question: str) -> bool:
 
 
 def _render_destroy(console: Console, r: Any) -> None:
+    if hasattr(r, "stack"):  # --bootstrap
+        if r.application and r.application.get("deleted"):
+            console.print(f"application '{r.application['application']}' deleted from {r.region}")
+        for item in r.data_deleted:
+            console.print(f"data deleted: {item}")
+        console.print(
+            f"stack {r.stack} deleted from {r.region}"
+            if r.deleted
+            else f"stack {r.stack} does not exist in {r.region}; nothing more deleted"
+        )
+        return
     if not r.deleted:
         console.print(f"application '{r.application}' does not exist in {r.region}; nothing deleted")
         return
@@ -221,15 +233,84 @@ def _render_destroy(console: Console, r: Any) -> None:
 @app.command()
 def destroy(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    bootstrap: bool = typer.Option(
+        False, "--bootstrap", help="Also delete the `aws bootstrap` stack (buckets, role, log group) after the app."
+    ),
+    delete_data: bool = typer.Option(
+        False, "--delete-data", help="With --bootstrap: delete the code zips and the tables the buckets still hold."
+    ),
     timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait (aws.wait_timeout_s)."),
     region: Optional[str] = REGION,
     profile: Optional[str] = PROFILE,
     app_name: Optional[str] = APP,
 ) -> None:
-    """Delete the application and its snapshots (asks first unless --yes)."""
+    """Delete the application and its snapshots (asks first unless --yes); with --bootstrap, the stack too."""
     out = context.out()
     settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
-    out.emit(manage.destroy(settings, confirm=None if yes else _ask, reporter=out), _render_destroy)
+    confirm = None if yes else _ask
+    if bootstrap:
+        out.emit(
+            aws_bootstrap.destroy(settings, delete_data=delete_data, confirm=confirm, reporter=out), _render_destroy
+        )
+    else:
+        out.emit(manage.destroy(settings, confirm=confirm, reporter=out), _render_destroy)
+
+
+# bootstrap -------------------------------------------------------------------------------
+def _render_bootstrap(console: Console, r: Any) -> None:
+    if r.action == "template":
+        console.out(r.template, highlight=False, end="")
+        return
+    if r.action == "unchanged":
+        console.print(f"stack {r.stack} ({r.region}) is up to date: no changes")
+    else:
+        console.print(f"stack {r.stack} ({r.region}) {r.action}:")
+        for change in r.changes:
+            console.out(f"  {change.line()}", highlight=False)
+    _kv(console, [(f"output {k}", v) for k, v in r.outputs.items()])
+    if r.written is None:
+        console.print("add these lines to pipectl.toml:")
+        for line in r.toml_lines():
+            console.out(line, highlight=False)
+    elif r.updated_keys:
+        console.print(f"written into {r.written}: {', '.join('aws.' + k for k in r.updated_keys)}")
+    else:
+        console.print(f"{r.written} already has these settings")
+    console.print("next: pipectl aws deploy")
+
+
+@app.command("bootstrap")
+def bootstrap_cmd(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Execute the change set without asking."),
+    no_write: bool = typer.Option(
+        False, "--no-write", help="Print the settings to add instead of writing pipectl.toml."
+    ),
+    template: bool = typer.Option(False, "--template", help="Print the CloudFormation template and change nothing."),
+    vpc_endpoints: bool = typer.Option(
+        False, "--vpc-endpoints", help="Add the S3 gateway and S3 Tables interface endpoints to the MSK cluster's VPC."
+    ),
+    region: Optional[str] = REGION,
+    profile: Optional[str] = PROFILE,
+    app_name: Optional[str] = APP,
+) -> None:
+    """Create or update, through a CloudFormation change set, the code bucket, table bucket, execution role and
+    log group that `aws deploy` needs, and write their names into pipectl.toml."""
+    out = context.out()
+    result = aws_bootstrap.bootstrap(
+        _settings(region, profile, app_name),
+        confirm=None if yes else _ask_execute,
+        write=not no_write,
+        vpc_endpoints=vpc_endpoints,
+        template_only=template,
+        reporter=out,
+    )
+    out.emit(result, _render_bootstrap)
+
+
+def _ask_execute(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise PipectlError("refusing to change the stack without confirmation", hint="pass --yes", exit_code=EXIT_USAGE)
+    return typer.confirm(question, default=False, err=True)
 
 
 # iam-policy ------------------------------------------------------------------------------
