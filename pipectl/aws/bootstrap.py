@@ -200,7 +200,7 @@ def msk_network(target: Target, with_endpoints: bool) -> Network:
         tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}])["RouteTables"]
     chosen: list[str] = []
     for subnet in subnets:
-        table = network._route_table_of(subnet, net.vpc_id, tables)  # noqa: SLF001 - the one rule for it
+        table = network._route_table_of(subnet, net.vpc_id, tables)
         if table and table["RouteTableId"] not in chosen:
             chosen.append(table["RouteTableId"])
     net.route_tables = tuple(chosen)

@@ -18,6 +18,7 @@ subnets and security groups themselves. Without known subnets the policy says so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
@@ -44,7 +45,7 @@ class IamPolicies:
 
 
 def _statement(sid: str, actions: list[str], resources: list[str], condition: dict | None = None) -> dict:
-    statement = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
     if condition:
         statement["Condition"] = condition
     return statement

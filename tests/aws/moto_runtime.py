@@ -92,7 +92,7 @@ class JobRun:
     def _publish(self, t: float) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        when = dt.datetime.fromtimestamp(t, tz=dt.timezone.utc).replace(tzinfo=None)  # moto keeps naive UTC
+        when = dt.datetime.fromtimestamp(t, tz=dt.UTC).replace(tzinfo=None)  # moto keeps naive UTC
         dims = [{"Name": "Application", "Value": self.app.name}]
         uptime = (t - self.up_since) * 1000 if self.up_since is not None else 0.0
         downtime = (t - self.down_since) * 1000 if self.down_since is not None else 0.0

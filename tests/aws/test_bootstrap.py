@@ -174,7 +174,7 @@ def test_template_and_no_write_change_nothing_on_disk(user):
 
 
 def test_bootstrap_deploy_plan_and_destroy_leave_nothing(user):
-    w, net, arn = user
+    w, net, _ = user
     boot = w.json("aws", "bootstrap", "--yes", "--vpc-endpoints")
     assert boot["action"] == "created"
     assert sorted(c["resource"] for c in boot["changes"]) == [
