@@ -355,6 +355,26 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
     result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s, "restarts": h.restarts_in_window}
 
 
+def desired_for(
+    target: Target, key: str, version: str | None, servers: str, vpc: network.Vpc, stream_arn: str
+) -> appcfg.Desired:
+    """The application deploy makes, from the settings and what it found (shared with `--plan`)."""
+    aws = target.aws
+    return appcfg.Desired(
+        role_arn=aws.service_role_arn,
+        bucket_arn=f"arn:{target.partition}:s3:::{aws.code_bucket}",
+        file_key=key,
+        object_version=version or "",
+        property_groups=appcfg.property_groups(target, servers),
+        checkpoint_interval_ms=aws.checkpoint_interval_s * 1000,
+        parallelism=aws.parallelism,
+        parallelism_per_kpu=aws.parallelism_per_kpu,
+        log_stream_arn=stream_arn,
+        subnets=vpc.subnets,
+        security_groups=vpc.security_groups,
+    )
+
+
 def deploy(
     settings: Settings,
     *,
@@ -380,19 +400,7 @@ def deploy(
     if created:
         reporter.done(f"log group {target.log_group} ready")
 
-    desired = appcfg.Desired(
-        role_arn=aws.service_role_arn,
-        bucket_arn=f"arn:{target.partition}:s3:::{aws.code_bucket}",
-        file_key=key,
-        object_version=version or "",
-        property_groups=appcfg.property_groups(target, servers),
-        checkpoint_interval_ms=aws.checkpoint_interval_s * 1000,
-        parallelism=aws.parallelism,
-        parallelism_per_kpu=aws.parallelism_per_kpu,
-        log_stream_arn=stream_arn,
-        subnets=vpc.subnets,
-        security_groups=vpc.security_groups,
-    )
+    desired = desired_for(target, key, version, servers, vpc, stream_arn)
 
     detail = describe(target)
     if detail is not None and detail["ApplicationStatus"] == "DELETING":

@@ -15,6 +15,7 @@ from pipectl.errors import EXIT_USAGE, PipectlError
 from pipectl.aws import bootstrap as aws_bootstrap
 from pipectl.aws import deploy as aws_deploy
 from pipectl.aws import manage
+from pipectl.aws import plan as aws_plan
 from pipectl.aws.iam import select_document
 from pipectl.aws.logs import recent_logs
 from pipectl.rehearse import run
@@ -103,15 +104,29 @@ def deploy(
     settle: Optional[int] = typer.Option(
         None, "--settle", help="Seconds to watch the job after RUNNING: uptime, restarts, logs (aws.settle_s; 0: skip)."
     ),
+    plan: bool = typer.Option(
+        False, "--plan", help="Show what deploy would change and change nothing (exit 7: changes pending)."
+    ),
     region: Optional[str] = REGION,
     profile: Optional[str] = PROFILE,
     app_name: Optional[str] = APP,
 ) -> None:
-    """Package, upload, create or update the application, start it, wait until RUNNING and watch the job settle."""
+    """Package, upload, create or update the application, start it, wait until RUNNING and watch the job settle.
+    With --plan: what it would do, changing nothing (exit 0 nothing to do, 7 changes pending)."""
     out = context.out()
     settings = _settings(
         region, profile, app_name, aws__parallelism=parallelism, aws__wait_timeout_s=timeout, aws__settle_s=settle
     )
+    if plan:
+        planned = aws_plan.plan(
+            settings,
+            skip_build=skip_build,
+            restore=restore,
+            allow_non_restored_state=allow_non_restored_state,
+            reporter=out,
+        )
+        out.emit(planned, _render_plan)
+        context.finish(planned)
     result = aws_deploy.deploy(
         settings,
         skip_build=skip_build,
@@ -120,6 +135,38 @@ def deploy(
         reporter=out,
     )
     out.emit(result, _render_deploy)
+
+
+# plan and diff ---------------------------------------------------------------------------
+def _render_plan(console: Console, r: Any) -> None:
+    what = {"create": "create", "update": "update", "none": "nothing to do"}[r.action]
+    if r.mode == "diff":
+        what = {"create": "not deployed", "update": "drift", "none": "no drift"}[r.action]
+    rows: list[tuple[str, Any]] = [
+        ("application", f"{r.application} ({r.region})"),
+        ("plan" if r.mode == "plan" else "diff", what),
+    ]
+    if r.status:
+        rows.append(("status", r.status))
+    if r.code:
+        rows.append(("code", r.code))
+    if r.restore:
+        rows.append(("restore", r.restore))
+    if r.upgrade_check:
+        rows.append(("upgrade check", r.upgrade_check))
+    _kv(console, rows)
+    if r.changes:
+        console.print("changes:")
+        for change in r.changes:
+            console.out(f"  {change.line()}", highlight=False)
+
+
+@app.command("diff")
+def diff_cmd(region: Optional[str] = REGION, profile: Optional[str] = PROFILE, app_name: Optional[str] = APP) -> None:
+    """Show drift between the settings and the deployed application (exit 7 when they differ)."""
+    result = aws_plan.diff(_settings(region, profile, app_name), reporter=context.out())
+    context.out().emit(result, _render_plan)
+    context.finish(result)
 
 
 # status ----------------------------------------------------------------------------------

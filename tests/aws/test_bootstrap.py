@@ -194,6 +194,35 @@ def test_bootstrap_deploy_plan_and_destroy_leave_nothing(user):
     assert "✓ VPC egress: S3, S3 Tables reachable" in proc.stderr
     assert "action       created" in proc.stdout
 
+    # deploy --plan: nothing to do (exit 0); after a settings change, exactly that change (exit 7),
+    # and nothing is changed on AWS.
+    version = client("kinesisanalyticsv2").describe_application(ApplicationName=APP)["ApplicationDetail"][
+        "ApplicationVersionId"
+    ]
+    same = w.run("aws", "deploy", "--plan", "--skip-build")
+    assert same.returncode == 0, same.stderr
+    assert "plan           nothing to do" in same.stdout.splitlines()
+    assert "changes:" not in same.stdout
+    topic = {"PIPECTL_AWS_TOPIC": "orders.created.v2"}
+    planned = w.run("aws", "deploy", "--plan", "--skip-build", env=topic)
+    assert planned.returncode == 7, planned.stderr
+    lines = planned.stdout.splitlines()
+    assert lines[lines.index("changes:") + 1 :] == [
+        "  properties   PipelineConfig.KAFKA_TOPIC: orders.created.v1 -> orders.created.v2"
+    ]
+    assert "plan           update" in lines
+    assert "restore        restart from the snapshot the update takes" in lines
+    doc = w.json("aws", "deploy", "--plan", "--skip-build", code=7, env=topic)
+    assert doc["changes"] == [
+        {"part": "properties", "key": "PipelineConfig.KAFKA_TOPIC", "old": "orders.created.v1", "new": "orders.created.v2"}
+    ]
+    assert doc["code"].startswith("unchanged (zip sha256 ")
+    drift = w.json("aws", "diff", code=7, env=topic)
+    assert drift["changes"] == doc["changes"]
+    assert w.json("aws", "diff")["changes"] == []
+    after = client("kinesisanalyticsv2").describe_application(ApplicationName=APP)["ApplicationDetail"]
+    assert after["ApplicationVersionId"] == version
+
     # The buckets now hold data: destroy refuses without --delete-data, and changes nothing.
     refused = w.run("aws", "destroy", "--bootstrap", "--yes")
     assert refused.returncode == 2
