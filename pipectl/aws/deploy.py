@@ -336,9 +336,12 @@ def _network(target: Target, reporter: Reporter) -> tuple[str, network.Vpc]:
 def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, reporter: Reporter) -> None:
     """After RUNNING: the settle window (fresh job), or one look at the job's health (unchanged)."""
     settle = target.aws.settle_s
+    commit: dict | None = None
     if fresh and settle > 0:
+        window_ms = int(time.time() * 1000)
         h = health.watch(target, since_ms, settle, reporter, fresh_job=True)
         reporter.done(f"job {health.JOB_NAME} is running: {h.reason}")
+        commit = _confirm_commits(target, window_ms, since_ms, reporter)
     elif fresh:
         reporter.warn("the job's health was not checked (aws.settle_s is 0): RUNNING alone does not mean data flows")
         h = health.Health("unknown", reason="not checked")
@@ -353,6 +356,33 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
                 log_tail=h.state_changes[-6:],
             )
     result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s, "restarts": h.restarts_in_window}
+    if commit is not None:
+        result.health["commits"] = commit
+
+
+def _confirm_commits(target: Target, window_ms: int, since_ms: int, reporter: Reporter) -> dict:
+    """The end of the settle window: records arriving and no commit from this job fails the deploy
+    (exit 4), unless the window was shorter than a checkpoint interval (then it is only said)."""
+    from pipectl.aws import commits
+
+    found = commits.check(target, window_ms, jobs_since_ms=since_ms)
+    aws = target.aws
+    if found.state == "committing":
+        reporter.done(found.reason)
+    elif found.state == "not_committing" and aws.settle_s < aws.checkpoint_interval_s:
+        reporter.warn(
+            f"{found.reason}; the settle window ({aws.settle_s}s) is shorter than the checkpoint interval "
+            f"({aws.checkpoint_interval_s}s), so no commit was due yet: check `pipectl aws status` later"
+        )
+    elif found.state == "not_committing":
+        raise UnhealthyError(
+            f"application '{aws.application_name}' is {found.reason}",
+            hint="Iceberg commits on each completed checkpoint: see `pipectl aws logs` for failed checkpoints "
+            "or commit errors (S3 Tables permissions, egress), and `pipectl aws status`",
+        )
+    elif found.state == "unknown" and found.records_in_window is not None:
+        reporter.warn(found.reason)
+    return found.to_dict()
 
 
 def desired_for(

@@ -60,6 +60,8 @@ def _health_line(h: Any) -> str:
     if not h:
         return "-"
     h = h if isinstance(h, dict) else h.to_dict()
+    if h.get("verdict") == "not_committing":
+        return str(h.get("reason"))  # "running, not committing: ..."
     line = f"{h.get('verdict')}: {h.get('reason')}"
     cause = h.get("cause")
     if cause and h.get("verdict") != "running":
@@ -184,6 +186,7 @@ def _render_status(console: Console, s: Any) -> None:
             ("parallelism", s.parallelism),
             ("checkpoints", f"every {cp}" if cp else None),
             ("last snapshot", snap),
+            ("commits", _commit_line(s.commits)),
             ("code", s.code),
             ("region", s.region),
             ("logs", s.log_group),
@@ -192,10 +195,24 @@ def _render_status(console: Console, s: Any) -> None:
     )
 
 
+def _commit_line(c: Any) -> str | None:
+    if not c:
+        return None
+    if c.get("state") in ("committing", "not_committing"):
+        newest = c.get("newest")
+        return (
+            f"newest {newest['committed_at']} (job {newest['job_id']}, checkpoint {newest['checkpoint_id']})"
+            if (c["state"] == "committing" and newest)
+            else c.get("reason")
+        )
+    return c.get("reason")
+
+
 @app.command()
 def status(region: Optional[str] = REGION, profile: Optional[str] = PROFILE, app_name: Optional[str] = APP) -> None:
-    """Show status, the job's health (uptime, restarts, root exception), version, runtime and the last snapshot.
-    Exit code 4 when the application is RUNNING but its job restarts in a loop or failed."""
+    """Show status, the job's health (uptime, restarts, root exception, commits), version, runtime and the last
+    snapshot. Exit code 4 when the application is RUNNING but its job restarts in a loop, failed, or reads records
+    and commits nothing ("running, not committing")."""
     result = manage.status(_settings(region, profile, app_name))
     context.out().emit(result, _render_status)
     context.finish(result, warn=True)
