@@ -14,7 +14,7 @@ import pytest
 from tests.aws.conftest import REGION, REPO
 
 MSK_ARN = f"arn:aws:kafka:{REGION}:123456789012:cluster/orders-msk/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5"
-COMMANDS = ["package", "deploy", "status", "stop", "logs", "destroy", "iam-policy"]
+COMMANDS = ["package", "deploy", "status", "stop", "logs", "destroy", "iam-policy", "bootstrap", "diff"]
 
 
 def test_iam_policy_names_the_configured_resources(world):
