@@ -331,7 +331,8 @@ def _render_bootstrap(console: Console, r: Any) -> None:
         console.print(f"stack {r.stack} ({r.region}) {r.action}:")
         for change in r.changes:
             console.out(f"  {change.line()}", highlight=False)
-    _kv(console, [(f"output {k}", v) for k, v in r.outputs.items()])
+    if r.outputs:
+        _kv(console, [(f"output {k}", v) for k, v in r.outputs.items()])
     if r.written is None:
         console.print("add these lines to pipectl.toml:")
         for line in r.toml_lines():
