@@ -74,8 +74,23 @@ def test_bootstrap_creates_the_stack_and_writes_the_settings(user):
         ("TableNamespace", "AWS::S3Tables::Namespace"),
     ]
     assert f"✓ stack {STACK} created (5 change(s))" in proc.stderr
-    assert proc.stdout.splitlines()[0] == f"stack {STACK} ({REGION}) created:"
-    assert proc.stdout.splitlines()[-1] == "next: pipectl aws deploy"
+    assert proc.stdout.splitlines() == [
+        f"stack {STACK} ({REGION}) created:",
+        "  Add     CodeBucket              AWS::S3::Bucket",
+        "  Add     TableBucket             AWS::S3Tables::TableBucket",
+        "  Add     TableNamespace          AWS::S3Tables::Namespace",
+        "  Add     ExecutionRole           AWS::IAM::Role",
+        "  Add     LogGroup                AWS::Logs::LogGroup",
+        f"output CodeBucketName    {CODE_BUCKET}",
+        f"output TableBucketArn    {TABLE_BUCKET_ARN}",
+        f"output ExecutionRoleArn  {ROLE_ARN}",
+        f"output LogGroupName      /aws/kinesis-analytics/{APP}",
+        f"output SubnetIds         {','.join(net.subnets)}",
+        f"output SecurityGroupIds  {net.sg}",
+        f"written into {w.dir / 'pipectl.toml'}: aws.code_bucket, aws.table_bucket_arn, aws.service_role_arn, "
+        "aws.subnets, aws.security_groups",
+        "next: pipectl aws deploy",
+    ]
 
     # pipectl.toml: the outputs added to [aws], the user's comments and keys kept.
     text = (w.dir / "pipectl.toml").read_text()
