@@ -18,6 +18,7 @@ EXIT_UNHEALTHY = 4  # a component did not become healthy / timed out
 EXIT_INCOMPLETE = 5  # verification found missing or duplicated data
 EXIT_DEGRADED = 6  # `status`: a stage is degraded (data may still flow; the reason names what)
 EXIT_BUSY = 7  # another pipectl command holds the state folder (pipectl/lock.py)
+EXIT_CHANGES = 8  # `aws deploy --plan`, `aws diff`: changes pending (as terraform plan -detailed-exitcode)
 EXIT_INTERRUPTED = 130
 
 

@@ -8,5 +8,8 @@ Modules (boto3 and pyiceberg are imported inside functions):
   manage       status, stop, destroy and the wait on the service
   logs         CloudWatch Logs: log group/stream, recent events, Python driver errors
   iam          the execution role's policy and trust policy
+  bootstrap    the CloudFormation stack of what deploy needs (templates/bootstrap.yaml), and its teardown
+  plan         deploy --plan and diff: what deploy would change, changing nothing
+  commits      does the job commit? the table's newest snapshot against the records read
   tables       S3 Tables catalog listing and pyiceberg reads
 """

@@ -37,6 +37,13 @@ class Desired:
     log_stream_arn: str
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
+    object_version: str = ""  # the code object's S3 version, pinned when the bucket is versioned
+
+    def code_location(self) -> dict[str, str]:
+        loc = {"BucketARN": self.bucket_arn, "FileKey": self.file_key}
+        if self.object_version:
+            loc["ObjectVersion"] = self.object_version
+        return loc
 
 
 def property_groups(target: Target, bootstrap_servers: str) -> dict[str, dict[str, str]]:
@@ -84,7 +91,7 @@ def _flink_config(d: Desired) -> dict[str, Any]:
 def create_request(name: str, d: Desired) -> dict[str, Any]:
     config: dict[str, Any] = {
         "ApplicationCodeConfiguration": {
-            "CodeContent": {"S3ContentLocation": {"BucketARN": d.bucket_arn, "FileKey": d.file_key}},
+            "CodeContent": {"S3ContentLocation": d.code_location()},
             "CodeContentType": "ZIPFILE",
         },
         "EnvironmentProperties": {"PropertyGroups": _groups_list(d.property_groups)},
@@ -116,6 +123,17 @@ def code_location(detail: dict) -> tuple[str, str]:
         .get("S3ApplicationCodeLocationDescription", {})
     )
     return loc.get("BucketARN", ""), loc.get("FileKey", "")
+
+
+def code_version(detail: dict) -> str:
+    """The pinned S3 object version of the code ("" when none is pinned)."""
+    return str(
+        (_config(detail).get("ApplicationCodeConfigurationDescription") or {})
+        .get("CodeContentDescription", {})
+        .get("S3ApplicationCodeLocationDescription", {})
+        .get("ObjectVersion")
+        or ""
+    )
 
 
 def current_groups(detail: dict) -> dict[str, dict[str, str]]:
@@ -151,7 +169,7 @@ def diff(detail: dict, d: Desired) -> list[str]:
         changes.append("runtime")
     if detail.get("ServiceExecutionRole") != d.role_arn:
         changes.append("role")
-    if code_location(detail) != (d.bucket_arn, d.file_key):
+    if code_location(detail) != (d.bucket_arn, d.file_key) or code_version(detail) != d.object_version:
         changes.append("code")
     if current_groups(detail) != d.property_groups:
         changes.append("properties")
@@ -196,11 +214,12 @@ def update_request(name: str, detail: dict, d: Desired, changes: list[str]) -> d
     if "role" in changes:
         req["ServiceExecutionRoleUpdate"] = d.role_arn
     if "code" in changes:
+        location = {"BucketARNUpdate": d.bucket_arn, "FileKeyUpdate": d.file_key}
+        if d.object_version:
+            location["ObjectVersionUpdate"] = d.object_version
         update["ApplicationCodeConfigurationUpdate"] = {
             "CodeContentTypeUpdate": "ZIPFILE",
-            "CodeContentUpdate": {
-                "S3ContentLocationUpdate": {"BucketARNUpdate": d.bucket_arn, "FileKeyUpdate": d.file_key}
-            },
+            "CodeContentUpdate": {"S3ContentLocationUpdate": location},
         }
     if "properties" in changes:
         update["EnvironmentPropertyUpdates"] = {"PropertyGroups": _groups_list(d.property_groups)}

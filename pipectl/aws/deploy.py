@@ -46,6 +46,7 @@ class DeployResult:
     action: str = ""  # created | updated | unchanged
     changes: list[str] = field(default_factory=list)
     code: str = ""
+    code_version: str = ""  # the S3 object version the application runs (versioned bucket)
     uploaded: bool = False
     started: bool = False
     restored_from: str | None = None
@@ -138,30 +139,90 @@ def bootstrap_servers(target: Target, reporter: Reporter) -> str:
 
 
 # upload ------------------------------------------------------------------------------------
-def upload(target: Target, artifact: build.Artifact, reporter: Reporter) -> tuple[str, bool]:
-    """Upload the zip under its content-hash key unless it is already there: (key, uploaded?)."""
-    bucket = target.aws.code_bucket
-    key = code_key(target, artifact.sha256)
+SINGLE_PUT_LIMIT = 5 * 1024**3  # one PutObject (up to 5 GiB): S3 then keeps the whole object's SHA-256
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What S3 holds under the code key: its content hash and version (None: not versioned)."""
+
+    sha256: str
+    version: str | None
+
+
+def stored_object(target: Target, bucket: str, key: str, version: str | None = None) -> Stored | None:
+    """The object's SHA-256, from S3's full-object checksum when it has one, else by reading it
+    (an object another tool uploaded, or a multipart upload); None when there is no object."""
+    import base64
+    import hashlib
+
     s3 = target.client("s3")
+    extra = {"VersionId": version} if version else {}
     with aws_call(f"read s3://{bucket}/{key}"):
         try:
-            s3.head_object(Bucket=bucket, Key=key)
-            reporter.done(f"s3://{bucket}/{key} is already uploaded; upload skipped")
-            return key, False
+            head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **extra)
         except Exception as exc:
-            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
-                raise
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        found = head.get("VersionId")
+        found = None if found in (None, "null") else str(found)
+        checksum = head.get("ChecksumSHA256") or ""
+        if checksum and "-" not in checksum and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT":
+            return Stored(base64.b64decode(checksum).hex(), found)
+        digest = hashlib.sha256()
+        body = s3.get_object(Bucket=bucket, Key=key, **({"VersionId": found} if found else {}))["Body"]
+        for chunk in iter(lambda: body.read(1024 * 1024), b""):
+            digest.update(chunk)
+        return Stored(digest.hexdigest(), found)
+
+
+def upload(target: Target, artifact: build.Artifact, reporter: Reporter) -> tuple[str, bool, str | None]:
+    """Make s3://code_bucket/KEY hold exactly the local zip: (key, uploaded?, object version).
+
+    The key carries the zip's content hash, but a key says nothing about what is stored under it:
+    the stored object's SHA-256 is compared with the zip's, and a different object is replaced.
+    On a versioned bucket the version that holds these bytes is returned, for the application to
+    pin (a later overwrite of the key then cannot change what the service runs)."""
+    from boto3.s3.transfer import TransferConfig
+
+    bucket = target.aws.code_bucket
+    key = code_key(target, artifact.sha256)
+    stored = stored_object(target, bucket, key)
+    if stored is not None and stored.sha256 == artifact.sha256:
+        reporter.done(f"s3://{bucket}/{key} is already uploaded (sha256 matches); upload skipped")
+        return key, False, stored.version
+    if stored is not None:
+        reporter.warn(
+            f"s3://{bucket}/{key} holds other bytes (sha256 {stored.sha256[:16]}…, the zip's is "
+            f"{artifact.sha256[:16]}…); uploading the zip again"
+        )
     with transfer(reporter, f"uploading to s3://{bucket}/{key}", artifact.size) as advance:
         with aws_call(f"upload to s3://{bucket}/{key}"):
-            s3.upload_file(
+            target.client("s3").upload_file(
                 artifact.path,
                 bucket,
                 key,
-                ExtraArgs={"Metadata": {"sha256": artifact.sha256}, "ContentType": "application/zip"},
+                ExtraArgs={
+                    "Metadata": {"sha256": artifact.sha256},
+                    "ContentType": "application/zip",
+                    "ChecksumAlgorithm": "SHA256",  # S3 checks the bytes it received and keeps the hash
+                },
+                Config=TransferConfig(multipart_threshold=SINGLE_PUT_LIMIT),
                 Callback=advance,
             )
-    reporter.done(f"uploaded s3://{bucket}/{key} ({artifact.size:,} bytes)")
-    return key, True
+    stored = stored_object(target, bucket, key)
+    if stored is None or stored.sha256 != artifact.sha256:
+        raise PipectlError(
+            f"s3://{bucket}/{key} does not hold the uploaded zip after the upload "
+            f"(sha256 {stored.sha256[:16] if stored else 'none'}…, expected {artifact.sha256[:16]}…)",
+            hint="something else writes to this key; check who can write to the code bucket and deploy again",
+        )
+    reporter.done(
+        f"uploaded s3://{bucket}/{key} ({artifact.size:,} bytes, sha256 checked"
+        + (f", version {stored.version})" if stored.version else ")")
+    )
+    return key, True, stored.version
 
 
 # create / update ---------------------------------------------------------------------------
@@ -275,9 +336,12 @@ def _network(target: Target, reporter: Reporter) -> tuple[str, network.Vpc]:
 def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, reporter: Reporter) -> None:
     """After RUNNING: the settle window (fresh job), or one look at the job's health (unchanged)."""
     settle = target.aws.settle_s
+    commit: dict | None = None
     if fresh and settle > 0:
+        window_ms = int(time.time() * 1000)
         h = health.watch(target, since_ms, settle, reporter, fresh_job=True)
         reporter.done(f"job {health.JOB_NAME} is running: {h.reason}")
+        commit = _confirm_commits(target, window_ms, since_ms, reporter)
     elif fresh:
         reporter.warn("the job's health was not checked (aws.settle_s is 0): RUNNING alone does not mean data flows")
         h = health.Health("unknown", reason="not checked")
@@ -292,6 +356,53 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
                 log_tail=h.state_changes[-6:],
             )
     result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s, "restarts": h.restarts_in_window}
+    if commit is not None:
+        result.health["commits"] = commit
+
+
+def _confirm_commits(target: Target, window_ms: int, since_ms: int, reporter: Reporter) -> dict:
+    """The end of the settle window: records arriving and no commit from this job fails the deploy
+    (exit 4), unless the window was shorter than a checkpoint interval (then it is only said)."""
+    from pipectl.aws import commits
+
+    found = commits.check(target, window_ms, jobs_since_ms=since_ms)
+    aws = target.aws
+    if found.state == "committing":
+        reporter.done(found.reason)
+    elif found.state == "not_committing" and aws.settle_s < aws.checkpoint_interval_s:
+        reporter.warn(
+            f"{found.reason}; the settle window ({aws.settle_s}s) is shorter than the checkpoint interval "
+            f"({aws.checkpoint_interval_s}s), so no commit was due yet: check `pipectl aws status` later"
+        )
+    elif found.state == "not_committing":
+        raise UnhealthyError(
+            f"application '{aws.application_name}' is {found.reason}",
+            hint="Iceberg commits on each completed checkpoint: see `pipectl aws logs` for failed checkpoints "
+            "or commit errors (S3 Tables permissions, egress), and `pipectl aws status`",
+        )
+    elif found.state == "unknown" and found.records_in_window is not None:
+        reporter.warn(found.reason)
+    return found.to_dict()
+
+
+def desired_for(
+    target: Target, key: str, version: str | None, servers: str, vpc: network.Vpc, stream_arn: str
+) -> appcfg.Desired:
+    """The application deploy makes, from the settings and what it found (shared with `--plan`)."""
+    aws = target.aws
+    return appcfg.Desired(
+        role_arn=aws.service_role_arn,
+        bucket_arn=f"arn:{target.partition}:s3:::{aws.code_bucket}",
+        file_key=key,
+        object_version=version or "",
+        property_groups=appcfg.property_groups(target, servers),
+        checkpoint_interval_ms=aws.checkpoint_interval_s * 1000,
+        parallelism=aws.parallelism,
+        parallelism_per_kpu=aws.parallelism_per_kpu,
+        log_stream_arn=stream_arn,
+        subnets=vpc.subnets,
+        security_groups=vpc.security_groups,
+    )
 
 
 def deploy(
@@ -312,24 +423,14 @@ def deploy(
     check_resources(target, reporter)
     servers, vpc = _network(target, reporter)
     result.vpc = vpc.source
-    key, result.uploaded = upload(target, artifact, reporter)
+    key, result.uploaded, version = upload(target, artifact, reporter)
     result.code = f"s3://{aws.code_bucket}/{key}"
+    result.code_version = version or ""
     stream_arn, created = ensure_log_stream(target)
     if created:
         reporter.done(f"log group {target.log_group} ready")
 
-    desired = appcfg.Desired(
-        role_arn=aws.service_role_arn,
-        bucket_arn=f"arn:{target.partition}:s3:::{aws.code_bucket}",
-        file_key=key,
-        property_groups=appcfg.property_groups(target, servers),
-        checkpoint_interval_ms=aws.checkpoint_interval_s * 1000,
-        parallelism=aws.parallelism,
-        parallelism_per_kpu=aws.parallelism_per_kpu,
-        log_stream_arn=stream_arn,
-        subnets=vpc.subnets,
-        security_groups=vpc.security_groups,
-    )
+    desired = desired_for(target, key, version, servers, vpc, stream_arn)
 
     detail = describe(target)
     if detail is not None and detail["ApplicationStatus"] == "DELETING":

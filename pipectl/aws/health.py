@@ -139,6 +139,7 @@ class _LogFacts:
     failed: bool = False
     cause: Cause | None = None
     driver_errors: list[str] = field(default_factory=list)
+    job_ids: list[str] = field(default_factory=list)  # Flink job ids the state changes name
 
 
 def read_log_facts(target: Target, since_ms: int, driver_since_ms: int | None = None) -> _LogFacts:
@@ -164,6 +165,8 @@ def read_log_facts(target: Target, since_ms: int, driver_since_ms: int | None = 
         if m:
             when = dt.datetime.fromtimestamp(doc["_ts"] / 1000, tz=dt.UTC).strftime("%H:%M:%S")
             facts.changes.append(f"{when} {m.group('job')}: {m.group('old')} -> {m.group('new')}")
+            if m.group("id") not in facts.job_ids:
+                facts.job_ids.append(m.group("id"))
             if m.group("new") == "RESTARTING":
                 facts.restarts += 1
             if m.group("new") == "FAILED":

@@ -1,9 +1,24 @@
 """The execution role's least-privilege policy and trust policy, built from the settings alone
-(no AWS call). Resources are scoped wherever the service allows it."""
+(no AWS call). Resources are scoped wherever the service allows it.
+
+This is the one source of the policy: `pipectl aws iam-policy` prints it and `pipectl aws
+bootstrap` puts the same document into its CloudFormation template (pipectl/aws/bootstrap.py).
+
+In a VPC, AWS's documented policy for Managed Flink
+(https://docs.aws.amazon.com/managed-flink/latest/java/vpc-permissions.html) grants the EC2
+Describe* calls and the ENI calls (CreateNetworkInterface, CreateNetworkInterfacePermission,
+DescribeNetworkInterfaces, DeleteNetworkInterface) on "*". Describe* cannot be scoped (the
+Service Authorization Reference lists no resource type for them). The ENI calls can: the
+`network-interface` resource carries the `ec2:Subnet` condition key
+(https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html), so
+they are limited to ENIs in the application's subnets, and CreateNetworkInterface names the
+subnets and security groups themselves. Without known subnets the policy says so in a note.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
@@ -29,8 +44,11 @@ class IamPolicies:
         }
 
 
-def _statement(sid: str, actions: list[str], resources: list[str]) -> dict:
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+def _statement(sid: str, actions: list[str], resources: list[str], condition: dict | None = None) -> dict:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
 
 
 def build_policies(target: Target) -> IamPolicies:
@@ -38,9 +56,13 @@ def build_policies(target: Target) -> IamPolicies:
     part, region = target.partition, target.region
     account = target.account
     notes: list[str] = []
-    if account is None:
-        account = "*"
-        notes.append("no ARN names the account: set aws.service_role_arn to scope resources to it")
+    if account is None:  # never a silent account wildcard (resources and trust conditions need it)
+        from pipectl.errors import ConfigError
+
+        raise ConfigError(
+            "no setting names the AWS account: the policy would have to name every account ('*')",
+            hint="set aws.table_bucket_arn (or aws.service_role_arn); `pipectl aws bootstrap` sets both",
+        )
     acct = account
     statements = [
         _statement(
@@ -112,13 +134,10 @@ def build_policies(target: Target) -> IamPolicies:
     ]
 
     if aws.subnets or aws.msk_cluster_arn:  # deploy takes the MSK cluster's VPC when none is given
-        subnets = [f"arn:{part}:ec2:{region}:{acct}:subnet/{s}" for s in aws.subnets] or [
-            f"arn:{part}:ec2:{region}:{acct}:subnet/*"
-        ]
-        groups = [f"arn:{part}:ec2:{region}:{acct}:security-group/{g}" for g in aws.security_groups] or [
-            f"arn:{part}:ec2:{region}:{acct}:security-group/*"
-        ]
-        statements += [
+        eni = f"arn:{part}:ec2:{region}:{acct}:network-interface/*"
+        subnets = [f"arn:{part}:ec2:{region}:{acct}:subnet/{s}" for s in aws.subnets]
+        groups = [f"arn:{part}:ec2:{region}:{acct}:security-group/{g}" for g in aws.security_groups]
+        statements.append(
             _statement(
                 "DescribeVpc",
                 [
@@ -129,18 +148,38 @@ def build_policies(target: Target) -> IamPolicies:
                     "ec2:DescribeNetworkInterfaces",
                 ],
                 ["*"],  # EC2 Describe* actions cannot be scoped to resources
-            ),
-            _statement(
-                "CreateEni",
-                ["ec2:CreateNetworkInterface"],
-                [f"arn:{part}:ec2:{region}:{acct}:network-interface/*"] + subnets + groups,
-            ),
-            _statement(
-                "ManageEni",
-                ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
-                [f"arn:{part}:ec2:{region}:{acct}:network-interface/*"],
-            ),
-        ]
+            )
+        )
+        if subnets:
+            in_subnets = {"ArnEquals": {"ec2:Subnet": subnets}}
+            statements += [
+                _statement("CreateEniInSubnets", ["ec2:CreateNetworkInterface"], [eni], in_subnets),
+                _statement("CreateEniWithSubnetsAndGroups", ["ec2:CreateNetworkInterface"], subnets + groups),
+                _statement(
+                    "ManageEniInSubnets",
+                    ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+                    [eni],
+                    in_subnets,
+                ),
+            ]
+        else:
+            statements += [
+                _statement(
+                    "CreateEni",
+                    ["ec2:CreateNetworkInterface"],
+                    [
+                        eni,
+                        f"arn:{part}:ec2:{region}:{acct}:subnet/*",
+                        f"arn:{part}:ec2:{region}:{acct}:security-group/*",
+                    ],
+                ),
+                _statement("ManageEni", ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"], [eni]),
+            ]
+            notes.append(
+                "aws.subnets is not set: the ENI permissions name every subnet and network interface of the "
+                "account in this region; set aws.subnets and aws.security_groups (`pipectl aws bootstrap` sets "
+                "them from the MSK cluster) to limit them to the application's subnets"
+            )
         notes.append("ec2:Describe* cannot be scoped to resources, so it names '*'")
 
     trust: dict = {
@@ -153,13 +192,12 @@ def build_policies(target: Target) -> IamPolicies:
             }
         ],
     }
-    if account != "*":
-        trust["Statement"][0]["Condition"] = {
-            "StringEquals": {"aws:SourceAccount": account},
-            "ArnEquals": {
-                "aws:SourceArn": f"arn:{part}:kinesisanalytics:{region}:{account}:application/{aws.application_name}"
-            },
-        }
+    trust["Statement"][0]["Condition"] = {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnEquals": {
+            "aws:SourceArn": f"arn:{part}:kinesisanalytics:{region}:{account}:application/{aws.application_name}"
+        },
+    }
     return IamPolicies(
         application=aws.application_name,
         region=region,

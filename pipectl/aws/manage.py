@@ -134,11 +134,13 @@ class Status:
     last_snapshot_time: str | None
     log_group: str
     console_url: str
+    commits: dict | None = None  # pipectl.aws.commits: the table's newest commit, records read
 
     @property
     def exit_code(self) -> int:
-        """4 when the application is RUNNING but its job restarts or failed."""
-        return EXIT_UNHEALTHY if self.health and self.health.get("verdict") in ("restarting", "failed") else 0
+        """4 when the application is RUNNING but its job restarts, failed, or reads and commits nothing."""
+        bad = ("restarting", "failed", "not_committing")
+        return EXIT_UNHEALTHY if self.health and self.health.get("verdict") in bad else 0
 
     @property
     def exit_reason(self) -> str:
@@ -173,6 +175,7 @@ def status(settings: Settings) -> Status:
             job = assess(target).to_dict()
         except PipectlError as exc:  # no cloudwatch:GetMetricData / logs:FilterLogEvents: say so, keep the rest
             job = Health("unknown", reason=f"cannot read the job's metrics or log ({exc.message})").to_dict()
+        commit = _commits(target, job)
     return Status(
         application=target.aws.application_name,
         region=target.region,
@@ -188,7 +191,23 @@ def status(settings: Settings) -> Status:
         last_snapshot_time=when.isoformat() if isinstance(when, datetime) else when,
         log_group=target.log_group,
         console_url=console_url(target),
+        commits=commit if detail["ApplicationStatus"] == appcfg.RUNNING else None,
     )
+
+
+def _commits(target: Target, job: dict) -> dict | None:
+    """Look back over the health window (at least two checkpoint intervals) for commits; a job that
+    reads records and commits nothing is "running, not committing" (verdict not_committing)."""
+    from pipectl.aws import commits
+    from pipectl.aws.health import WINDOW_S
+
+    if target.aws.table_bucket_arn == "":
+        return None
+    look_back = max(WINDOW_S, 2 * target.aws.checkpoint_interval_s)
+    found = commits.check(target, int((time.time() - look_back) * 1000))
+    if found.state == "not_committing" and job.get("verdict") == "running":
+        job["verdict"], job["reason"] = "not_committing", found.reason
+    return found.to_dict()
 
 
 # stop -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pipectl.config import AwsSettings, Settings, SettingProblem
 from pipectl.errors import ConfigError
 
 # What each command needs beyond region/profile.
-PURPOSES = ("status", "deploy", "tables", "table", "iam")
+PURPOSES = ("status", "deploy", "tables", "table", "iam", "bootstrap")
 
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
 APP_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
@@ -190,7 +190,7 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
             return False
         return True
 
-    if purpose in ("status", "deploy", "iam") and not APP_NAME_RE.match(aws.application_name):
+    if purpose in ("status", "deploy", "iam", "bootstrap") and not APP_NAME_RE.match(aws.application_name):
         problems.append(f"aws.application_name {aws.application_name!r} must be 1-128 letters, digits, '_', '.' or '-'")
 
     if purpose in ("deploy", "iam"):
@@ -243,7 +243,23 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
         if aws.log_group and not LOG_GROUP_RE.match(aws.log_group):
             problems.append(f"aws.log_group {aws.log_group!r} is not a valid log group name")
 
-    if purpose in ("status", "deploy"):
+    if purpose == "bootstrap":  # it makes the bucket, role and table bucket itself
+        if aws.msk_cluster_arn:
+            msk = parse_msk_arn(aws.msk_cluster_arn)
+            if msk is None:
+                problems.append(f"aws.msk_cluster_arn {aws.msk_cluster_arn!r} is not an MSK cluster ARN")
+            elif region and msk.region != region:
+                problems.append(f"aws.msk_cluster_arn is in {msk.region}, but aws.region is {region}")
+        for subnet in aws.subnets:
+            if not SUBNET_RE.match(subnet):
+                problems.append(f"aws.subnets entry {subnet!r} is not a subnet id (subnet-...)")
+        for sg in aws.security_groups:
+            if not SG_RE.match(sg):
+                problems.append(f"aws.security_groups entry {sg!r} is not a security group id (sg-...)")
+        if not S3TABLES_NAME_RE.match(aws.namespace):
+            problems.append(f"aws.namespace {aws.namespace!r} must be lowercase letters, digits and '_'")
+
+    if purpose in ("status", "deploy", "bootstrap"):
         if aws.wait_timeout_s < 1:
             problems.append("aws.wait_timeout_s must be at least 1")
         if aws.poll_interval_ms < 10:

@@ -12,8 +12,10 @@ from rich.console import Console
 
 from pipectl.cli import context
 from pipectl.errors import EXIT_USAGE, PipectlError
+from pipectl.aws import bootstrap as aws_bootstrap
 from pipectl.aws import deploy as aws_deploy
 from pipectl.aws import manage
+from pipectl.aws import plan as aws_plan
 from pipectl.aws.iam import select_document
 from pipectl.aws.logs import recent_logs
 from pipectl.rehearse import run
@@ -58,6 +60,8 @@ def _health_line(h: Any) -> str:
     if not h:
         return "-"
     h = h if isinstance(h, dict) else h.to_dict()
+    if h.get("verdict") == "not_committing":
+        return str(h.get("reason"))  # "running, not committing: ..."
     line = f"{h.get('verdict')}: {h.get('reason')}"
     cause = h.get("cause")
     if cause and h.get("verdict") != "running":
@@ -102,15 +106,29 @@ def deploy(
     settle: Optional[int] = typer.Option(
         None, "--settle", help="Seconds to watch the job after RUNNING: uptime, restarts, logs (aws.settle_s; 0: skip)."
     ),
+    plan: bool = typer.Option(
+        False, "--plan", help="Show what deploy would change and change nothing (exit 8: changes pending)."
+    ),
     region: Optional[str] = REGION,
     profile: Optional[str] = PROFILE,
     app_name: Optional[str] = APP,
 ) -> None:
-    """Package, upload, create or update the application, start it, wait until RUNNING and watch the job settle."""
+    """Package, upload, create or update the application, start it, wait until RUNNING and watch the job settle.
+    With --plan: what it would do, changing nothing (exit 0 nothing to do, 7 changes pending)."""
     out = context.out()
     settings = _settings(
         region, profile, app_name, aws__parallelism=parallelism, aws__wait_timeout_s=timeout, aws__settle_s=settle
     )
+    if plan:
+        planned = aws_plan.plan(
+            settings,
+            skip_build=skip_build,
+            restore=restore,
+            allow_non_restored_state=allow_non_restored_state,
+            reporter=out,
+        )
+        out.emit(planned, _render_plan)
+        context.finish(planned)
     result = aws_deploy.deploy(
         settings,
         skip_build=skip_build,
@@ -119,6 +137,38 @@ def deploy(
         reporter=out,
     )
     out.emit(result, _render_deploy)
+
+
+# plan and diff ---------------------------------------------------------------------------
+def _render_plan(console: Console, r: Any) -> None:
+    what = {"create": "create", "update": "update", "none": "nothing to do"}[r.action]
+    if r.mode == "diff":
+        what = {"create": "not deployed", "update": "drift", "none": "no drift"}[r.action]
+    rows: list[tuple[str, Any]] = [
+        ("application", f"{r.application} ({r.region})"),
+        ("plan" if r.mode == "plan" else "diff", what),
+    ]
+    if r.status:
+        rows.append(("status", r.status))
+    if r.code:
+        rows.append(("code", r.code))
+    if r.restore:
+        rows.append(("restore", r.restore))
+    if r.upgrade_check:
+        rows.append(("upgrade check", r.upgrade_check))
+    _kv(console, rows)
+    if r.changes:
+        console.print("changes:")
+        for change in r.changes:
+            console.out(f"  {change.line()}", highlight=False)
+
+
+@app.command("diff")
+def diff_cmd(region: Optional[str] = REGION, profile: Optional[str] = PROFILE, app_name: Optional[str] = APP) -> None:
+    """Show drift between the settings and the deployed application (exit 8 when they differ)."""
+    result = aws_plan.diff(_settings(region, profile, app_name), reporter=context.out())
+    context.out().emit(result, _render_plan)
+    context.finish(result)
 
 
 # status ----------------------------------------------------------------------------------
@@ -136,6 +186,7 @@ def _render_status(console: Console, s: Any) -> None:
             ("parallelism", s.parallelism),
             ("checkpoints", f"every {cp}" if cp else None),
             ("last snapshot", snap),
+            ("commits", _commit_line(s.commits)),
             ("code", s.code),
             ("region", s.region),
             ("logs", s.log_group),
@@ -144,10 +195,24 @@ def _render_status(console: Console, s: Any) -> None:
     )
 
 
+def _commit_line(c: Any) -> str | None:
+    if not c:
+        return None
+    if c.get("state") in ("committing", "not_committing"):
+        newest = c.get("newest")
+        return (
+            f"newest {newest['committed_at']} (job {newest['job_id']}, checkpoint {newest['checkpoint_id']})"
+            if (c["state"] == "committing" and newest)
+            else c.get("reason")
+        )
+    return c.get("reason")
+
+
 @app.command()
 def status(region: Optional[str] = REGION, profile: Optional[str] = PROFILE, app_name: Optional[str] = APP) -> None:
-    """Show status, the job's health (uptime, restarts, root exception), version, runtime and the last snapshot.
-    Exit code 4 when the application is RUNNING but its job restarts in a loop or failed."""
+    """Show status, the job's health (uptime, restarts, root exception, commits), version, runtime and the last
+    snapshot. Exit code 4 when the application is RUNNING but its job restarts in a loop, failed, or reads records
+    and commits nothing ("running, not committing")."""
     result = manage.status(_settings(region, profile, app_name))
     context.out().emit(result, _render_status)
     context.finish(result, warn=True)
@@ -210,6 +275,17 @@ def _ask(question: str) -> bool:
 
 
 def _render_destroy(console: Console, r: Any) -> None:
+    if hasattr(r, "stack"):  # --bootstrap
+        if r.application and r.application.get("deleted"):
+            console.print(f"application '{r.application['application']}' deleted from {r.region}")
+        for item in r.data_deleted:
+            console.print(f"data deleted: {item}")
+        console.print(
+            f"stack {r.stack} deleted from {r.region}"
+            if r.deleted
+            else f"stack {r.stack} does not exist in {r.region}; nothing more deleted"
+        )
+        return
     if not r.deleted:
         console.print(f"application '{r.application}' does not exist in {r.region}; nothing deleted")
         return
@@ -221,15 +297,85 @@ def _render_destroy(console: Console, r: Any) -> None:
 @app.command()
 def destroy(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    bootstrap: bool = typer.Option(
+        False, "--bootstrap", help="Also delete the `aws bootstrap` stack (buckets, role, log group) after the app."
+    ),
+    delete_data: bool = typer.Option(
+        False, "--delete-data", help="With --bootstrap: delete the code zips and the tables the buckets still hold."
+    ),
     timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait (aws.wait_timeout_s)."),
     region: Optional[str] = REGION,
     profile: Optional[str] = PROFILE,
     app_name: Optional[str] = APP,
 ) -> None:
-    """Delete the application and its snapshots (asks first unless --yes)."""
+    """Delete the application and its snapshots (asks first unless --yes); with --bootstrap, the stack too."""
     out = context.out()
     settings = _settings(region, profile, app_name, aws__wait_timeout_s=timeout)
-    out.emit(manage.destroy(settings, confirm=None if yes else _ask, reporter=out), _render_destroy)
+    confirm = None if yes else _ask
+    if bootstrap:
+        out.emit(
+            aws_bootstrap.destroy(settings, delete_data=delete_data, confirm=confirm, reporter=out), _render_destroy
+        )
+    else:
+        out.emit(manage.destroy(settings, confirm=confirm, reporter=out), _render_destroy)
+
+
+# bootstrap -------------------------------------------------------------------------------
+def _render_bootstrap(console: Console, r: Any) -> None:
+    if r.action == "template":
+        console.out(r.template, highlight=False, end="")
+        return
+    if r.action == "unchanged":
+        console.print(f"stack {r.stack} ({r.region}) is up to date: no changes")
+    else:
+        console.print(f"stack {r.stack} ({r.region}) {r.action}:")
+        for change in r.changes:
+            console.out(f"  {change.line()}", highlight=False)
+    if r.outputs:
+        _kv(console, [(f"output {k}", v) for k, v in r.outputs.items()])
+    if r.written is None:
+        console.print("add these lines to pipectl.toml:")
+        for line in r.toml_lines():
+            console.out(line, highlight=False)
+    elif r.updated_keys:
+        console.print(f"written into {r.written}: {', '.join('aws.' + k for k in r.updated_keys)}")
+    else:
+        console.print(f"{r.written} already has these settings")
+    console.print("next: pipectl aws deploy")
+
+
+@app.command("bootstrap")
+def bootstrap_cmd(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Execute the change set without asking."),
+    no_write: bool = typer.Option(
+        False, "--no-write", help="Print the settings to add instead of writing pipectl.toml."
+    ),
+    template: bool = typer.Option(False, "--template", help="Print the CloudFormation template and change nothing."),
+    vpc_endpoints: bool = typer.Option(
+        False, "--vpc-endpoints", help="Add the S3 gateway and S3 Tables interface endpoints to the MSK cluster's VPC."
+    ),
+    region: Optional[str] = REGION,
+    profile: Optional[str] = PROFILE,
+    app_name: Optional[str] = APP,
+) -> None:
+    """Create or update, through a CloudFormation change set, the code bucket, table bucket, execution role and
+    log group that `aws deploy` needs, and write their names into pipectl.toml."""
+    out = context.out()
+    result = aws_bootstrap.bootstrap(
+        _settings(region, profile, app_name),
+        confirm=None if yes else _ask_execute,
+        write=not no_write,
+        vpc_endpoints=vpc_endpoints,
+        template_only=template,
+        reporter=out,
+    )
+    out.emit(result, _render_bootstrap)
+
+
+def _ask_execute(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise PipectlError("refusing to change the stack without confirmation", hint="pass --yes", exit_code=EXIT_USAGE)
+    return typer.confirm(question, default=False, err=True)
 
 
 # iam-policy ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws import moto_flink, moto_runtime
+from tests.aws import moto_cfn, moto_flink, moto_runtime
 
 REGION = "us-east-1"  # moto serves s3tables in us-east-1, us-east-2 and us-west-2 only
 ACCOUNT = "123456789012"  # moto's default account
@@ -39,6 +39,7 @@ def moto_url():
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_flink.install()
+    moto_cfn.install()
     moto_flink.TRANSITION_S = 0.3
     moto_runtime.TRANSITION_S = 0.3
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

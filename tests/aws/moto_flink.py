@@ -149,6 +149,12 @@ class FlinkApp:
         ) or {}
         return loc.get("BucketARN", ""), loc.get("FileKey", "")
 
+    def code_version(self) -> str:
+        loc = ((self.config.get("ApplicationCodeConfiguration") or {}).get("CodeContent") or {}).get(
+            "S3ContentLocation"
+        ) or {}
+        return str(loc.get("ObjectVersion") or "")
+
     def _take_snapshot(self, name: str) -> dict:
         snap = {
             "SnapshotName": name,
@@ -192,7 +198,11 @@ class FlinkApp:
                 "CodeContentDescription": {
                     "CodeMD5": "0" * 32,
                     "CodeSize": 1,
-                    "S3ApplicationCodeLocationDescription": {"BucketARN": bucket_arn, "FileKey": key},
+                    "S3ApplicationCodeLocationDescription": {
+                        "BucketARN": bucket_arn,
+                        "FileKey": key,
+                        **({"ObjectVersion": self.code_version()} if self.code_version() else {}),
+                    },
                 },
             }
         desc["EnvironmentPropertyDescriptions"] = {"PropertyGroupDescriptions": self._groups()}
@@ -294,6 +304,8 @@ def _apply_update(app: FlinkApp, params: dict) -> None:
             s3loc["BucketARN"] = loc["BucketARNUpdate"]
         if "FileKeyUpdate" in loc:
             s3loc["FileKey"] = loc["FileKeyUpdate"]
+        if "ObjectVersionUpdate" in loc:
+            s3loc["ObjectVersion"] = loc["ObjectVersionUpdate"]
     env = upd.get("EnvironmentPropertyUpdates")
     if env is not None:
         cfg["EnvironmentProperties"] = {"PropertyGroups": env.get("PropertyGroups", [])}

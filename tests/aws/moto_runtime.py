@@ -41,6 +41,7 @@ class JobScript:
     fail_after_s: float = 0.2
     restart_after_s: float = 0.2
     metrics: bool = True  # False: publish none (a test puts its own data points)
+    records_per_s: float = 0.0  # records the job reads from the topic while up (metric numRecordsIn)
 
 
 JOBS: dict[str, JobScript] = {}
@@ -62,6 +63,7 @@ class JobRun:
         self.up_since: float | None = started
         self.down_since: float | None = None
         self.restarts = 0
+        self.records = 0.0
         self.emitted_until = started
         self._log(started, "INFO", self._change("CREATED", "RUNNING"))
 
@@ -92,7 +94,7 @@ class JobRun:
     def _publish(self, t: float) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        when = dt.datetime.fromtimestamp(t, tz=dt.timezone.utc).replace(tzinfo=None)  # moto keeps naive UTC
+        when = dt.datetime.fromtimestamp(t, tz=dt.UTC).replace(tzinfo=None)  # moto keeps naive UTC
         dims = [{"Name": "Application", "Value": self.app.name}]
         uptime = (t - self.up_since) * 1000 if self.up_since is not None else 0.0
         downtime = (t - self.down_since) * 1000 if self.down_since is not None else 0.0
@@ -101,6 +103,11 @@ class JobRun:
             for name, value in (("uptime", uptime), ("downtime", downtime))
         ] + [{"MetricName": "fullRestarts", "Value": float(self.restarts), "Dimensions": dims, "Timestamp": when,
               "Unit": "Count"}]
+        if self.script.records_per_s:
+            if self.up_since is not None:
+                self.records += self.script.records_per_s * EMIT_EVERY_S
+            data.append({"MetricName": "numRecordsIn", "Value": self.records, "Dimensions": dims, "Timestamp": when,
+                         "Unit": "Count"})
         cloudwatch_backends[self.app.account][self.app.region].put_metric_data("AWS/KinesisAnalytics", data)
 
     def _log(self, t: float, level: str, message: str, throwable: str | None = None) -> None:

@@ -71,7 +71,7 @@ def test_first_deploy_uploads_creates_and_runs(world):
         f"✓ artifact data-pipeline-aws.zip ({world.zip.stat().st_size:,} bytes, layout ok)",
         "✓ code bucket, execution role and table bucket found",
         f"… uploading to s3://pipectl-code/{key}",
-        f"✓ uploaded s3://pipectl-code/{key} ({world.zip.stat().st_size:,} bytes)",
+        f"✓ uploaded s3://pipectl-code/{key} ({world.zip.stat().st_size:,} bytes, sha256 checked)",
         f"✓ log group /aws/kinesis-analytics/{APP} ready",
         f"✓ created application '{APP}' (version 1)",
         f"… starting '{APP}' without a snapshot",
@@ -134,7 +134,7 @@ def test_unchanged_code_is_a_noop(world):
     assert result["started"] is False
     assert result["status"] == "RUNNING"
     assert result["version"] == 1
-    assert f"✓ s3://pipectl-code/{code_key(world)} is already uploaded; upload skipped" in proc.stderr
+    assert f"✓ s3://pipectl-code/{code_key(world)} is already uploaded (sha256 matches); upload skipped" in proc.stderr
     assert f"✓ no changes: application '{APP}' already has this code and configuration" in proc.stderr
     after = describe()
     assert after["ApplicationVersionId"] == before["ApplicationVersionId"] == 1
@@ -294,7 +294,7 @@ def test_json_mode_prints_one_document(world):
     doc = json.loads(proc.stdout)
     assert sorted(doc) == sorted(
         [
-            "application", "region", "arn", "action", "changes", "code", "uploaded", "started",
+            "application", "region", "arn", "action", "changes", "code", "code_version", "uploaded", "started",
             "restored_from", "status", "version", "vpc", "health", "log_group", "console_url",
         ]
     )
@@ -312,3 +312,43 @@ def test_vpc_settings_are_applied_and_stable(world):
     assert vpc["SecurityGroupIds"] == [net.sg]
     again = world.json("aws", "deploy", "--skip-build", env=env)
     assert again["action"] == "unchanged"
+
+
+def test_other_bytes_under_the_code_key_are_replaced(world):
+    """The key names the zip's hash, but only the stored bytes' SHA-256 says what S3 holds."""
+    key = code_key(world)
+    client("s3").put_object(Bucket="pipectl-code", Key=key, Body=b"not the zip")
+    proc = world.run("aws", "deploy", "--skip-build")
+    assert proc.returncode == 0, proc.stderr
+    from pipectl.build import sha256_of
+
+    import hashlib
+
+    other = hashlib.sha256(b"not the zip").hexdigest()
+    assert (
+        f"warning: s3://pipectl-code/{key} holds other bytes (sha256 {other[:16]}…, the zip's is "
+        f"{sha256_of(world.zip)[:16]}…); uploading the zip again"
+    ) in proc.stderr
+    assert client("s3").get_object(Bucket="pipectl-code", Key=key)["Body"].read() == world.zip.read_bytes()
+
+
+def test_a_versioned_bucket_pins_the_object_version(world):
+    s3 = client("s3")
+    s3.put_bucket_versioning(Bucket="pipectl-code", VersioningConfiguration={"Status": "Enabled"})
+    key = code_key(world)
+    result = world.json("aws", "deploy", "--skip-build")
+    version = s3.head_object(Bucket="pipectl-code", Key=key)["VersionId"]
+    assert result["code_version"] == version
+    loc = describe()["ApplicationConfigurationDescription"]["ApplicationCodeConfigurationDescription"][
+        "CodeContentDescription"
+    ]["S3ApplicationCodeLocationDescription"]
+    assert loc == {"BucketARN": "arn:aws:s3:::pipectl-code", "FileKey": key, "ObjectVersion": version}
+    # Someone overwrites the key: the next deploy re-uploads the zip and pins the new version.
+    s3.put_object(Bucket="pipectl-code", Key=key, Body=b"tampered")
+    again = world.json("aws", "deploy", "--skip-build")
+    newest = s3.head_object(Bucket="pipectl-code", Key=key)["VersionId"]
+    assert newest not in (version,)
+    assert again["uploaded"] is True
+    assert again["action"] == "updated" and again["changes"] == ["code"]
+    assert again["code_version"] == newest
+    assert s3.get_object(Bucket="pipectl-code", Key=key, VersionId=newest)["Body"].read() == world.zip.read_bytes()

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from tests.aws.conftest import REGION, REPO, write_zip
+from tests.aws.conftest import REGION, REPO
 
 MSK_ARN = f"arn:aws:kafka:{REGION}:123456789012:cluster/orders-msk/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5"
-COMMANDS = ["package", "deploy", "status", "stop", "logs", "destroy", "iam-policy"]
+COMMANDS = ["package", "deploy", "status", "stop", "logs", "destroy", "iam-policy", "bootstrap", "diff"]
 
 
 def test_iam_policy_names_the_configured_resources(world):
@@ -44,12 +44,13 @@ def test_iam_policy_names_the_configured_resources(world):
         f"arn:aws:logs:{REGION}:123456789012:log-group:/aws/kinesis-analytics/order-ingest:log-stream:kinesis-analytics-log-stream"
     ]
     # deploy joins the MSK cluster's VPC (subnets taken from the cluster): the ENI permissions are there,
-    # on the account's subnets and security groups; only ec2:Describe* names '*', which AWS cannot scope.
+    # but with no aws.subnets they name every subnet, and the output says so (never silently).
     assert by_sid["CreateEni"]["Resource"] == [
         f"arn:aws:ec2:{REGION}:123456789012:network-interface/*",
         f"arn:aws:ec2:{REGION}:123456789012:subnet/*",
         f"arn:aws:ec2:{REGION}:123456789012:security-group/*",
     ]
+    assert by_sid["ManageEni"]["Resource"] == [f"arn:aws:ec2:{REGION}:123456789012:network-interface/*"]
     assert [s["Sid"] for s in policy["Statement"] if "*" in s["Resource"]] == ["DescribeVpc"]
     assert trust["Statement"] == [
         {
@@ -62,7 +63,12 @@ def test_iam_policy_names_the_configured_resources(world):
             },
         }
     ]
-    assert doc["notes"] == ["ec2:Describe* cannot be scoped to resources, so it names '*'"]
+    assert doc["notes"] == [
+        "aws.subnets is not set: the ENI permissions name every subnet and network interface of the account in "
+        "this region; set aws.subnets and aws.security_groups (`pipectl aws bootstrap` sets them from the MSK "
+        "cluster) to limit them to the application's subnets",
+        "ec2:Describe* cannot be scoped to resources, so it names '*'",
+    ]
     # One raw document, usable as `--policy-document file://...`
     raw = world.run("aws", "iam-policy", "--document", "policy")
     assert raw.returncode == 0
@@ -84,12 +90,30 @@ def test_iam_policy_with_a_vpc_scopes_what_ec2_allows(world):
     )
     doc = world.json("aws", "iam-policy")
     by_sid = {s["Sid"]: s for s in doc["policy"]["Statement"]}
-    assert by_sid["CreateEni"]["Resource"] == [
-        f"arn:aws:ec2:{REGION}:123456789012:network-interface/*",
-        f"arn:aws:ec2:{REGION}:123456789012:subnet/subnet-0123456789abcdef0",
+    subnet = f"arn:aws:ec2:{REGION}:123456789012:subnet/subnet-0123456789abcdef0"
+    eni = f"arn:aws:ec2:{REGION}:123456789012:network-interface/*"
+    # AWS's documented policy grants the ENI calls on "*"; here they are limited to ENIs in the
+    # application's subnets (the ec2:Subnet condition key of the network-interface resource).
+    assert by_sid["CreateEniInSubnets"] == {
+        "Sid": "CreateEniInSubnets",
+        "Effect": "Allow",
+        "Action": ["ec2:CreateNetworkInterface"],
+        "Resource": [eni],
+        "Condition": {"ArnEquals": {"ec2:Subnet": [subnet]}},
+    }
+    assert by_sid["CreateEniWithSubnetsAndGroups"]["Resource"] == [
+        subnet,
         f"arn:aws:ec2:{REGION}:123456789012:security-group/sg-0123456789abcdef0",
     ]
+    assert by_sid["ManageEniInSubnets"] == {
+        "Sid": "ManageEniInSubnets",
+        "Effect": "Allow",
+        "Action": ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+        "Resource": [eni],
+        "Condition": {"ArnEquals": {"ec2:Subnet": [subnet]}},
+    }
     assert by_sid["DescribeVpc"]["Resource"] == ["*"]
+    assert [s["Sid"] for s in doc["policy"]["Statement"] if "*" in s["Resource"]] == ["DescribeVpc"]
     assert doc["notes"] == [
         "aws.msk_cluster_arn is not set: Kafka permissions name any cluster; set it to scope them",
         "ec2:Describe* cannot be scoped to resources, so it names '*'",
