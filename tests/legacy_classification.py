@@ -37,7 +37,7 @@ REJECT_REASON = f"""CASE
   END"""
 
 # the columns of analytics.orders up to event_time, as the SQL computed them
-VALUE_COLUMNS = f"""  JSON_VALUE(`raw`, '$.event_id'),
+VALUE_COLUMNS = """  JSON_VALUE(`raw`, '$.event_id'),
   JSON_VALUE(`raw`, '$.event_type'),
   TRY_CAST(JSON_VALUE(`raw`, '$.schema_version') AS INT),
   JSON_VALUE(`raw`, '$.order_id'),

@@ -74,7 +74,7 @@ def test_status_through_healthy_stopped_and_taskmanager_killed(env):
     assert code == 0, report
 
     def caught_up():
-        code, doc = status(env)
+        _code, doc = status(env)
         return doc if doc["stages"]["kafka"]["lag"]["total"] == 0 else None
 
     doc = wait_for(caught_up, 60, "the consumer group to commit every offset")

@@ -18,7 +18,7 @@ APP = "order-ingest"
 
 
 def put_metrics(values: dict[str, float], minutes_ago: int = 0) -> None:
-    when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes_ago)
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
     client("cloudwatch").put_metric_data(
         Namespace="AWS/KinesisAnalytics",
         MetricData=[{"MetricName": name, "Dimensions": [{"Name": "Application", "Value": APP}], "Timestamp": when,

@@ -47,7 +47,7 @@ def test_lists_from_environment(tmp_path):
 
 def test_invalid_toml_is_one_clear_error(tmp_path):
     (tmp_path / "pipectl.toml").write_text("[local\n")
-    with pytest.raises(ConfigError, match="pipectl.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"pipectl\.toml is not valid TOML"):
         load_settings(tmp_path, environ={})
 
 

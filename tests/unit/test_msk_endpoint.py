@@ -58,7 +58,7 @@ def test_nothing_is_needed_for_stdout_or_dry_run(tmp_path: Path) -> None:
 
 
 def test_kafka_auth_is_checked(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="aws.kafka_auth must be one of iam, none, got 'sasl'"):
+    with pytest.raises(ConfigError, match=r"aws\.kafka_auth must be one of iam, none, got 'sasl'"):
         _settings(tmp_path, kafka_auth="sasl")
 
 

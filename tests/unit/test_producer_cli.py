@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from datetime import UTC
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPECTL = [sys.executable, "-m", "pipectl"]
@@ -76,10 +77,10 @@ def test_without_seed_event_time_is_now_and_ids_differ():
     a = produce(PIPECTL, "--stdout", "--count", "5")
     b = produce(PIPECTL, "--stdout", "--count", "5")
     assert a.stdout != b.stdout
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     t = datetime.fromisoformat(json.loads(a.stdout.splitlines()[0])["event_time"].replace("Z", "+00:00"))
-    assert abs((datetime.now(timezone.utc) - t).total_seconds()) < 60
+    assert abs((datetime.now(UTC) - t).total_seconds()) < 60
 
 
 @pytest.mark.parametrize("cmd", BOTH)

@@ -23,7 +23,7 @@ def _gen(seed: int, **kw) -> OrderGenerator:
 
 
 def test_contract_file_is_a_valid_json_schema():
-    assert SCHEMA_PATH == Path(__file__).resolve().parents[2] / "producer/contract/orders.created.v1.schema.json"
+    assert Path(__file__).resolve().parents[2] / "producer/contract/orders.created.v1.schema.json" == SCHEMA_PATH
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["title"] == "orders.created.v1"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "status.md"
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(name: str) -> dict:
     m = re.search(rf"<!-- schema: {name} -->\s*```json\n(.*?)\n```", DOC.read_text(), re.S)
     assert m, f"no schema {name!r} in {DOC}"
