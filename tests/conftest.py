@@ -101,6 +101,31 @@ def iceberg_counts(warehouse: str | Path, table: str, namespace: str = "analytic
     return arrow.num_rows, distinct
 
 
+def s3tables_counts(
+    endpoint: str, region: str, key_id: str, secret: str, bucket_arn: str, table: str, namespace: str = "analytics"
+) -> tuple[int, int]:
+    """(rows, distinct event ids) of an S3 Tables table, read independently of pipectl: boto3 asks
+    the s3tables API for the metadata location, pyiceberg reads the files from S3 (an emulator's
+    endpoint in tests); (0, 0) before the first commit."""
+    import boto3
+    import pyarrow.compute as pc
+    from pyiceberg.table import StaticTable
+
+    client = boto3.client("s3tables", region_name=region, endpoint_url=endpoint, aws_access_key_id=key_id,
+                          aws_secret_access_key=secret)
+    location = client.get_table_metadata_location(tableBucketARN=bucket_arn, namespace=namespace, name=table).get(
+        "metadataLocation")
+    if not location:
+        return 0, 0
+    t = StaticTable.from_metadata(location, properties={
+        "s3.endpoint": endpoint, "s3.region": region, "s3.access-key-id": key_id, "s3.secret-access-key": secret})
+    if t.current_snapshot() is None:
+        return 0, 0
+    arrow = t.scan().to_arrow()
+    distinct = pc.count_distinct(arrow["event_id"]).as_py() if "event_id" in arrow.column_names else arrow.num_rows
+    return arrow.num_rows, distinct
+
+
 def flink_get(env: dict, path: str, timeout: float = 10) -> dict:
     """GET on the JobManager's REST API of the stack in `env`."""
     import urllib.request

@@ -98,13 +98,16 @@ def census(state_dir: str) -> dict[str, list[int]]:
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
+        cmdline = " ".join(argv)
         if state_dir not in cmdline or not pid_alive(int(entry.name)):
             continue
+        java = Path(argv[0]).name == "java"
         for role, marker in ROLES.items():
-            if marker in cmdline:
+            # the JVMs themselves, not the scripts that start them (whose command lines name them too)
+            if marker in cmdline and (java or role == "tm-supervisor") and not (java and role == "tm-supervisor"):
                 found[role].append(int(entry.name))
     return found
 
