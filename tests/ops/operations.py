@@ -209,7 +209,8 @@ class Runner:
         else:
             # which of the unconfirmed ones were valid is unknown: the end compares with the topic
             self.exact = False
-            self.note(f"  produced {n}: NOT all acknowledged ({ {k: summary.get(k) for k in ('acked', 'failed')} }); "
+            self.note(f"  produced {n}: NOT all acknowledged (exit {proc.returncode}, "
+                      f"{ {k: summary.get(k) for k in ('sent', 'acked', 'failed')} }, {outcome.error_line()!r}); "
                       "the end check compares with the topic's records")
 
     def kill(self, names: tuple[str, ...]) -> None:
@@ -298,9 +299,13 @@ class Runner:
 
     def op_broker_restart(self, step: Step) -> None:
         n = int(step.arg("n"))
+        base = records_in_topic(self.env)
         proc = self.produce(n, int(step.arg("seed")), background=True)
         try:
-            time.sleep(2)
+            # kill the broker once the producer is sending (its records reach the topic)
+            deadline = time.monotonic() + 60
+            while records_in_topic(self.env) < base + min(300, n // 4) and time.monotonic() < deadline:
+                time.sleep(0.3)
             self.kill(("kafka",))
             time.sleep(3)
             self.op_local_up(step, "the broker restart")
@@ -317,9 +322,31 @@ class Runner:
             self.expect_job_healthy(jid, cp, "maintain while the job runs")
 
     def op_up_in_backoff(self, step: Step) -> None:
+        """kill -9 of the TaskManager, once more as soon as the supervisor brought it back (a quick
+        failure doubles the supervisor's delay to 4 s), then `local up` 1 s later: inside the back-off.
+        When `up` returns, the TaskManager's process must be alive (not merely registered)."""
+        first = checks.pid_file(self.state, "taskmanager")
         self.kill(("taskmanager",))
-        time.sleep(2)  # the supervisor waits before its restart: `local up` lands in that back-off
-        self.op_local_up(step, "local up in the supervisor's back-off")
+        deadline = time.monotonic() + 30
+        while checks.pid_file(self.state, "taskmanager") == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.kill(("taskmanager",))
+        time.sleep(1)
+        jid, cp = self.checkpoint_now()
+        up = self.cli("local", "up", kind="up", json_out=False)
+        pid = checks.pid_file(self.state, "taskmanager")
+        alive = pid is not None and checks.pid_alive(pid)
+        java = checks.census(self.state)["taskmanager"]
+        said = next((ln.strip() for ln in up.stdout.splitlines() if ln.strip().startswith("taskmanager:")), "")
+        self.note(f"  up said {said!r}; when it returned: pid file {pid} ({'alive' if alive else 'dead'}), "
+                  f"TaskManager JVMs {java}")
+        if not alive or not java:
+            self.fail_if([f"local up in the supervisor's back-off returned ({said!r}) with no TaskManager JVM running "
+                          f"(its pid file names {pid}, {'alive: the supervisor is only now restarting it' if alive else 'dead'})"])
+        self.expect_stack_healthy("local up in the supervisor's back-off")
+        if self.job_running:
+            self.expect_job_healthy(None, cp if jid and jid == self.job_id() else None,
+                                    "local up in the supervisor's back-off")
 
     def op_concurrent(self, step: Step) -> None:
         pair = (step.arg("a").replace("_", " "), step.arg("b").replace("_", " "))
@@ -394,6 +421,19 @@ class Runner:
         if out.json().get("complete") is not True:
             self.fail_if([f"verify does not say complete: {out.stdout[-800:]}"])
 
+    def diagnose(self) -> None:
+        """The JobManager's last distinct exception lines, for the report of a failed run."""
+        seen: list[str] = []
+        for log in sorted((Path(self.state) / "logs" / "flink").glob("*standalonesession*.log")):
+            for line in log.read_text(errors="replace").splitlines():
+                if "Exception" in line and not line.startswith(("\t", " ")):
+                    text = line.split(" - ", 1)[-1][:300]
+                    if text in seen:
+                        seen.remove(text)
+                    seen.append(text)
+        for text in seen[-3:]:
+            self.note(f"jobmanager log: {text}")
+
     def teardown(self) -> None:
         out = checks.run_cli(self.env, REPO, ["local", "down"], DEADLINE["down"])
         self.note("teardown: " + out.brief())
@@ -420,6 +460,7 @@ def run_sequence(steps: list[Step], seed: int | None = None, echo: bool = False,
         runner.finale()
     except Violation:
         result.failed_step = index if index >= 0 else None
+        runner.diagnose()
     finally:
         runner.teardown()
         result.figures["seconds"] = round(time.monotonic() - t0, 1)
