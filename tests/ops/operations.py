@@ -435,6 +435,10 @@ class Runner:
             self.note(f"jobmanager log: {text}")
 
     def teardown(self) -> None:
+        if self.r.violations:
+            # a job in a restart loop would hold `local down` at its savepoint wait: cancel it first
+            out = checks.run_cli(self.env, REPO, ["job", "stop", "--no-savepoint"], 90)
+            self.note("teardown: " + out.brief())
         out = checks.run_cli(self.env, REPO, ["local", "down"], DEADLINE["down"])
         self.note("teardown: " + out.brief())
         left = checks.census(self.state)
