@@ -162,7 +162,9 @@ def consumer_lag(env: dict) -> int | None:
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         end = consumer.end_offsets(tps)
-        committed = {tp: m.offset for tp, m in admin.list_consumer_group_offsets(group).items() if tp.topic == topic}
+        # kafka-python 3: {group: {TopicPartition: OffsetAndMetadata}}
+        offsets = admin.list_group_offsets(group).get(group, {})
+        committed = {tp: m.offset for tp, m in offsets.items() if tp.topic == topic}
     finally:
         consumer.close()
         admin.close()
