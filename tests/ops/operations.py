@@ -465,6 +465,12 @@ def run_sequence(steps: list[Step], seed: int | None = None, echo: bool = False,
     except Violation:
         result.failed_step = index if index >= 0 else None
         runner.diagnose()
+    except Exception as exc:  # noqa: BLE001 - a bug of the harness itself: reported as such, the stack still torn down
+        import traceback
+
+        result.violations.append(f"HARNESS ERROR (not a finding): {type(exc).__name__}: {exc}")
+        result.failed_step = index if index >= 0 else None
+        runner.note("harness error:\n" + traceback.format_exc())
     finally:
         runner.teardown()
         result.figures["seconds"] = round(time.monotonic() - t0, 1)
