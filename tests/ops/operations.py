@@ -25,6 +25,7 @@ from pathlib import Path
 from tests.conftest import (
     REPO,
     completed_checkpoint_id,
+    flink_get,
     iceberg_counts,
     live_jobs,
     records_in_topic,
@@ -159,6 +160,13 @@ class Runner:
         if len(jobs) != 1:
             self.fail_if([f"after {what}: {len(jobs)} live jobs on the cluster: {[(j['jid'], j['state']) for j in jobs]}"])
         jid = job_id or jobs[0]["jid"]
+        if after is None:
+            # a restored job counts on from its savepoint's id: NEW means greater than the restored one
+            try:
+                restored = (flink_get(self.env, f"/jobs/{jid}/checkpoints").get("latest") or {}).get("restored")
+            except OSError:
+                restored = None
+            after = restored["id"] if restored else None
         try:
             cp = wait_checkpoint_after(self.env, jid, after, HEALTHY_WITHIN)
         except AssertionError as exc:
