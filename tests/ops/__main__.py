@@ -2,6 +2,7 @@
 
   --sequence 'produce n=2000 seed=1; maintain; job_stop'   runs a given sequence instead
   --runs R --first-seed S                                   runs seeds S..S+R-1 (the soak)
+  --exclude up_in_backoff,maintain                          draws without these operations
   --print-only                                              prints the sequence(s), runs nothing
   --results FILE                                            appends one JSON line per run
 """
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequence", help="steps separated by ';' (as printed), instead of a seed")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--first-seed", type=int)
+    parser.add_argument("--exclude", default="", help="operations the generator leaves out, comma-separated")
     parser.add_argument("--print-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the run's state folder and warehouse")
     parser.add_argument("--results", help="append one JSON line per run to this file")
@@ -36,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         first = args.first_seed if args.first_seed is not None else args.seed
         if first is None:
             first = int(time.time()) % 100_000
-        plans = [(seed, generate(seed, args.steps)) for seed in range(first, first + args.runs)]
+        exclude = frozenset(o for o in args.exclude.split(",") if o)
+        plans = [(seed, generate(seed, args.steps, exclude)) for seed in range(first, first + args.runs)]
 
     failed = 0
     for seed, steps in plans:
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {i + 1:2d}. {step}")
         if args.print_only:
             continue
-        result = run_sequence(steps, seed=seed, echo=True, keep=args.keep)
+        result = run_sequence(steps, seed=seed, echo=True, keep=args.keep, replay_extra=(
+            f" --exclude {args.exclude}" if args.exclude else ""))
         verdict = "ok" if result.ok else "FAILED"
         print(f"== seed {seed}: {verdict} in {result.figures.get('seconds')}s")
         if not result.ok:
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             print(result.report())
         if args.results:
             with open(args.results, "a") as fh:
-                fh.write(json.dumps({"seed": seed, "steps": [str(s) for s in steps], "ok": result.ok,
+                fh.write(json.dumps({"seed": seed, "exclude": args.exclude, "steps": [str(s) for s in steps], "ok": result.ok,
                                      "failed_step": result.failed_step, "violations": result.violations,
                                      "figures": result.figures}) + "\n")
     if len(plans) > 1 and not args.print_only:

@@ -54,6 +54,7 @@ class RunResult:
     violations: list[str] = field(default_factory=list)
     failed_step: int | None = None  # index in steps; len(steps) is the finale
     figures: dict = field(default_factory=dict)
+    replay_extra: str = ""
 
     @property
     def ok(self) -> bool:
@@ -72,7 +73,8 @@ class RunResult:
             lines.append("violations:")
             lines += [f"  - {v}" for v in self.violations]
         if self.seed is not None:
-            lines.append(f"replay: .venv/bin/python -m tests.ops --seed {self.seed} --steps {len(self.steps)}")
+            lines.append(f"replay: .venv/bin/python -m tests.ops --seed {self.seed} --steps {len(self.steps)}"
+                         + self.replay_extra)
         else:
             lines.append("replay: .venv/bin/python -m tests.ops --sequence '" + "; ".join(map(str, self.steps)) + "'")
         return "\n".join(lines)
@@ -456,9 +458,11 @@ class Runner:
                 self.note(f"teardown: killed {role} {pid} (left after local down)")
 
 
-def run_sequence(steps: list[Step], seed: int | None = None, echo: bool = False, keep: bool = False) -> RunResult:
+def run_sequence(
+    steps: list[Step], seed: int | None = None, echo: bool = False, keep: bool = False, replay_extra: str = ""
+) -> RunResult:
     """Run setup, the steps and the finale; never raises for a violation (see RunResult.ok)."""
-    result = RunResult(seed, steps)
+    result = RunResult(seed, steps, replay_extra=replay_extra)
     root = Path(tempfile.mkdtemp(prefix="pipectl-ops-"))
     runner = Runner(result, root, echo)
     t0 = time.monotonic()
