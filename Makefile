@@ -7,13 +7,15 @@ UV := $(BIN)/uv
 JAR := target/pyflink-dependencies.jar
 DEMO_EVENTS ?= 1000
 
-.PHONY: help system-deps install build lint test test-java test-unit test-e2e test-aws demo lock clean bench
+.PHONY: help system-deps install build lint test test-java test-unit test-e2e test-aws demo lock clean bench soak
 
 help:
 	@echo "make demo   - install, build, run the local pipeline end to end and print the verify report"
 	@echo "make test   - install, build, lint (ruff, mypy) and run the whole test suite"
 	@echo "make lint   - ruff check and mypy on pipectl/, producer/, jobs/"
 	@echo "make build  - mvn package: the dependency jar, the AWS zip and the Kafka broker classpath"
+	@echo "make soak   - the randomized operations test over many seeds on the real native stack"
+	@echo "              (SEEDS=30 STEPS=12 FIRST_SEED=<random>; docs/reliability.md)"
 
 # Java 17 and Maven come from Debian's packages when missing.
 system-deps:
@@ -82,6 +84,17 @@ demo: install build
 
 bench: install build
 	$(BIN)/python bench/producer_throughput.py
+
+# The randomized operations test (docs/reliability.md) over SEEDS random seeds of STEPS operations
+# each, on the real native stack (ports: the test ports + PIPECTL_TEST_PORT_OFFSET + 50). Every run
+# prints its seed and sequence; a failed one prints the replay command. One JSON line per run goes
+# to SOAK_RESULTS. Exit 1 when any run broke an invariant.
+SEEDS ?= 30
+STEPS ?= 12
+FIRST_SEED ?= $(shell echo $$RANDOM)
+SOAK_RESULTS ?= target/soak-results.jsonl
+soak: install build
+	$(BIN)/python -m tests.ops --runs $(SEEDS) --steps $(STEPS) --first-seed $(FIRST_SEED) --results $(SOAK_RESULTS)
 
 clean:
 	rm -rf target .pytest_cache

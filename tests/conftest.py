@@ -80,3 +80,179 @@ def kafka_bootstrap(request) -> str:
         return external
     request.getfixturevalue("native_stack")
     return TEST_BOOTSTRAP
+
+
+# ------------------------------------------------------------------ independent read-back helpers
+# What the tests trust is read here from the real parts, not from pipectl's own report: the Iceberg
+# files (pyiceberg), Flink's REST API and Kafka's consumer-group offsets.
+def iceberg_counts(warehouse: str | Path, table: str, namespace: str = "analytics") -> tuple[int, int]:
+    """(rows, distinct event ids) of a Hadoop-catalog table, read from its files with pyiceberg;
+    (0, 0) when the table or its first snapshot does not exist yet."""
+    import pyarrow.compute as pc
+    from pyiceberg.table import StaticTable
+
+    table_dir = Path(warehouse) / namespace / table
+    if not (table_dir / "metadata" / "version-hint.text").is_file():
+        return 0, 0
+    t = StaticTable.from_metadata(str(table_dir))
+    if t.current_snapshot() is None:
+        return 0, 0
+    arrow = t.scan().to_arrow()
+    distinct = pc.count_distinct(arrow["event_id"]).as_py() if "event_id" in arrow.column_names else arrow.num_rows
+    return arrow.num_rows, distinct
+
+
+def s3tables_counts(
+    endpoint: str, region: str, key_id: str, secret: str, bucket_arn: str, table: str, namespace: str = "analytics"
+) -> tuple[int, int]:
+    """(rows, distinct event ids) of an S3 Tables table, read independently of pipectl: boto3 asks
+    the s3tables API for the metadata location, pyiceberg reads the files from S3 (an emulator's
+    endpoint in tests); (0, 0) before the first commit."""
+    import boto3
+    import pyarrow.compute as pc
+    from pyiceberg.table import StaticTable
+
+    client = boto3.client("s3tables", region_name=region, endpoint_url=endpoint, aws_access_key_id=key_id,
+                          aws_secret_access_key=secret)
+    location = client.get_table_metadata_location(tableBucketARN=bucket_arn, namespace=namespace, name=table).get(
+        "metadataLocation")
+    if not location:
+        return 0, 0
+    t = StaticTable.from_metadata(location, properties={
+        "s3.endpoint": endpoint, "s3.region": region, "s3.access-key-id": key_id, "s3.secret-access-key": secret})
+    if t.current_snapshot() is None:
+        return 0, 0
+    arrow = t.scan().to_arrow()
+    distinct = pc.count_distinct(arrow["event_id"]).as_py() if "event_id" in arrow.column_names else arrow.num_rows
+    return arrow.num_rows, distinct
+
+
+def flink_get(env: dict, path: str, timeout: float = 10) -> dict:
+    """GET on the JobManager's REST API of the stack in `env`."""
+    import urllib.request
+
+    port = env.get("PIPECTL_LOCAL_FLINK_PORT", TEST_PORTS["PIPECTL_LOCAL_FLINK_PORT"])
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+LIVE_JOB_STATES = {"RUNNING", "RESTARTING", "CREATED", "INITIALIZING", "FAILING", "RECONCILING", "SUSPENDED"}
+
+
+def live_jobs(env: dict) -> list[dict]:
+    """The cluster's jobs that are not in a terminal state (from /jobs/overview)."""
+    return [j for j in flink_get(env, "/jobs/overview")["jobs"] if j["state"] in LIVE_JOB_STATES]
+
+
+def completed_checkpoint_id(env: dict, job_id: str) -> int | None:
+    """The id of the job's latest completed checkpoint (Flink REST), None before the first."""
+    latest = (flink_get(env, f"/jobs/{job_id}/checkpoints").get("latest") or {}).get("completed")
+    return latest["id"] if latest else None
+
+
+def consumer_lag(env: dict) -> int | None:
+    """Records of the pipeline's topic after its consumer group's committed offsets (kafka-python,
+    straight from the broker); None while the group has committed nothing on some partition."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    bootstrap = f"127.0.0.1:{env.get('PIPECTL_LOCAL_KAFKA_PORT', TEST_PORTS['PIPECTL_LOCAL_KAFKA_PORT'])}"
+    topic = env.get("PIPECTL_PIPELINE_TOPIC", "orders.created.v1")
+    group = env.get("PIPECTL_PIPELINE_CONSUMER_GROUP", "pipectl-order-ingest")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        end = consumer.end_offsets(tps)
+        # kafka-python 3: {group: {TopicPartition: OffsetAndMetadata}}
+        offsets = admin.list_group_offsets(group).get(group, {})
+        committed = {tp: m.offset for tp, m in offsets.items() if tp.topic == topic}
+    finally:
+        consumer.close()
+        admin.close()
+    lag = 0
+    for tp, last in end.items():
+        if last == 0:
+            continue
+        if committed.get(tp, -1) < 0:
+            return None
+        lag += max(0, last - committed[tp])
+    return lag
+
+
+def records_in_topic(env: dict) -> int:
+    """How many records the pipeline's topic holds (end minus beginning offsets; kafka-python)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    bootstrap = f"127.0.0.1:{env.get('PIPECTL_LOCAL_KAFKA_PORT', TEST_PORTS['PIPECTL_LOCAL_KAFKA_PORT'])}"
+    topic = env.get("PIPECTL_PIPELINE_TOPIC", "orders.created.v1")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        begin, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        return sum(end[tp] - begin[tp] for tp in tps)
+    finally:
+        consumer.close()
+
+
+def _transient() -> tuple[type[BaseException], ...]:
+    """What a REST or Kafka call may raise while a component is still coming back."""
+    from kafka.errors import KafkaError
+
+    return (OSError, ValueError, KeyError, KafkaError)
+
+
+def wait_settled(env: dict, timeout: float = 300) -> dict:
+    """Wait until the running job has consumed the whole topic (consumer lag 0, committed with a
+    checkpoint) and then one MORE checkpoint has completed, so that whatever the job would commit
+    late (a duplicate, a pending commit) is in the table before a test reads it.
+    Returns {job_id, lag_zero_checkpoint, settled_checkpoint, waited_s}."""
+    import time
+
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    last = "nothing"
+    while time.monotonic() < deadline:
+        try:
+            jobs = [j for j in live_jobs(env) if j["state"] == "RUNNING"]
+            if len(jobs) == 1 and consumer_lag(env) == 0:
+                job_id = jobs[0]["jid"]
+                at_zero = completed_checkpoint_id(env, job_id) or 0
+                while time.monotonic() < deadline:
+                    now = completed_checkpoint_id(env, job_id) or 0
+                    if now > at_zero:
+                        return {"job_id": job_id, "lag_zero_checkpoint": at_zero, "settled_checkpoint": now,
+                                "waited_s": round(time.monotonic() - t0, 1)}
+                    time.sleep(0.5)
+            last = f"running jobs {[j['jid'] for j in jobs]}, lag {consumer_lag(env)}"
+        except _transient() as exc:  # the stack may still be coming back; keep polling until the deadline
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(1)
+    raise AssertionError(f"not settled (lag 0 plus one more checkpoint) within {timeout}s: {last}")
+
+
+def wait_checkpoint_after(env: dict, job_id: str, after: int | None, timeout: float = 180) -> int:
+    """Wait for a completed checkpoint of `job_id` with an id greater than `after` (None: any);
+    returns its id. Compares checkpoint ids, never rounded ages."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = completed_checkpoint_id(env, job_id)
+            if last is not None and (after is None or last > after):
+                return last
+        except _transient() as exc:  # the JobManager may be restarting the job
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.5)
+    raise AssertionError(f"no checkpoint of job {job_id} after id {after} within {timeout}s (last: {last})")
+
+
+def kill_process(proc: subprocess.Popen | None) -> None:
+    """For `finally`: end a test's producer (or other) subprocess if it still runs."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        try:
+            proc.communicate(timeout=10)
+        except (subprocess.TimeoutExpired, ValueError):
+            pass

@@ -12,7 +12,11 @@ run from the root of the user's own checkout. Where a step differs, it is the do
 equivalent (README, "The flow document's steps"): the build uses the offline base and wheelhouse
 (nothing can be pulled here), the ports are the tests' own, so the producer names its broker, and
 the table is at warehouse/analytics/orders (Iceberg's Hadoop catalog puts no `.db` on a namespace).
-The rows are read back from the host's warehouse with pyiceberg, and every file there is the user's."""
+A second producer run adds malformed records. The rows and the quarantined records are read back
+from the host's warehouse with pyiceberg after consumer lag 0 and one more completed checkpoint,
+and every file there is the user's. The Compose project gets a name of its own
+(COMPOSE_PROJECT_NAME, which beats the root's .env), so its `down -v` can only remove the test's
+own volumes, never a developer's `pipectl_*` ones."""
 
 from __future__ import annotations
 
@@ -20,13 +24,14 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 
 import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import StaticTable
 
 from pipectl.stack.docker import ensure_wheelhouse
-from tests.conftest import REPO
+from tests.conftest import REPO, iceberg_counts, wait_settled
 from tests.docker.conftest import COMPOSE_OFFSET, committed_rows, ports, skip_or_fail
 
 pytestmark = pytest.mark.docker
@@ -62,7 +67,8 @@ def test_the_flow_documents_steps_as_a_user_the_images_do_not_know(caller, base_
     for wheel in wheelhouse.glob("*.whl"):
         shutil.copy2(wheel, checkout / "compose" / "wheels" / wheel.name)
     subprocess.run(["chown", "-R", f"{caller.uid}:{caller.gid}", str(checkout / "compose" / "wheels")], check=True)
-    env = caller.env(**ports(COMPOSE_OFFSET), PIPECTL_DOCKER_BASE_IMAGE=base_image, PIPECTL_DOCKER_PYTHON_PACKAGES="wheels")
+    env = caller.env(**ports(COMPOSE_OFFSET), PIPECTL_DOCKER_BASE_IMAGE=base_image, PIPECTL_DOCKER_PYTHON_PACKAGES="wheels",
+                     COMPOSE_PROJECT_NAME=f"pipectl-test-{uuid.uuid4().hex[:8]}")
     kafka = "127.0.0.1:" + env["PIPECTL_LOCAL_KAFKA_PORT"]
 
     def step(line: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -108,10 +114,19 @@ def test_the_flow_documents_steps_as_a_user_the_images_do_not_know(caller, base_
         acked, valid = _summary_number(out, "acknowledged"), _summary_number(out, "valid")
         assert acked >= 30 and _summary_number(out, "failed") == 0, out + err
 
+        # then records that break the contract, which the job quarantines
+        bad = step(f"python producer/cli.py produce orders --rate max --count 100 --malformed-ratio 0.2 --seed 5 "
+                   f"--bootstrap-servers {kafka}")
+        assert _summary_number(bad.stdout, "acknowledged") == 100 and _summary_number(bad.stdout, "failed") == 0
+        valid += _summary_number(bad.stdout, "valid")
+        malformed = _summary_number(bad.stdout, "malformed")
+        assert malformed > 0, bad.stdout
+
         table_dir = checkout / "warehouse" / "analytics" / "orders"
         deadline = time.monotonic() + 240
         while committed_rows(table_dir) < valid and time.monotonic() < deadline:
             time.sleep(2)
+        wait_settled(env, timeout=240)  # lag 0, then one more checkpoint: a late duplicate would show
 
         listing = step("ls warehouse/analytics/orders/").stdout.split()
         assert listing == ["data", "metadata"]
@@ -121,6 +136,7 @@ def test_the_flow_documents_steps_as_a_user_the_images_do_not_know(caller, base_
         arrow = StaticTable.from_metadata(str(table_dir)).scan().to_arrow()
         assert arrow.num_rows == valid
         assert pc.count_distinct(arrow["event_id"]).as_py() == valid
+        assert iceberg_counts(checkout / "warehouse", "orders_rejected")[0] == malformed
         assert caller.files_not_owned(checkout / "warehouse") == []
     finally:
         logs = caller.run(f"{compose} logs --tail 30", env, timeout=120)

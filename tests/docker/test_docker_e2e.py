@@ -1,6 +1,9 @@
 """The docker runtime end to end on a real engine: `pipectl local up --runtime docker` builds the
 images (from a local base, offline) and starts Kafka, the JobManager and the TaskManager as
-containers; produce -> job -> rows in the host's warehouse (read with pyiceberg) -> stop -> down."""
+containers; produce (with malformed records) -> job -> rows in the host's warehouse -> stop -> down.
+Counts are read back with pyiceberg from the files (not from `verify` alone), after consumer lag 0
+and one more completed checkpoint; recovery after a crash is a checkpoint id greater than the last
+one before it."""
 
 from __future__ import annotations
 
@@ -13,11 +16,19 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import StaticTable
 
-from tests.conftest import run_json, run_pipectl
+from tests.conftest import (
+    completed_checkpoint_id,
+    iceberg_counts,
+    run_json,
+    run_pipectl,
+    wait_checkpoint_after,
+    wait_settled,
+)
 
 pytestmark = pytest.mark.docker
 
 EVENTS = 500
+MALFORMED_RATIO = "0.05"
 
 
 def _containers(env: dict, names: bool = False) -> dict[str, str]:
@@ -52,12 +63,6 @@ def _kill_taskmanager(env: dict) -> float:
 def _restart_count(env: dict) -> int:
     tm = _taskmanager(env)
     return int(tm.attrs.get("RestartCount") or 0) if tm.status == "running" else 0
-
-
-def _checkpoint_after(env: dict, moment: float) -> bool:
-    code, job = run_json(env, "job", "status")
-    cp = job.get("last_checkpoint")
-    return code == 0 and job["state"] == "RUNNING" and bool(cp) and time.time() - cp["age_s"] > moment
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -115,24 +120,32 @@ def test_docker_pipeline_end_to_end(docker_env):
         code, logs = run_json(env, "local", "logs", "jobmanager", "-n", "20")
         assert code == 0 and logs["log"].startswith("docker logs pipectl-") and len(logs["lines"]) == 20
 
-        code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "3")
+        code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "3",
+                                  "--malformed-ratio", MALFORMED_RATIO)
         assert code == 0, produced
         assert produced["acked"] == EVENTS and produced["failed"] == 0
+        valid, malformed = produced["valid"], produced["malformed"]
+        assert valid + malformed == EVENTS and malformed > 0, produced
 
         code, started = run_json(env, "job", "start")
         assert code == 0, started
         assert started["state"] == "RUNNING" and len(started["job_id"]) == 32
 
-        code, report = run_json(env, "verify", "--expect-rows", str(EVENTS), "--timeout", "240", timeout=400)
+        code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "240", timeout=400)
         assert code == 0, report
-        assert report["rows"] == EVENTS and report["distinct_event_ids"] == EVENTS and report["duplicates"] == 0
+        wait_settled(env, timeout=300)  # lag 0, then one more checkpoint: a late duplicate would show
+        code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "60", timeout=200)
+        assert code == 0, report
+        assert report["rows"] == valid and report["distinct_event_ids"] == valid and report["duplicates"] == 0
+        assert report["rejected_rows"] == malformed
 
         # the table is on the host, in the warehouse folder, readable without pipectl
         table_dir = warehouse / "analytics" / "orders"
         assert list((table_dir / "data").glob("event_time_day=*/*.parquet"))
         arrow = StaticTable.from_metadata(str(table_dir)).scan().to_arrow()
-        assert arrow.num_rows == EVENTS
-        assert pc.count_distinct(arrow["event_id"]).as_py() == EVENTS
+        assert arrow.num_rows == valid
+        assert pc.count_distinct(arrow["event_id"]).as_py() == valid
+        assert iceberg_counts(warehouse, "orders_rejected")[0] == malformed
 
         code, job = run_json(env, "job", "status")
         assert code == 0 and job["state"] == "RUNNING"
@@ -140,18 +153,30 @@ def test_docker_pipeline_end_to_end(docker_env):
         # a TaskManager that crashes (its JVM killed from the host, not `docker stop`) comes back by
         # itself through the container's restart policy, and the job recovers without user action:
         # a checkpoint completes after the fault, and the next events are stored exactly once
-        killed_at = _kill_taskmanager(env)
+        job_id = started["job_id"]
+        before = completed_checkpoint_id(env, job_id)
+        _kill_taskmanager(env)
         _wait(lambda: _restart_count(env) >= 1, 120, "Docker to restart the TaskManager container")
-        _wait(lambda: _checkpoint_after(env, killed_at), 300, "a checkpoint completed after the TaskManager crash")
+        after = wait_checkpoint_after(env, job_id, before, 300)  # an id greater than the last before the crash
+        code, job = run_json(env, "job", "status")
+        assert code == 0 and job["state"] == "RUNNING" and job["job_id"] == job_id, job
+        assert after > before
         code, status = run_json(env, "local", "status")
         tm = next(c for c in status["components"] if c["name"] == "taskmanager")
         assert code == 0 and tm["healthy"] is True, status
         assert tm["detail"].endswith(", restarted 1 time(s) by Docker"), tm
-        code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "4")
+        code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "4",
+                                  "--malformed-ratio", MALFORMED_RATIO)
         assert code == 0 and produced["acked"] == EVENTS, produced
-        code, report = run_json(env, "verify", "--expect-rows", str(2 * EVENTS), "--timeout", "240", timeout=400)
+        valid, malformed = valid + produced["valid"], malformed + produced["malformed"]
+        code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "240", timeout=400)
         assert code == 0, report
-        assert report["rows"] == 2 * EVENTS and report["distinct_event_ids"] == 2 * EVENTS and report["duplicates"] == 0
+        wait_settled(env, timeout=300)
+        code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "60", timeout=200)
+        assert code == 0, report
+        assert report["rows"] == valid and report["distinct_event_ids"] == valid and report["duplicates"] == 0
+        assert iceberg_counts(warehouse, "orders") == (valid, valid)
+        assert iceberg_counts(warehouse, "orders_rejected")[0] == malformed
 
         # stop with a savepoint: written by the JobManager container into the host's state folder
         code, stopped = run_json(env, "job", "stop")
@@ -218,11 +243,20 @@ def test_docker_runtime_as_a_user_the_images_do_not_know(caller, base_image):
         code, started = pipectl_json("job start")
         assert code == 0, started
         assert started["state"] == "RUNNING"
-        code, produced = pipectl_json(f"produce orders --rate max --count {EVENTS} --seed 11")
+        code, produced = pipectl_json(f"produce orders --rate max --count {EVENTS} --seed 11 "
+                                      f"--malformed-ratio {MALFORMED_RATIO}")
         assert code == 0 and produced["acked"] == EVENTS, produced
-        code, report = pipectl_json(f"verify --expect-rows {EVENTS} --timeout 240", timeout=400)
+        valid, malformed = produced["valid"], produced["malformed"]
+        assert valid + malformed == EVENTS and malformed > 0, produced
+        code, report = pipectl_json(f"verify --expect-rows {valid} --timeout 240", timeout=400)
         assert code == 0, report
-        assert report["rows"] == EVENTS and report["duplicates"] == 0
+        wait_settled(env, timeout=300)
+        code, report = pipectl_json(f"verify --expect-rows {valid} --timeout 60", timeout=200)
+        assert code == 0, report
+        assert report["rows"] == valid and report["duplicates"] == 0
+        # read back from the files, not from verify
+        assert iceberg_counts(warehouse, "orders") == (valid, valid)
+        assert iceberg_counts(warehouse, "orders_rejected")[0] == malformed
         assert report["location"].removeprefix("file://") == str(warehouse / "analytics" / "orders")
 
         code, stopped = pipectl_json("job stop")

@@ -19,7 +19,8 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -29,7 +30,8 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 JAR = REPO / "target" / "pyflink-dependencies.jar"
-PORT = 29100 + int(os.environ.get("PIPECTL_TEST_PORT_OFFSET", "0"))
+# 29120-29122 (+ offset): apart from the rehearsal test's 29100-29103, so the two never meet on a port
+PORT = 29120 + int(os.environ.get("PIPECTL_TEST_PORT_OFFSET", "0"))
 REGION = "us-east-1"
 CREDS = IamCredentials("AKIAREHEARSAL0000001", "rehearsal/Secret+Key0123456789abcdefghij")
 TOPIC = "iam.check"
@@ -126,7 +128,7 @@ def _iam_payload_attempt(broker: IamBroker, monkeypatch: pytest.MonkeyPatch, *, 
     class Variant(SaslMechanismAwsMskIam):  # type: ignore[misc]
         def auth_bytes(self) -> bytes:
             client = AwsMskIamClient(host=self.host, access_key=CREDS.access_key_id, secret_key=secret, region=region)
-            then = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=age_s)
+            then = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=age_s)
             client.datestamp, client.timestamp = then.strftime("%Y%m%d"), then.strftime("%Y%m%dT%H%M%SZ")
             message = json.loads(client.first_message())
             edit(message)

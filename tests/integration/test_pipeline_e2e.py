@@ -1,5 +1,8 @@
 """The spine, end to end on the real native stack: Kafka broker, Flink cluster, Iceberg files
-read back by pyiceberg. No mock anywhere."""
+read back by pyiceberg. No mock anywhere.
+
+It runs on a topic, tables and consumer group of its own on the session's stack, so it does not
+depend on which other test ran first (test_producer_kafka fills the default topic)."""
 
 from __future__ import annotations
 
@@ -9,15 +12,23 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import StaticTable
 
-from tests.conftest import run_json, run_pipectl
+from tests.conftest import iceberg_counts, run_json, run_pipectl, wait_settled
 
 pytestmark = pytest.mark.e2e
 
 EVENTS = 2000
+MALFORMED_RATIO = "0.05"
 
 
 def test_local_pipeline_end_to_end(native_stack):
-    env = native_stack
+    env = dict(
+        native_stack,
+        PIPECTL_PIPELINE_TOPIC="orders.spine.v1",
+        PIPECTL_PIPELINE_TABLE="orders_spine",
+        PIPECTL_PIPELINE_REJECTED_TABLE="orders_spine_rejected",
+        PIPECTL_PIPELINE_CONSUMER_GROUP="spine",
+        PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3",
+    )
     warehouse = Path(env["PIPECTL_LOCAL_WAREHOUSE"])
 
     # the stack is up and says so
@@ -31,11 +42,11 @@ def test_local_pipeline_end_to_end(native_stack):
     assert again.returncode == 0, again.stderr
     assert "kafka: found running, reusing it" in again.stdout
 
-    # the spine test needs the session's fresh stack: nothing on the topic before it produces
+    # `up` created this test's own topic: nothing on it before the test produces
     from pipectl import kafka_admin
 
-    begin, end = kafka_admin.topic_offsets("127.0.0.1:" + env["PIPECTL_LOCAL_KAFKA_PORT"], "orders.created.v1")
-    assert sum(end.values()) == 0, "orders.created.v1 is not empty: run this test on a fresh stack"
+    _, end = kafka_admin.topic_offsets("127.0.0.1:" + env["PIPECTL_LOCAL_KAFKA_PORT"], "orders.spine.v1")
+    assert end and sum(end.values()) == 0, f"orders.spine.v1 is missing or not empty: {end}"
 
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
@@ -46,29 +57,39 @@ def test_local_pipeline_end_to_end(native_stack):
     assert code == 0 and second["job_id"] == started["job_id"]
     assert second["message"] == "already running, nothing to do"
 
-    code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "7")
+    code, produced = run_json(env, "produce", "orders", "--rate", "max", "--count", str(EVENTS), "--seed", "7",
+                              "--malformed-ratio", MALFORMED_RATIO)
     assert code == 0, produced
     assert produced["acked"] == EVENTS and produced["failed"] == 0
+    valid, malformed = produced["valid"], produced["malformed"]
+    assert valid + malformed == EVENTS and malformed > 0, produced
 
-    code, report = run_json(env, "verify", "--expect-rows", str(EVENTS), "--timeout", "180")
+    code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "180")
     assert code == 0, report
-    assert report["rows"] == EVENTS
-    assert report["distinct_event_ids"] == EVENTS
+    # read after the job consumed everything (lag 0) and one more checkpoint completed: a duplicate
+    # committed late would be in the table by now
+    wait_settled(env, timeout=240)
+    code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "60")
+    assert code == 0, report
+    assert report["rows"] == valid
+    assert report["distinct_event_ids"] == valid
     assert report["duplicates"] == 0
+    assert report["rejected_rows"] == malformed
     assert len(report["partitions"]) >= 1
     assert all(p["partition"].startswith("event_time_day=") for p in report["partitions"])
-    assert sum(p["rows"] for p in report["partitions"]) == EVENTS
+    assert sum(p["rows"] for p in report["partitions"]) == valid
     assert report["snapshots"] >= 1
 
     # an independent look at the files: Parquet under data/event_time_day=YYYY-MM-DD/
-    table_dir = warehouse / "analytics" / "orders"
+    table_dir = warehouse / "analytics" / "orders_spine"
     parquet = list((table_dir / "data").glob("event_time_day=*/*.parquet"))
     assert parquet, "no Parquet data files"
     table = StaticTable.from_metadata(str(table_dir))
     arrow = table.scan().to_arrow()
-    assert arrow.num_rows == EVENTS
-    assert pc.count_distinct(arrow["event_id"]).as_py() == EVENTS
+    assert arrow.num_rows == valid
+    assert pc.count_distinct(arrow["event_id"]).as_py() == valid
     assert pc.min(arrow["total_amount"]).as_py() > 0
+    assert iceberg_counts(warehouse, "orders_spine_rejected")[0] == malformed
 
     code, job = run_json(env, "job", "status")
     assert code == 0 and job["state"] == "RUNNING"
@@ -85,7 +106,7 @@ def test_local_pipeline_end_to_end(native_stack):
     code, fresh = run_json(env, "job", "start", "--fresh")
     assert code == 0, fresh
     assert fresh["warnings"] == [
-        f"starting fresh while analytics.orders holds {EVENTS} rows: the job reads on from the consumer "
+        f"starting fresh while analytics.orders_spine holds {valid} rows: the job reads on from the consumer "
         "group's committed offsets, not from a checkpoint; records after the last offset commit can be written twice"
     ]
     code, stopped = run_json(env, "job", "stop", "--no-savepoint")

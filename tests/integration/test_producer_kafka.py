@@ -8,7 +8,6 @@ next to it cannot disturb the figures.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 from producer.contract import validator
 from producer.options import ProduceConfig
 from producer.send import produce
+from tests.conftest import kill_process
 
 pytestmark = pytest.mark.e2e
 
@@ -177,6 +177,7 @@ def test_rate_accuracy_measured_on_the_topic(kafka_bootstrap):
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     topics = {rate: f"test.producer.rate{rate}.{uuid.uuid4().hex[:8]}" for rate in (1000, 10)}
     admin.create_topics([NewTopic(t, num_partitions=2, replication_factor=1) for t in topics.values()])
+    procs: dict[int, subprocess.Popen] = {}
     try:
         procs = {
             rate: subprocess.Popen(
@@ -198,6 +199,8 @@ def test_rate_accuracy_measured_on_the_topic(kafka_bootstrap):
             assert len(records) == summary["acked"]
             assert _rate_from_topic(records) == pytest.approx(rate, rel=0.02)
     finally:
+        for proc in procs.values():
+            kill_process(proc)
         admin.delete_topics(list(topics.values()))
         admin.close()
 
@@ -207,9 +210,12 @@ def test_ctrl_c_flushes_in_flight_and_reports(kafka_bootstrap, topic):
         [*PIPECTL, "produce", "orders", "--rate", "300", "--topic", topic, "--bootstrap-servers", kafka_bootstrap],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    try:
+        time.sleep(5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        kill_process(proc)  # only when it did not end on Ctrl-C
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     first = out.splitlines()[0]

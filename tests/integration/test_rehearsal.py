@@ -3,7 +3,9 @@
 writing into moto's S3 Tables, and `pipectl --env aws verify` reading the rows back.
 
 Ports: base + PIPECTL_TEST_PORT_OFFSET (29100-29102 Kafka, 29103 moto, 28100 Flink REST,
-26100 Flink RPC), apart from the native stack's test ports.
+26100 Flink RPC), apart from the native stack's test ports and test_iam_broker's 29120-29122.
+The counts are read back independently of `verify` (boto3 + pyiceberg on the emulated S3 Tables),
+after consumer lag 0 and one more completed checkpoint.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from pipectl import procs
-from tests.conftest import REPO, run_json, run_pipectl
+from tests.conftest import REPO, consumer_lag, run_json, run_pipectl, s3tables_counts, wait_checkpoint_after
 
 pytestmark = pytest.mark.e2e
 
@@ -113,6 +116,23 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert report["rejected_rows"] == malformed
     assert report["location"].startswith("s3://")
     print(f"rows {report['rows']} valid, {report['rejected_rows']} quarantined")
+
+    # read once the job consumed everything (lag 0) and one MORE checkpoint completed (a duplicate
+    # committed late would show), then count independently of verify: boto3 + pyiceberg
+    # the consumer group's lag, read on the broker's internal PLAINTEXT listener (port + 1)
+    internal = {"PIPECTL_LOCAL_KAFKA_PORT": str(int(REHEARSAL_PORTS["PIPECTL_REHEARSE_KAFKA_PORT"]) + 1)}
+    deadline = time.monotonic() + 180
+    while consumer_lag(internal) != 0 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert consumer_lag(internal) == 0
+    flink = {"PIPECTL_LOCAL_FLINK_PORT": up["flink_url"].rsplit(":", 1)[1].strip("/")}
+    at_lag_zero = wait_checkpoint_after(flink, up["job_id"], None, 60)
+    wait_checkpoint_after(flink, up["job_id"], at_lag_zero, 120)
+    state = json.loads((Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "rehearsal.json").read_text())
+    args = (state["endpoint_url"], state["region"], state["access_key_id"], state["secret_access_key"],
+            state["table_bucket_arn"])
+    assert s3tables_counts(*args, "orders") == (valid, valid)
+    assert s3tables_counts(*args, "orders_rejected")[0] == malformed
 
     # the text report as a user sees it
     text = run_pipectl(env, "--env", "aws", "verify")

@@ -3,7 +3,9 @@
 Each scenario has its own topic, tables and consumer group on the session's stack, sends events
 with 1% malformed, and ends with exact counts read back from the Iceberg files (pyiceberg):
 rows = valid events sent, COUNT = COUNT(DISTINCT event_id), quarantined = malformed sent, and
-`verify` says complete. "Recovered" means a checkpoint completed after the fault, not RUNNING.
+`verify` says complete, read only after the job consumed everything (consumer lag 0) and one more
+checkpoint completed. "Recovered" means a checkpoint whose id is greater than the last one before
+the fault completed, not RUNNING. Producer subprocesses are killed in `finally`.
 Figures (events, rows, durations) are printed per scenario (`pytest -s` shows them).
 """
 
@@ -17,11 +19,19 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import StaticTable
 
-from tests.conftest import REPO, run_json, run_pipectl
+from tests.conftest import (
+    REPO,
+    completed_checkpoint_id,
+    iceberg_counts,
+    kill_process,
+    run_json,
+    run_pipectl,
+    wait_checkpoint_after,
+    wait_settled,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +50,7 @@ def scenario_env(stack: dict, name: str) -> dict:
 
 def read_table(env: dict, table: str) -> tuple[int, int]:
     """(rows, distinct event ids) of a table, from its files."""
-    table_dir = Path(env["PIPECTL_LOCAL_WAREHOUSE"]) / "analytics" / table
-    if not (table_dir / "metadata" / "version-hint.text").is_file():
-        return 0, 0
-    t = StaticTable.from_metadata(str(table_dir))
-    if t.current_snapshot() is None:
-        return 0, 0
-    arrow = t.scan().to_arrow()
-    distinct = pc.count_distinct(arrow["event_id"]).as_py() if "event_id" in arrow.column_names else arrow.num_rows
-    return arrow.num_rows, distinct
+    return iceberg_counts(env["PIPECTL_LOCAL_WAREHOUSE"], table)
 
 
 def rows_in(env: dict) -> int:
@@ -78,7 +80,10 @@ def produce(env: dict, count: int, seed: int, rate: str = "2000", *extra: str) -
 
 
 def produced(proc: subprocess.Popen, count: int, timeout: float = 300) -> dict:
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        kill_process(proc)  # still running only when the wait above timed out
     assert proc.returncode == 0, err[-2000:]
     summary = json.loads(out)
     assert summary["acked"] == count and summary["failed"] == 0, summary
@@ -96,17 +101,20 @@ def pid_of(env: dict, name: str) -> int:
     return json.loads((Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "run" / f"{name}.json").read_text())["pid"]
 
 
-def checkpoint_after(env: dict, moment: float) -> dict | None:
-    """The job's newest completed checkpoint if it completed after `moment` (epoch seconds)."""
+def last_checkpoint(env: dict) -> tuple[str, int | None]:
+    """(job id, id of its newest completed checkpoint) of the running job, from Flink's REST API."""
     code, job = run_json(env, "job", "status")
-    cp = job.get("last_checkpoint")
-    if code == 0 and cp and time.time() - cp["age_s"] > moment:
-        return job
-    return None
+    assert code == 0 and job["job_id"], job
+    return job["job_id"], completed_checkpoint_id(env, job["job_id"])
 
 
 def assert_exactly_once(env: dict, valid: int, malformed: int, figures: dict) -> None:
     code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "240")
+    assert code == 0, report
+    # read once the job consumed everything and one more checkpoint completed: a late duplicate shows
+    settled = wait_settled(env, timeout=240)
+    figures["settle_s"] = settled["waited_s"]
+    code, report = run_json(env, "verify", "--expect-rows", str(valid), "--timeout", "60")
     assert code == 0, report
     assert report["complete"] is True and report["kafka"]["missing"] == 0
     assert report["kafka"]["records"] == valid + malformed
@@ -168,7 +176,7 @@ def test_stop_start_then_down_while_running_then_up_start(native_stack):
         assert code == 0, stopped
         stale = run_pipectl(env, "job", "start", "--from-savepoint", resumed["restored_from"])
         assert stale.returncode == 1
-        assert stale.stderr.startswith(f"error: savepoint ") and "already holds" in stale.stderr, stale.stderr
+        assert stale.stderr.startswith("error: savepoint ") and "already holds" in stale.stderr, stale.stderr
         assert stale.stderr.rstrip().endswith(
             "-- run 'pipectl job start' to resume from the newest checkpoint or savepoint"), stale.stderr
         assert len(stale.stderr.strip().splitlines()) == 1
@@ -197,6 +205,7 @@ def test_power_cut_kill_9_of_the_whole_stack(native_stack):
     assert run_pipectl(env, "local", "up").returncode == 0
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
+    producer = None
     try:
         # a long delivery timeout: the producer rides out the outage and accounts for every event
         producer = produce(env, 30_000, 31, "2500", "--delivery-timeout", "240s")
@@ -217,6 +226,7 @@ def test_power_cut_kill_9_of_the_whole_stack(native_stack):
         summary = produced(producer, 30_000)
         assert_exactly_once(env, summary["valid"], summary["malformed"], figures)
     finally:
+        kill_process(producer)
         stop_job(env)
     figures["total_s"] = round(time.monotonic() - t0, 1)
     print(f"\n[powercut] {json.dumps(figures)}")
@@ -230,16 +240,20 @@ def test_taskmanager_comes_back_by_itself(native_stack):
     assert run_pipectl(env, "local", "up").returncode == 0
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
+    producer = None
     try:
         producer = produce(env, 20_000, 41, "1000")
         wait_for(lambda: rows_in(env) >= 3000, 180, "3,000 rows")
         old_pid = pid_of(env, "taskmanager")
+        job_id, before = last_checkpoint(env)
         killed_at = time.time()
         os.kill(old_pid, signal.SIGKILL)
         wait_for(lambda: pid_of(env, "taskmanager") != old_pid, 30, "the supervisor to start a new TaskManager")
-        job = wait_for(lambda: checkpoint_after(env, killed_at), 180, "a checkpoint after the TaskManager died")
+        after = wait_checkpoint_after(env, job_id, before, 180)  # a checkpoint id greater than the last before
         figures["recovered_s"] = round(time.time() - killed_at, 1)
-        assert job["state"] == "RUNNING"
+        figures["checkpoints"] = [before, after]
+        code, job = run_json(env, "job", "status")
+        assert code == 0 and job["state"] == "RUNNING" and job["job_id"] == job_id, job
 
         code, status = run_json(env, "local", "status")
         tm = next(c for c in status["components"] if c["name"] == "taskmanager")
@@ -248,6 +262,7 @@ def test_taskmanager_comes_back_by_itself(native_stack):
         summary = produced(producer, 20_000)
         assert_exactly_once(env, summary["valid"], summary["malformed"], figures)
     finally:
+        kill_process(producer)
         stop_job(env)
     print(f"\n[tmrestart] {json.dumps(figures)}")
 
@@ -263,11 +278,13 @@ def test_broker_restart_loses_nothing(native_stack):
     assert run_pipectl(env, "local", "up").returncode == 0
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
+    producer = short = None
     try:
         producer = produce(env, 20_000, 51, "250", "--delivery-timeout", "180s")  # 80 s of events
         short = produce(short_env, 10_000, 52, "250", "--delivery-timeout", "3s")  # 40 s of events
         wait_for(lambda: in_topic(env) >= 2000 and in_topic(short_env) >= 500, 70, "events in both topics")
         assert producer.poll() is None and short.poll() is None, "the producers ended before the broker was killed"
+        job_id, before = last_checkpoint(env)
         killed_at = time.time()
         figures["events_in_topic_at_kill"] = in_topic(env)
         os.kill(pid_of(env, "kafka"), signal.SIGKILL)
@@ -276,7 +293,8 @@ def test_broker_restart_loses_nothing(native_stack):
         assert up.returncode == 0 and "kafka: started" in up.stdout, up.stdout + up.stderr
         back_at = time.time()
         figures["outage_s"] = round(back_at - killed_at, 1)
-        wait_for(lambda: checkpoint_after(env, back_at), 180, "a checkpoint after the broker came back")
+        # a checkpoint id greater than the last one before the kill (the job kept its id)
+        figures["checkpoints"] = [before, wait_checkpoint_after(env, job_id, before, 180)]
 
         out, err = short.communicate(timeout=300)
         lost = json.loads(out)
@@ -287,5 +305,7 @@ def test_broker_restart_loses_nothing(native_stack):
         summary = produced(producer, 20_000)
         assert_exactly_once(env, summary["valid"], summary["malformed"], figures)
     finally:
+        kill_process(producer)
+        kill_process(short)
         stop_job(env)
     print(f"\n[brokerrestart] {json.dumps(figures)}")

@@ -1,0 +1,70 @@
+"""The randomized operations test (issue 25 §6) in `make test`: a few short sequences from fixed
+seeds, and every sequence that once broke an invariant, kept as a fixed regression test.
+
+Each run brings up its own native stack (its own state folder, warehouse and ports: the test
+ports + 50), so the kills and downs of a sequence never touch the session's `native_stack`.
+A failure prints the seed, the sequence, the log of every command and the replay command:
+`.venv/bin/python -m tests.ops --seed N --steps K` (docs/reliability.md). Longer runs over many
+seeds: `make soak`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ops import generate, parse_sequence, run_sequence
+
+pytestmark = pytest.mark.e2e
+
+# short sequences from fixed seeds (about 2 minutes each on a quiet machine, setup and finale
+# included; 6 minutes under a load average of 10)
+FIXED_SEEDS = [(7, 6), (12, 6)]
+
+# named sequences for an operation the fixed seeds above do not draw
+NAMED = {
+    # a savepoint older than what the table holds is refused in one line, nothing is started
+    "stale_savepoint_refused": ["produce n=1000 seed=1", "job_stop", "job_start", "produce n=1000 seed=2",
+                                "job_stop", "job_start_stale"],
+}
+
+# sequences that once broke an invariant, shortened to what still breaks it (docs/reliability.md
+# records what each found). They fail until the fix named with each is merged.
+REGRESSIONS = {
+    # issue 25 §2: `local up` 2 s after a kill -9 of the TaskManager, inside its supervisor's
+    # back-off, said "taskmanager: found running, reusing it" and returned with no TaskManager alive
+    "up_in_backoff": ["up_in_backoff"],
+    # issue 25 §1, found by seed 1 (10 steps): `maintain --retain-last 1 --older-than 0` after a
+    # savepoint expires the snapshot carrying the job's flink.max-committed-checkpoint-id; the
+    # restore then re-commits the savepoint's checkpoint from a manifest the committer already
+    # deleted (NotFoundException ...-00001.avro), Flink restarts it in a loop, and `job start`
+    # gives up after 120 s with "did not become healthy (no answer)"
+    "maintain_then_resume": ["produce n=3000 seed=901", "job_stop", "maintain", "job_start"],
+}
+
+
+def _check(result) -> None:
+    if not result.ok:
+        pytest.fail(result.report(), pytrace=False)
+
+
+@pytest.mark.parametrize(("seed", "steps"), FIXED_SEEDS, ids=[f"seed{s}x{k}" for s, k in FIXED_SEEDS])
+def test_random_operations_hold_every_invariant(seed: int, steps: int):
+    _check(run_sequence(generate(seed, steps), seed=seed))
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_named_sequence(name: str):
+    _check(run_sequence(parse_sequence(NAMED[name])))
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_sequence_that_once_failed(name: str):
+    _check(run_sequence(parse_sequence(REGRESSIONS[name])))
+
+
+def test_the_generator_is_a_function_of_the_seed():
+    """The replay promise: the same seed gives the same sequence, printed and parsed back."""
+    first, again = generate(7, 12), generate(7, 12)
+    assert first == again
+    assert parse_sequence([str(s) for s in first]) == first
+    assert generate(8, 12) != first
