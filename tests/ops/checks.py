@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 4, 5, 6}  # 70 is "an unexpected internal error": a bug
+DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 7, 8}  # docs/operations.md; 70 is "an unexpected internal error": a bug
 ROLES = {  # a process of this state folder, told apart by its command line
     "kafka": "server.properties",
     "jobmanager": "StandaloneSessionClusterEntrypoint",

@@ -91,6 +91,7 @@ def ops_env(root: Path) -> dict:
         PIPECTL_PROJECT_DIR=str(REPO),
         PIPECTL_LOCAL_STATE_DIR=str(root / ".pipectl"),
         PIPECTL_LOCAL_WAREHOUSE=str(root / "warehouse"),
+        PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",  # the run's folders are its own, under /tmp
         PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3",
         PIPECTL_PIPELINE_TOPIC="orders.created.v1",
         PIPECTL_PIPELINE_TABLE="orders",
