@@ -12,7 +12,7 @@ DEMO_EVENTS ?= 1000
 help:
 	@echo "make demo   - install, build, run the local pipeline end to end and print the verify report"
 	@echo "make test   - install, build, lint (ruff, mypy) and run the whole test suite"
-	@echo "make lint   - ruff check and mypy on pipectl/, producer/, jobs/"
+	@echo "make lint   - ruff check (pipectl/, producer/, jobs/, tests/, bench/), ruff format and mypy"
 	@echo "make build  - mvn package: the dependency jar, the AWS zip and the Kafka broker classpath"
 	@echo "make soak   - the randomized operations test over many seeds on the real native stack"
 	@echo "              (SEEDS=30 STEPS=12 FIRST_SEED=<random>; docs/reliability.md)"
@@ -46,11 +46,12 @@ $(JAR): pom.xml $(shell find assembly -type f 2>/dev/null) streaming_job.py $(sh
 	mvn -q -B --strict-checksums package
 	@touch $@
 
-# ruff (lint and format; rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/.
+# ruff (lint and format; rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/; the
+# tests and benchmarks are linted too (ruff check).
 # `.venv/bin/ruff format pipectl producer jobs streaming_job.py` fixes a format finding.
 LINTED := pipectl producer jobs streaming_job.py
 lint: install
-	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff check $(LINTED) tests bench
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
