@@ -209,7 +209,7 @@ def test_bootstrap_deploy_plan_and_destroy_leave_nothing(user):
     assert "✓ VPC egress: S3, S3 Tables reachable" in proc.stderr
     assert "action       created" in proc.stdout
 
-    # deploy --plan: nothing to do (exit 0); after a settings change, exactly that change (exit 7),
+    # deploy --plan: nothing to do (exit 0); after a settings change, exactly that change (exit 8),
     # and nothing is changed on AWS.
     version = client("kinesisanalyticsv2").describe_application(ApplicationName=APP)["ApplicationDetail"][
         "ApplicationVersionId"
@@ -227,12 +227,12 @@ def test_bootstrap_deploy_plan_and_destroy_leave_nothing(user):
     ]
     assert "plan           update" in lines
     assert "restore        restart from the snapshot the update takes" in lines
-    doc = w.json("aws", "deploy", "--plan", "--skip-build", code=7, env=topic)
+    doc = w.json("aws", "deploy", "--plan", "--skip-build", code=8, env=topic)
     assert doc["changes"] == [
         {"part": "properties", "key": "PipelineConfig.KAFKA_TOPIC", "old": "orders.created.v1", "new": "orders.created.v2"}
     ]
     assert doc["code"].startswith("unchanged (zip sha256 ")
-    drift = w.json("aws", "diff", code=7, env=topic)
+    drift = w.json("aws", "diff", code=8, env=topic)
     assert drift["changes"] == doc["changes"]
     assert w.json("aws", "diff")["changes"] == []
     after = client("kinesisanalyticsv2").describe_application(ApplicationName=APP)["ApplicationDetail"]

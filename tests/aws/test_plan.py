@@ -35,7 +35,7 @@ def test_plan_lists_parallelism_and_code_changes(world):
     from tests.aws.conftest import write_zip
 
     write_zip(world.zip, marker="v2")
-    doc = world.json("aws", "deploy", "--plan", "--skip-build", "--parallelism", "3", code=7)
+    doc = world.json("aws", "deploy", "--plan", "--skip-build", "--parallelism", "3", code=8)
     assert doc["action"] == "update"
     assert [(c["part"], c["key"]) for c in doc["changes"]] == [("code", ""), ("parallelism", "")]
     assert doc["changes"][1]["old"] == 1 and doc["changes"][1]["new"] == 3
