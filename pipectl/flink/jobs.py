@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipectl import statefile
 from pipectl.config import Settings
-from pipectl.errors import GaveUpError, NotFoundError, PipectlError
+from pipectl.errors import GaveUpError, NotFoundError, PipectlError, UnhealthyError
 from pipectl.flink import resume
 from pipectl.flink.job_state import ACTIVE_STATES, FAILING_STATES, JOB_NAME, latest_checkpoint, root_exception
 from pipectl.flink.rest import FlinkRest
@@ -242,13 +242,7 @@ def start(
     rest.overview()  # raises a clear error when no cluster answers
     running = find_job(settings)
     if running:
-        return JobInfo(
-            JOB_NAME,
-            running["jid"],
-            running["state"],
-            started_at=running.get("start-time", 0) / 1000,
-            message="already running, nothing to do",
-        )
+        return _existing(rest, running, reporter)
     if not settings.dependency_jar.is_file():
         raise NotFoundError(f"dependency jar {settings.dependency_jar} is missing", hint="build it with 'make build'")
 
@@ -296,10 +290,7 @@ def start(
         failure = root_exception(rest.exceptions(job_id))
         if job["state"] in FAILING_STATES or failure:
             raise _failed_start(rest, job_id, job["state"], failure)
-        vertices_running = job["state"] == "RUNNING" and all(
-            v.get("status") == "RUNNING" for v in job.get("vertices", [])
-        )
-        return job if vertices_running else None
+        return job if _all_running(job) else None
 
     job = wait_until(
         running_state,
@@ -318,6 +309,46 @@ def start(
         message="started",
         warnings=warnings,
     )
+
+
+def _all_running(job: dict) -> bool:
+    return job["state"] == "RUNNING" and all(v.get("status") == "RUNNING" for v in job.get("vertices", []))
+
+
+def _existing(rest: FlinkRest, found: dict, reporter: Reporter) -> JobInfo:
+    """`job start` while the job is already on the cluster: nothing to submit. A job that is
+    recovering (RESTARTING or its tasks not all RUNNING yet, e.g. after a TaskManager was lost) is
+    waited for, as a new one would be; Flink's restart strategy does the recovery, so the job is not
+    cancelled here. It returns when every task runs, or says why not."""
+    jid = found["jid"]
+    job = rest.job(jid)
+    message = "already running, nothing to do"
+    if not _all_running(job):
+        reporter.step(f"order_ingest ({jid}) is {job['state']}: waiting for its tasks to run again")
+
+        def recovered() -> dict | None:
+            current = rest.job(jid)
+            if current["state"] in ("FAILED", "CANCELED", "FINISHED"):
+                failure = root_exception(rest.exceptions(jid)) or "no exception recorded"
+                raise GaveUpError(
+                    f"job {JOB_NAME} ended as {current['state']} while recovering: {failure}",
+                    hint="'pipectl job start' resumes it from its newest checkpoint",
+                )
+            return current if _all_running(current) else None
+
+        try:
+            job = wait_until(recovered, what=f"job {JOB_NAME} to recover", timeout=120, interval=1)
+        except GaveUpError:
+            raise
+        except UnhealthyError as exc:
+            failure = root_exception(rest.exceptions(jid))
+            raise UnhealthyError(
+                f"job {JOB_NAME} is still {rest.job(jid)['state']} after 120s" + (f": {failure}" if failure else ""),
+                hint="see 'pipectl local status' (is a TaskManager up?) and 'pipectl local logs jobmanager'",
+            ) from exc
+        message = "already running (it recovered), nothing to do"
+        reporter.done(f"order_ingest is RUNNING again ({jid})")
+    return JobInfo(JOB_NAME, jid, job["state"], started_at=job.get("start-time", 0) / 1000, message=message)
 
 
 def _failed_start(rest: FlinkRest, job_id: str, state: str, failure: str | None) -> GaveUpError:

@@ -107,3 +107,37 @@ def test_status_names_the_root_exception() -> None:
     assert reasons[0].startswith(f"job order_ingest is not running (last state CANCELED, failed with {ROOT}); ")
     assert job.to_dict()["root_exception"] == ROOT
     assert "root_exception" not in LocalJobFacts(name="order_ingest").to_dict()
+
+
+class RecoveringRest(FakeRest):
+    """A job already on the cluster that Flink is restarting (a TaskManager was lost): its states
+    over successive polls, then the last one stays."""
+
+    def __init__(self, states: list[str]):
+        super().__init__(states[0])
+        self.states = list(states)
+
+    def job(self, job_id: str) -> dict:
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"jid": job_id, "state": state, "vertices": [{"status": "RUNNING" if state == "RUNNING" else "CREATED"}]}
+
+
+def test_start_waits_for_a_recovering_job_and_does_not_cancel_it() -> None:
+    rest = RecoveringRest(["RESTARTING", "RESTARTING", "RUNNING"])
+    info = jobs._existing(rest, {"jid": "j1", "state": "RESTARTING"}, jobs.SILENT)  # type: ignore[arg-type]
+    assert (info.state, info.message) == ("RUNNING", "already running (it recovered), nothing to do")
+    assert rest.cancelled == []
+
+
+def test_start_on_a_running_job_changes_nothing() -> None:
+    rest = RecoveringRest(["RUNNING"])
+    info = jobs._existing(rest, {"jid": "j1", "state": "RUNNING"}, jobs.SILENT)  # type: ignore[arg-type]
+    assert (info.state, info.message) == ("RUNNING", "already running, nothing to do")
+
+
+def test_a_job_that_fails_while_recovering_says_why() -> None:
+    rest = RecoveringRest(["RESTARTING", "FAILED"])
+    with pytest.raises(GaveUpError) as err:
+        jobs._existing(rest, {"jid": "j1", "state": "RESTARTING"}, jobs.SILENT)  # type: ignore[arg-type]
+    assert str(err.value) == f"job order_ingest ended as FAILED while recovering: {ROOT}"
+    assert rest.cancelled == []
