@@ -22,13 +22,22 @@ def test_missing_settings_are_reported_at_once_before_any_call(world):
 
 
 def test_invalid_settings_are_reported_at_once(world):
+    # names are checked when the settings load (pipectl/config.py), all of them in one line
+    world.config(region="us-east-2", code_bucket="Not_A_Bucket", namespace="Analytics")
+    proc = world.run("aws", "deploy", "--skip-build", env={"AWS_ENDPOINT_URL": DEAD_ENDPOINT})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: invalid settings: aws.namespace must be 1-255 lowercase letters, digits or '_', beginning and "
+        "ending with a letter or digit (S3 Tables), got 'Analytics'; aws.code_bucket must be an S3 bucket name "
+        "(3-63 lowercase letters, digits, '.' or '-'), got 'Not_A_Bucket' -- fix pipectl.toml, PIPECTL_* variables or flags"
+    )
+    # the AWS target's own checks, all of them in one line, before any call
     world.config(
         region="us-east-2",
-        code_bucket="Not_A_Bucket",
+        code_bucket="pipectl-code",
         service_role_arn="order-ingest-flink",
         bootstrap_servers="broker-without-port",
         table_bucket_arn=world.table_bucket_arn,
-        namespace="Analytics",
         subnets=["subnet-0123456789abcdef0"],
         parallelism=0,
     )
@@ -36,13 +45,11 @@ def test_invalid_settings_are_reported_at_once(world):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "error: invalid AWS settings: "
-        "aws.code_bucket 'Not_A_Bucket' is not a valid S3 bucket name; "
         "aws.service_role_arn 'order-ingest-flink' is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME); "
         "aws.bootstrap_servers entry 'broker-without-port' is not HOST:PORT; "
         "aws.parallelism must be at least 1; "
         "aws.subnets and aws.security_groups must be set together (MSK needs the VPC); "
-        "aws.table_bucket_arn is in us-east-1, but aws.region is us-east-2; "
-        "aws.namespace 'Analytics' must be lowercase letters, digits and '_' -- " + SETTINGS_HINT
+        "aws.table_bucket_arn is in us-east-1, but aws.region is us-east-2 -- " + SETTINGS_HINT
     )
 
 
