@@ -32,7 +32,7 @@ NAMED = {
 REGRESSIONS = {
     # issue 25 §2: `local up` 2 s after a kill -9 of the TaskManager, inside its supervisor's
     # back-off, said "taskmanager: found running, reusing it" and returned with no TaskManager alive
-    "up_in_backoff": ["up_in_backoff"],
+    "up_in_backoff": ["produce n=2000 seed=902", "up_in_backoff"],
     # issue 25 §1, found by seed 1 (10 steps): `maintain --retain-last 1 --older-than 0` after a
     # savepoint expires the snapshot carrying the job's flink.max-committed-checkpoint-id; the
     # restore then re-commits the savepoint's checkpoint from a manifest the committer already

@@ -70,6 +70,9 @@ def command_violations(out: Outcome, must_succeed: bool) -> list[str]:
         found.append(f"{out.label} exited {out.returncode}, not a documented exit code: {out.stderr[-800:]!r}")
     elif out.returncode != 0:
         errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+        if not errors:
+            # a result that decides its own exit code (verify, status) says why in one reason line
+            errors = [ln for ln in out.stderr.splitlines() if ln.startswith("warning:")][-1:]
         if len(errors) != 1:
             found.append(f"{out.label} exited {out.returncode} without exactly one 'error:' line: {out.stderr[-800:]!r}")
         elif must_succeed:
