@@ -39,6 +39,9 @@ REGRESSIONS = {
     # deleted (NotFoundException ...-00001.avro), Flink restarts it in a loop, and `job start`
     # gives up after 120 s with "did not become healthy (no answer)"
     "maintain_then_resume": ["produce n=3000 seed=901", "job_stop", "maintain", "job_start"],
+    # issue 25 §4: two `job start`s at once on one state folder both exit 0 and leave two RUNNING
+    # jobs on the cluster, both resumed from the same savepoint (each would store what follows)
+    "double_job_start": ["produce n=2000 seed=5", "job_stop", "concurrent a=job_start b=job_start"],
 }
 
 
