@@ -200,6 +200,9 @@ def flink_properties(layout: Layout) -> str:
         "python.client.executable": PYTHON,
         "python.executable": PYTHON,
         "web.submit.enable": "false",
+        # the UI is served by the REST endpoint the host publishes: no other origin may call the API
+        # from a browser (the same address as settings.flink_rest_url)
+        "web.access-control-allow-origin": f"http://{local.flink_host}:{local.flink_port}",
         # the client's JVM exits right after a submit; Hadoop's shutdown hook then touches the
         # job's closed class loader, which Flink's leak check turns into a stack trace
         "classloader.check-leaked-classloader": "false",

@@ -208,3 +208,11 @@ def test_status_and_logs_follow_the_recorded_runtime(no_engine_env, tmp_path):
     (tmp_path / "state" / "runtime").write_text("native\n")
     result = _run("local", "status", "--output", "json", env=no_engine_env)
     assert json.loads(result.stdout)["runtime"] == "native"
+
+
+def test_the_docker_flink_allows_only_the_ui_as_cors_origin():
+    from pipectl.config import load_settings
+    from pipectl.stack.spec import flink_properties, runtime_layout
+
+    conf = flink_properties(runtime_layout(load_settings(env="local", overrides={"local.flink_port": 18081})))
+    assert "web.access-control-allow-origin: http://127.0.0.1:18081\n" in conf
