@@ -246,25 +246,33 @@ class NativeStack(StackBase):
         if not (data / "meta.properties").is_file():
             import subprocess
 
-            fmt = subprocess.run(
-                [
-                    "java",
-                    "-cp",
-                    classpath,
-                    f"-Dlog4j.configuration=file:{log4j}",
-                    "kafka.tools.StorageTool",
-                    "format",
-                    f"--cluster-id={_kafka_cluster_id()}",
-                    "-c",
-                    str(props),
-                ],  # "=": an id may start with "-"
-                capture_output=True,
-                text=True,
-                env=env,
-            )
-            if fmt.returncode != 0:
+            try:
+                fmt = subprocess.run(
+                    [
+                        "java",
+                        "-cp",
+                        classpath,
+                        f"-Dlog4j.configuration=file:{log4j}",
+                        "kafka.tools.StorageTool",
+                        "format",
+                        f"--cluster-id={_kafka_cluster_id()}",
+                        "-c",
+                        str(props),
+                    ],  # "=": an id may start with "-"
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=120,
+                )
+            except subprocess.TimeoutExpired:
                 raise PipectlError(
-                    "could not format the Kafka data folder: " + (fmt.stderr or fmt.stdout).strip().splitlines()[-1],
+                    "formatting the Kafka data folder did not finish within 120s",
+                    hint=f"delete {data} with 'pipectl local down --purge' and try again",
+                ) from None
+            if fmt.returncode != 0:
+                last = (fmt.stderr or fmt.stdout).strip().splitlines()[-1:] or [f"exit {fmt.returncode}, no output"]
+                raise PipectlError(
+                    "could not format the Kafka data folder: " + last[0],
                     hint=f"delete {data} with 'pipectl local down --purge' and try again",
                 )
         argv = [
