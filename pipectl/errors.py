@@ -89,7 +89,3 @@ class UnhealthyError(PipectlError):
 class GaveUpError(UnhealthyError):
     """Raised by a wait's check when waiting longer cannot help (the job ended as FAILED, say):
     `wait_until` lets it through at once instead of polling until its deadline."""
-
-
-class IncompleteError(PipectlError):
-    exit_code = EXIT_INCOMPLETE

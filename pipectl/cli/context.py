@@ -20,7 +20,6 @@ from pipectl.rehearse import state as rehearse_state
 @dataclass
 class Globals:
     output: str = "text"
-    verbose: bool = False
     env: str | None = None
     config: Path | None = None
     out: Output = field(default_factory=Output)
@@ -53,9 +52,8 @@ def settings(env: str | None = None, rehearsal: bool = True, **overrides: Any) -
     return loaded
 
 
-def configure(output: str, verbose: bool, env: str | None, config: Path | None) -> None:
+def configure(output: str, env: str | None, config: Path | None) -> None:
     GLOBALS.output = output
-    GLOBALS.verbose = verbose
     GLOBALS.env = env
     GLOBALS.config = config
     GLOBALS.out = make_output(output)

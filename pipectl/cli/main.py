@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         found, rest = split_globals(argv)
         json_mode = found["output"] == "json"
-        context.configure(**found)
+        context.configure(found["output"], found["env"], found["config"])  # --verbose: read above
         rv = app(args=rest, prog_name="pipectl", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
