@@ -23,6 +23,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from pipectl.errors import ConfigError
+from producer import contract  # the pipeline's names, defined once
 from pipectl.rehearse import state as rehearse_state
 
 CONFIG_FILE = "pipectl.toml"
@@ -49,11 +50,11 @@ class SettingProblem(str):
 class PipelineSettings:
     """What flows where: the same in both environments."""
 
-    topic: str = "orders.created.v1"
-    namespace: str = "analytics"
-    table: str = "orders"
-    rejected_table: str = "orders_rejected"
-    consumer_group: str = "pipectl-order-ingest"
+    topic: str = contract.TOPIC
+    namespace: str = contract.NAMESPACE
+    table: str = contract.TABLE
+    rejected_table: str = contract.REJECTED_TABLE
+    consumer_group: str = contract.CONSUMER_GROUP
     checkpoint_interval_s: int = 10
     parallelism: int = 1
     partitions: int = 2
@@ -100,9 +101,9 @@ class AwsSettings:
     kafka_auth: str = "iam"  # iam (SASL_SSL + OAUTHBEARER, MSK IAM tokens) | none (PLAINTEXT)
     kafka_ca_file: str = ""  # PEM CA the brokers' TLS certificates chain to; empty: the system's (Amazon's) CAs
     table_bucket_arn: str = ""
-    namespace: str = "analytics"
-    table: str = "orders"
-    topic: str = "orders.created.v1"
+    namespace: str = contract.NAMESPACE
+    table: str = contract.TABLE
+    topic: str = contract.TOPIC
     parallelism: int = 1
     parallelism_per_kpu: int = 1
     checkpoint_interval_s: int = 60

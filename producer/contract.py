@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+# The pipeline's names, defined once: pipectl's settings (pipectl/config.py) and the producer take
+# their defaults from here; jobs/order_ingest/settings.py (stdlib only, it runs from the zip) repeats
+# them, and tests/unit/test_defaults.py pins the two to the same values.
 TOPIC = "orders.created.v1"
+NAMESPACE = "analytics"
+TABLE = "orders"
+REJECTED_TABLE = "orders_rejected"
+CONSUMER_GROUP = "pipectl-order-ingest"
 EVENT_TYPE = "order.created"
 SCHEMA_VERSION = 1  # the version the producer sends unless told otherwise
 SCHEMA_VERSIONS = (1, 2)

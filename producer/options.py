@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, UTC
 from typing import Any
 
+from producer import contract
 from producer.errors import UsageError
 from producer.iam import IamAuth
 
-DEFAULT_TOPIC = "orders.created.v1"
+DEFAULT_TOPIC = contract.TOPIC
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_RATE = 10.0
 # With --seed and no --start-time, event_time starts here (so output is byte-identical).

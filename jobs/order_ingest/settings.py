@@ -100,6 +100,16 @@ class JobSettings:
         return self.deployment_env == "aws"
 
 
+# The pipeline's names when the environment gives none. The one source is producer/contract.py;
+# this module runs from the zip with the standard library only, so it repeats them, and
+# tests/unit/test_defaults.py pins the two to the same values.
+DEFAULT_TOPIC = "orders.created.v1"
+DEFAULT_GROUP_ID = "pipectl-order-ingest"
+DEFAULT_NAMESPACE = "analytics"
+DEFAULT_TABLE = "orders"
+DEFAULT_REJECTED_TABLE = "orders_rejected"
+
+
 def _required(values: Mapping[str, str], key: str, missing: list[str]) -> str:
     value = values.get(key, "").strip()
     if not value:
@@ -126,11 +136,11 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
         except ValueError:
             raise JobConfigError("CHECKPOINT_INTERVAL_MS must be a whole number of milliseconds") from None
     names = {
-        "KAFKA_TOPIC": (values.get("KAFKA_TOPIC", "orders.created.v1"), KAFKA_NAME_RE),
-        "KAFKA_GROUP_ID": (values.get("KAFKA_GROUP_ID", "pipectl-order-ingest"), KAFKA_NAME_RE),
-        "ICEBERG_NAMESPACE": (values.get("ICEBERG_NAMESPACE", "analytics"), TABLE_NAME_RE),
-        "ICEBERG_TABLE": (values.get("ICEBERG_TABLE", "orders"), TABLE_NAME_RE),
-        "ICEBERG_REJECTED_TABLE": (values.get("ICEBERG_REJECTED_TABLE", "orders_rejected"), TABLE_NAME_RE),
+        "KAFKA_TOPIC": (values.get("KAFKA_TOPIC", DEFAULT_TOPIC), KAFKA_NAME_RE),
+        "KAFKA_GROUP_ID": (values.get("KAFKA_GROUP_ID", DEFAULT_GROUP_ID), KAFKA_NAME_RE),
+        "ICEBERG_NAMESPACE": (values.get("ICEBERG_NAMESPACE", DEFAULT_NAMESPACE), TABLE_NAME_RE),
+        "ICEBERG_TABLE": (values.get("ICEBERG_TABLE", DEFAULT_TABLE), TABLE_NAME_RE),
+        "ICEBERG_REJECTED_TABLE": (values.get("ICEBERG_REJECTED_TABLE", DEFAULT_REJECTED_TABLE), TABLE_NAME_RE),
     }
     for key, (value, pattern) in names.items():
         if not pattern.fullmatch(value):
@@ -145,11 +155,11 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
     return JobSettings(
         deployment_env=deployment_env,
         bootstrap_servers=bootstrap,
-        topic=values.get("KAFKA_TOPIC", "orders.created.v1"),
-        group_id=values.get("KAFKA_GROUP_ID", "pipectl-order-ingest"),
-        namespace=values.get("ICEBERG_NAMESPACE", "analytics"),
-        table=values.get("ICEBERG_TABLE", "orders"),
-        rejected_table=values.get("ICEBERG_REJECTED_TABLE", "orders_rejected"),
+        topic=values.get("KAFKA_TOPIC", DEFAULT_TOPIC),
+        group_id=values.get("KAFKA_GROUP_ID", DEFAULT_GROUP_ID),
+        namespace=values.get("ICEBERG_NAMESPACE", DEFAULT_NAMESPACE),
+        table=values.get("ICEBERG_TABLE", DEFAULT_TABLE),
+        rejected_table=values.get("ICEBERG_REJECTED_TABLE", DEFAULT_REJECTED_TABLE),
         warehouse=warehouse,
         checkpoint_interval_ms=checkpoint_ms,
         region=values.get("AWS_REGION", ""),
