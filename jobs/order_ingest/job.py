@@ -54,11 +54,10 @@ def resolve_settings() -> JobSettings:
     return load_job_settings(values)
 
 
-def _dependency_jars() -> str | None:
+def _dependency_jars(settings: JobSettings) -> str | None:
     """pipeline.jars for local runs: PIPELINE_JARS, else the Maven build output if present."""
-    jars = os.environ.get("PIPELINE_JARS", "").strip()
-    if jars:
-        return jars
+    if settings.pipeline_jars:
+        return settings.pipeline_jars
     if DEFAULT_JAR.is_file():
         return DEFAULT_JAR.as_uri()
     return None
@@ -70,13 +69,13 @@ def create_table_env(settings: JobSettings):
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = t_env.get_config()
     config.set("table.local-time-zone", "UTC")
-    config.set("pipeline.name", os.environ.get("PIPELINE_NAME", "order_ingest"))
+    config.set("pipeline.name", settings.pipeline_name)
     # The classification's rows go to two inserts; without object reuse Flink copies each row for each
     # of them (~18% of the TaskManager's CPU in a profile). Safe here: every operator after the source
     # (SQL Calc, the Iceberg writers) reads its input row and builds its own output.
     config.set("pipeline.object-reuse", "true")
     if not settings.is_aws:
-        jars = _dependency_jars()
+        jars = _dependency_jars(settings)
         if jars is None:
             raise JobConfigError(
                 f"dependency jar not found at {DEFAULT_JAR}: build it with `mvn -q package` or set PIPELINE_JARS"
@@ -85,11 +84,10 @@ def create_table_env(settings: JobSettings):
         # On Managed Flink checkpointing comes from the application configuration, not from code.
         config.set("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
         config.set("execution.checkpointing.mode", "EXACTLY_ONCE")
-        if os.environ.get("ALLOW_NON_RESTORED_STATE") == "true":  # `pipectl job upgrade --allow-non-restored-state`
+        if settings.allow_non_restored_state:  # `pipectl job upgrade --allow-non-restored-state`
             config.set("execution.savepoint.ignore-unclaimed-state", "true")
-        parallelism = os.environ.get("PARALLELISM")
-        if parallelism:
-            config.set("parallelism.default", parallelism)
+        if settings.parallelism:
+            config.set("parallelism.default", str(settings.parallelism))
     return t_env
 
 
@@ -147,9 +145,9 @@ def main(wait: bool | None = None):
     """
     settings = resolve_settings()
     t_env = create_table_env(settings)
-    result = build_statement_set(t_env, settings, sink=os.environ.get("ORDER_INGEST_SINK", "iceberg")).execute()
+    result = build_statement_set(t_env, settings, sink=settings.sink).execute()
     if wait is None:
-        wait = not settings.is_aws and os.environ.get("PIPECTL_DETACHED") != "1"
+        wait = not settings.is_aws and not settings.detached
     if wait:
         result.wait()
     return result

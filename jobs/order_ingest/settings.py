@@ -94,6 +94,13 @@ class JobSettings:
     # aws only, an explicit setting: the S3 Tables and S3 endpoint to use instead of AWS's (an
     # emulator, as in `pipectl aws rehearse`). Empty on the service: the SDK's own endpoints.
     s3_tables_endpoint: str = ""
+    # how this run is submitted (locally; set by pipectl, the benchmark or the user)
+    pipeline_name: str = "order_ingest"  # PIPELINE_NAME: the Flink job's name
+    parallelism: int | None = None  # PARALLELISM: parallelism.default (None: the cluster's)
+    sink: str = "iceberg"  # ORDER_INGEST_SINK: iceberg (the job) | raw | json | blackhole (the benchmark's)
+    detached: bool = False  # PIPECTL_DETACHED=1: main() submits and returns (`flink run -d`)
+    pipeline_jars: str = ""  # PIPELINE_JARS: pipeline.jars for local runs (empty: the Maven build output)
+    allow_non_restored_state: bool = False  # ALLOW_NON_RESTORED_STATE=true: `pipectl job upgrade --allow-...`
 
     @property
     def is_aws(self) -> bool:
@@ -164,4 +171,32 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
         checkpoint_interval_ms=checkpoint_ms,
         region=values.get("AWS_REGION", ""),
         s3_tables_endpoint=values.get("S3_TABLES_ENDPOINT", "").strip() if deployment_env == "aws" else "",
+        **_run_settings(values),
     )
+
+
+SINKS = ("iceberg", "raw", "json", "blackhole")
+
+
+def _run_settings(values: Mapping[str, str]) -> dict:
+    """How this run is submitted: the job's name, parallelism, sink and jars, read with the rest."""
+    sink = values.get("ORDER_INGEST_SINK", "iceberg").strip() or "iceberg"
+    if sink not in SINKS:
+        raise JobConfigError(f"ORDER_INGEST_SINK must be one of {', '.join(SINKS)}, got {sink!r}")
+    raw_parallelism = values.get("PARALLELISM", "").strip()
+    parallelism = None
+    if raw_parallelism:
+        try:
+            parallelism = int(raw_parallelism)
+        except ValueError:
+            parallelism = 0
+        if parallelism < 1:
+            raise JobConfigError(f"PARALLELISM must be a whole number of at least 1, got {raw_parallelism!r}")
+    return {
+        "pipeline_name": values.get("PIPELINE_NAME", "").strip() or "order_ingest",
+        "parallelism": parallelism,
+        "sink": sink,
+        "detached": values.get("PIPECTL_DETACHED") == "1",
+        "pipeline_jars": values.get("PIPELINE_JARS", "").strip(),
+        "allow_non_restored_state": values.get("ALLOW_NON_RESTORED_STATE") == "true",
+    }

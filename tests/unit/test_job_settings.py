@@ -65,3 +65,51 @@ def test_application_properties_group(tmp_path):
 def test_bad_checkpoint_interval_is_named():
     with pytest.raises(JobConfigError, match="CHECKPOINT_INTERVAL_MS must be a whole number"):
         load_job_settings({"CHECKPOINT_INTERVAL_MS": "10s"})
+
+
+def test_how_the_run_is_submitted_is_part_of_the_settings():
+    from jobs.order_ingest.settings import load_job_settings
+
+    s = load_job_settings(
+        {
+            "PIPELINE_NAME": "order_ingest_bench",
+            "PARALLELISM": "2",
+            "ORDER_INGEST_SINK": "json",
+            "PIPECTL_DETACHED": "1",
+            "PIPELINE_JARS": "file:///x/pyflink-dependencies.jar",
+            "ALLOW_NON_RESTORED_STATE": "true",
+        }
+    )
+    assert (s.pipeline_name, s.parallelism, s.sink, s.detached, s.pipeline_jars, s.allow_non_restored_state) == (
+        "order_ingest_bench",
+        2,
+        "json",
+        True,
+        "file:///x/pyflink-dependencies.jar",
+        True,
+    )
+    d = load_job_settings({})
+    assert (d.pipeline_name, d.parallelism, d.sink, d.detached, d.pipeline_jars, d.allow_non_restored_state) == (
+        "order_ingest",
+        None,
+        "iceberg",
+        False,
+        "",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"ORDER_INGEST_SINK": "kafka"}, "ORDER_INGEST_SINK must be one of iceberg, raw, json, blackhole, got 'kafka'"),
+        ({"PARALLELISM": "two"}, "PARALLELISM must be a whole number of at least 1, got 'two'"),
+        ({"PARALLELISM": "0"}, "PARALLELISM must be a whole number of at least 1, got '0'"),
+    ],
+)
+def test_bad_run_settings_are_one_line(values, message):
+    from jobs.order_ingest.settings import JobConfigError, load_job_settings
+
+    with pytest.raises(JobConfigError) as err:
+        load_job_settings(values)
+    assert str(err.value) == message
