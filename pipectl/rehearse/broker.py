@@ -44,13 +44,11 @@ Before running a jar on Java 11: `pipectl.bytecode.require_java(jar, 11)` raises
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
 import shutil
 import subprocess
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +59,7 @@ from pipectl.childenv import child_env
 from pipectl.config import find_project_dir
 from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
 from pipectl.files import private_dir, write_secret
+from pipectl.launch import kafka as kafka_launch
 from pipectl.stack.native import java_env
 from pipectl.wait import wait_until
 
@@ -454,27 +453,9 @@ def _spawn(
     env = java_env()
     classpath = f"{libs}/*:{iam_jar}"
     if not (data / "meta.properties").is_file():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        fmt = subprocess.run(
-            [
-                "java",
-                "-cp",
-                classpath,
-                f"-Dlog4j.configuration=file:{log4j}",
-                "kafka.tools.StorageTool",
-                "format",
-                f"--cluster-id={cluster_id}",
-                "-c",
-                str(props),
-            ],  # '=': an id may start with '-'
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
+        kafka_launch.format_storage(
+            classpath, log4j, props, env, what="the IAM broker's data folder", hint=f"delete {data}"
         )
-        if fmt.returncode != 0:
-            last = (fmt.stderr or fmt.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise PipectlError(f"could not format the IAM broker's data folder: {last[0]}", hint=f"delete {data}")
     argv = [
         "java",
         f"-Xmx{heap}",

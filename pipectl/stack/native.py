@@ -14,13 +14,13 @@ import os
 import shutil
 import sys
 import time
-import uuid
 from pathlib import Path
 
 from pipectl import kafka_admin, procs
 from pipectl.childenv import child_env
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError, PipectlError
+from pipectl.errors import NotFoundError
+from pipectl.launch import kafka as kafka_launch
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase, match_taskmanager
 from pipectl.stack.model import ComponentStatus, StackStatus
@@ -244,37 +244,14 @@ class NativeStack(StackBase):
         env = java_env()
         classpath = str(self.kafka_libs / "*")
         if not (data / "meta.properties").is_file():
-            import subprocess
-
-            try:
-                fmt = subprocess.run(
-                    [
-                        "java",
-                        "-cp",
-                        classpath,
-                        f"-Dlog4j.configuration=file:{log4j}",
-                        "kafka.tools.StorageTool",
-                        "format",
-                        f"--cluster-id={_kafka_cluster_id()}",
-                        "-c",
-                        str(props),
-                    ],  # "=": an id may start with "-"
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                    timeout=120,
-                )
-            except subprocess.TimeoutExpired:
-                raise PipectlError(
-                    "formatting the Kafka data folder did not finish within 120s",
-                    hint=f"delete {data} with 'pipectl local down --purge' and try again",
-                ) from None
-            if fmt.returncode != 0:
-                last = (fmt.stderr or fmt.stdout).strip().splitlines()[-1:] or [f"exit {fmt.returncode}, no output"]
-                raise PipectlError(
-                    "could not format the Kafka data folder: " + last[0],
-                    hint=f"delete {data} with 'pipectl local down --purge' and try again",
-                )
+            kafka_launch.format_storage(
+                classpath,
+                log4j,
+                props,
+                env,
+                what="the Kafka data folder",
+                hint=f"delete {data} with 'pipectl local down --purge' and try again",
+            )
         argv = [
             "java",
             f"-Xmx{self.s.local.kafka_heap}",
@@ -492,10 +469,3 @@ def _default_java_opts(home: Path) -> str:
         if stripped.startswith("all: --add-"):
             return stripped.removeprefix("all:").strip()
     return ""
-
-
-def _kafka_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, base64url without padding (22 characters)."""
-    import base64
-
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

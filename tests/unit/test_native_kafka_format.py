@@ -1,4 +1,4 @@
-"""The native stack's KRaft storage format: a `java` that fails without a word still gives one
+"""The KRaft storage format (pipectl/launch/kafka.py, for the native stack and the rehearsal): a `java` that fails without a word still gives one
 line naming what failed (it used to raise IndexError from an empty output)."""
 
 from __future__ import annotations
@@ -42,3 +42,19 @@ def test_a_failed_format_is_one_line(tmp_path, monkeypatch, script, line):
         stack._start_kafka()
     assert str(err.value) == line
     assert err.value.hint.startswith("delete ")
+
+
+def test_a_format_that_outlives_its_deadline_is_one_line(tmp_path, monkeypatch):
+    from pipectl.launch import kafka as kafka_launch
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_java(bin_dir, "exec sleep 30")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(kafka_launch, "FORMAT_TIMEOUT_S", 1)
+    with pytest.raises(PipectlError) as err:
+        kafka_launch.format_storage(
+            "libs/*", tmp_path / "log4j.properties", tmp_path / "server.properties", dict(os.environ),
+            what="the IAM broker's data folder", hint="delete it",
+        )
+    assert str(err.value) == "formatting the IAM broker's data folder did not finish within 1s"

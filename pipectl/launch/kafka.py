@@ -1,0 +1,42 @@
+"""The KRaft broker's launch steps that the native stack (pipectl/stack/native.py) and the
+rehearsal's IAM broker (pipectl/rehearse/broker.py) share."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipectl.errors import PipectlError
+
+FORMAT_TIMEOUT_S = 120
+
+
+def cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding (22 characters)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def format_storage(classpath: str, log4j: Path, props: Path, env: Mapping[str, str], *, what: str, hint: str) -> None:
+    """`kafka.tools.StorageTool format` with a new cluster id, once per data folder. A failure, even
+    one without a word of output, and a format that outlives its deadline are one line each."""
+    argv = [
+        "java",
+        "-cp",
+        classpath,
+        f"-Dlog4j.configuration=file:{log4j}",
+        "kafka.tools.StorageTool",
+        "format",
+        f"--cluster-id={cluster_id()}",  # "=": an id may start with "-"
+        "-c",
+        str(props),
+    ]
+    try:
+        fmt = subprocess.run(argv, capture_output=True, text=True, env=dict(env), timeout=FORMAT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise PipectlError(f"formatting {what} did not finish within {FORMAT_TIMEOUT_S}s", hint=hint) from None
+    if fmt.returncode != 0:
+        last = (fmt.stderr or fmt.stdout).strip().splitlines()[-1:] or [f"exit {fmt.returncode}, no output"]
+        raise PipectlError(f"could not format {what}: {last[0]}", hint=hint)
