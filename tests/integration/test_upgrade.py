@@ -29,7 +29,15 @@ from tests.conftest import REPO, TEST_BOOTSTRAP, run_json, run_pipectl
 pytestmark = pytest.mark.integration
 
 OLD_RELEASE = "438bbda"  # the release before contract version 2: what users run today
-TOPIC = "orders.created.v1"
+# a pipeline of the test's own on the session stack: no other test's events or jobs in its topic and tables
+TOPIC = "orders.upgrade.v1"
+TABLE, REJECTED = "orders_upgrade", "orders_upgrade_rejected"
+PIPELINE = {
+    "PIPECTL_PIPELINE_TOPIC": TOPIC,
+    "PIPECTL_PIPELINE_TABLE": TABLE,
+    "PIPECTL_PIPELINE_REJECTED_TABLE": REJECTED,
+    "PIPECTL_PIPELINE_CONSUMER_GROUP": "pipectl-upgrade-test",
+}
 CLASSES = "dev/pipectl/flink/"
 
 
@@ -76,7 +84,7 @@ def _release_copy(tmp: Path, name: str, edit) -> Path:
 
 
 def _env(stack_env: dict, project: Path) -> dict:
-    return {**stack_env, "PIPECTL_PROJECT_DIR": str(project)}
+    return {**stack_env, **PIPELINE, "PIPECTL_PROJECT_DIR": str(project)}
 
 
 def _produce(env: dict, *args: str) -> subprocess.Popen:
@@ -119,7 +127,7 @@ def _rows(warehouse: Path, table: str) -> list[dict]:
 def _wait_stored(warehouse: Path, total: int, timeout: float = 240) -> tuple[list[dict], list[dict]]:
     deadline = time.monotonic() + timeout
     while True:
-        orders, rejected = _rows(warehouse, "orders"), _rows(warehouse, "orders_rejected")
+        orders, rejected = _rows(warehouse, TABLE), _rows(warehouse, REJECTED)
         if len(orders) + len(rejected) >= total or time.monotonic() > deadline:
             return orders, rejected
         time.sleep(3)
@@ -133,6 +141,8 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     env_old, env_new = _env(native_stack, old_release), _env(native_stack, REPO)
     warehouse = Path(native_stack["PIPECTL_LOCAL_WAREHOUSE"])
 
+    # the test's own topic (`local up` creates the settings' topic; the stack is the session's)
+    assert run_pipectl(env_new, "local", "up", timeout=300).returncode == 0
     # today's job, contract version 1, v1 events flowing
     started = run_pipectl(env_old, "job", "start", timeout=300)
     assert started.returncode == 0, started.stderr[-3000:]
@@ -218,7 +228,7 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
 
     # an incompatible upgrade is refused before anything changes; the job runs on, unchanged
     running = _job(env_new)["job_id"]
-    hint_before = (warehouse / "analytics/orders/metadata/version-hint.text").read_text()
+    hint_before = (warehouse / "analytics" / TABLE / "metadata" / "version-hint.text").read_text()
 
     def retype(root: Path) -> None:
         path = root / "jobs/order_ingest/statements.py"
@@ -229,13 +239,13 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     assert refused.returncode == 2, refused.stderr
     error_lines = [ln for ln in refused.stderr.splitlines() if ln.startswith("error:")]
     assert error_lines == [
-        "error: analytics.orders: column item_count would change type from int to string: Iceberg allows only "
+        f"error: analytics.{TABLE}: column item_count would change type from int to string: Iceberg allows only "
         "int->long, float->double and a wider decimal precision -- nothing was changed; an upgrade in place only "
         "adds optional columns (write a new table for anything else)"
     ], refused.stderr
     after = _job(env_new)
     assert (after["job_id"], after["state"]) == (running, "RUNNING")
-    assert (warehouse / "analytics/orders/metadata/version-hint.text").read_text() == hint_before
+    assert (warehouse / "analytics" / TABLE / "metadata" / "version-hint.text").read_text() == hint_before
 
     # a new job that fails to start is rolled back to the running release, from the same savepoint
     def broken(root: Path) -> None:
