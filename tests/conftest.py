@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,17 @@ def kafka_bootstrap(request) -> str:
         return external
     request.getfixturevalue("native_stack")
     return TEST_BOOTSTRAP
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Poll `predicate` each second until it returns something true (returned), or fail the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 # ------------------------------------------------------------------ independent read-back helpers

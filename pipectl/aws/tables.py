@@ -14,7 +14,7 @@ from pipectl.aws.errors import AwsError, CREDENTIALS_HINT, aws_call, error_code
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
-from pipectl.flink.resume import Chain, history_cut, lineage_depth
+from pipectl.flink.resume import Chain, ancestry, lineage_depth
 
 NOT_FOUND_CODES = ("NotFoundException", "ResourceNotFoundException", "NoSuchTable")
 
@@ -173,14 +173,7 @@ LINEAGE_HINT = (
 
 def lineage_chain(table: Any, name: str) -> Chain:
     """A pyiceberg table's snapshots as the Iceberg sink's committer walks them on restore."""
-    by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
-    summaries, snap, truncated = [], table.current_snapshot(), False
-    while snap is not None:
-        summary = dict(snap.summary.additional_properties) if snap.summary else {}
-        summaries.append(summary)
-        parent, seq = snap.parent_snapshot_id, snap.sequence_number
-        snap = by_id.get(parent) if parent is not None else None
-        truncated = snap is None and history_cut(parent, False, seq, summary)
+    summaries, truncated = ancestry(table)
     return Chain(name, table.metadata.location, summaries, truncated)
 
 

@@ -158,14 +158,7 @@ def table_chains(settings: Settings) -> list[resume.Chain]:
             table = load_local_table(settings, name)
         except NotFoundError:
             continue
-        by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
-        summaries, snap, truncated = [], table.current_snapshot(), False
-        while snap is not None:
-            summary = dict(snap.summary.additional_properties) if snap.summary else {}
-            summaries.append(summary)
-            parent, seq = snap.parent_snapshot_id, snap.sequence_number
-            snap = by_id.get(parent) if parent is not None else None
-            truncated = snap is None and resume.history_cut(parent, False, seq, summary)
+        summaries, truncated = resume.ancestry(table)
         metadata_dir = os.path.normpath(resume.plain_path(table.metadata.location) + "/metadata")
         chains.append(resume.Chain(f"{settings.pipeline.namespace}.{name}", metadata_dir, summaries, truncated))
     return chains

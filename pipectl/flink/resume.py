@@ -319,6 +319,20 @@ def lineage_depth(summaries: list[dict[str, str]]) -> int:
     return 0
 
 
+def ancestry(table) -> tuple[list[dict[str, str]], bool]:
+    """A pyiceberg table's current snapshot and its ancestors as the Iceberg sink's committer walks
+    them on restore: their summaries, newest first, and whether the walk ended at an expired parent."""
+    by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
+    summaries, snap, truncated = [], table.current_snapshot(), False
+    while snap is not None:
+        summary = dict(snap.summary.additional_properties) if snap.summary else {}
+        summaries.append(summary)
+        parent, seq = snap.parent_snapshot_id, snap.sequence_number
+        snap = by_id.get(parent) if parent is not None else None
+        truncated = snap is None and history_cut(parent, False, seq, summary)
+    return summaries, truncated
+
+
 def history_cut(parent_id: int | None, parent_kept: bool, sequence_number: int | None, summary: dict[str, str]) -> bool:
     """Whether the oldest snapshot of a walk had ancestors that were expired. Java Iceberg keeps the
     expired parent's id (the walk stops at a missing snapshot); pyiceberg's expiry clears it, so a

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from pipectl.procs import namespace_listening_ports
-from tests.conftest import run_json, run_pipectl
+from tests.conftest import run_json, run_pipectl, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -50,16 +49,6 @@ def _checkpoint_id(env: dict, job_id: str) -> int:
     return int(completed["id"]) if completed else 0
 
 
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_local_up_after_a_taskmanager_crash_waits_for_the_restart_policy(docker_env):
     env = docker_env
     try:
@@ -70,7 +59,7 @@ def test_local_up_after_a_taskmanager_crash_waits_for_the_restart_policy(docker_
         code, started = run_json(env, "job", "start")
         assert code == 0, started
         job_id = started["job_id"]
-        before = _wait(lambda: _checkpoint_id(env, job_id), 300, "a first checkpoint")
+        before = wait_for(lambda: _checkpoint_id(env, job_id), 300, "a first checkpoint")
 
         tm = _taskmanager(env)
         os.kill(tm.attrs["State"]["Pid"], signal.SIGKILL)  # a crash, as the engine sees it
@@ -94,7 +83,7 @@ def test_local_up_after_a_taskmanager_crash_waits_for_the_restart_policy(docker_
 
         # the job recovers on it: a checkpoint with a new id
         at_up = _checkpoint_id(env, job_id)
-        after = _wait(lambda: (c := _checkpoint_id(env, job_id)) > max(before, at_up) and c, 300, "a new checkpoint")
+        after = wait_for(lambda: (c := _checkpoint_id(env, job_id)) > max(before, at_up) and c, 300, "a new checkpoint")
         print(f"\n[docker tm back-off] checkpoints before={before} at_up={at_up} after={after}")
     finally:
         run_pipectl(env, "job", "stop", "--no-savepoint", timeout=300)

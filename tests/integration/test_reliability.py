@@ -30,6 +30,7 @@ from tests.conftest import (
     run_json,
     run_pipectl,
     wait_checkpoint_after,
+    wait_for,
     wait_settled,
 )
 
@@ -59,16 +60,6 @@ def rows_in(env: dict) -> int:
         return 0
     snap = StaticTable.from_metadata(str(table_dir)).current_snapshot()
     return int(snap.summary["total-records"]) if snap and snap.summary else 0
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def produce(env: dict, count: int, seed: int, rate: str = "2000", *extra: str) -> subprocess.Popen:

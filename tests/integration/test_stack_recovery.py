@@ -23,11 +23,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pyarrow.compute as pc
 import pytest
-from pyiceberg.table import StaticTable
 
-from tests.conftest import REPO, TEST_PORTS, run_json, run_pipectl
+from tests.conftest import REPO, TEST_PORTS, iceberg_counts, run_json, run_pipectl, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -140,16 +138,6 @@ def listening_ports(pid: int) -> set[int]:
     return ports
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def produce(env: dict, count: int, seed: int, rate: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "pipectl", "produce", "orders", "--count", str(count), "--rate", rate,
@@ -160,15 +148,7 @@ def produce(env: dict, count: int, seed: int, rate: str) -> subprocess.Popen:
 
 def read_table(env: dict, table: str) -> tuple[int, int]:
     """(rows, distinct event ids) of a table, read from its files with pyiceberg."""
-    table_dir = Path(env["PIPECTL_LOCAL_WAREHOUSE"]) / "analytics" / table
-    if not (table_dir / "metadata" / "version-hint.text").is_file():
-        return 0, 0
-    t = StaticTable.from_metadata(str(table_dir))
-    if t.current_snapshot() is None:
-        return 0, 0
-    arrow = t.scan().to_arrow()
-    distinct = pc.count_distinct(arrow["event_id"]).as_py() if "event_id" in arrow.column_names else arrow.num_rows
-    return arrow.num_rows, distinct
+    return iceberg_counts(env["PIPECTL_LOCAL_WAREHOUSE"], table)
 
 
 def stop_jobs(env: dict) -> None:
