@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -318,30 +319,43 @@ def _existing(rest: FlinkRest, found: dict, reporter: Reporter) -> JobInfo:
     message = "already running, nothing to do"
     if not _all_running(job):
         reporter.step(f"order_ingest ({jid}) is {job['state']}: waiting for its tasks to run again")
-
-        def recovered() -> dict | None:
-            current = rest.job(jid)
-            if current["state"] in ("FAILED", "CANCELED", "FINISHED"):
-                failure = root_exception(rest.exceptions(jid)) or "no exception recorded"
-                raise GaveUpError(
-                    f"job {JOB_NAME} ended as {current['state']} while recovering: {failure}",
-                    hint="'pipectl job start' resumes it from its newest checkpoint",
-                )
-            return current if _all_running(current) else None
-
-        try:
-            job = wait_until(recovered, what=f"job {JOB_NAME} to recover", timeout=120, interval=1)
-        except GaveUpError:
-            raise
-        except UnhealthyError as exc:
-            failure = root_exception(rest.exceptions(jid))
-            raise UnhealthyError(
-                f"job {JOB_NAME} is still {rest.job(jid)['state']} after 120s" + (f": {failure}" if failure else ""),
-                hint="see 'pipectl local status' (is a TaskManager up?) and 'pipectl local logs jobmanager'",
-            ) from exc
+        job = _wait_recovered(rest, jid, timeout=120, doing="")
         message = "already running (it recovered), nothing to do"
         reporter.done(f"order_ingest is RUNNING again ({jid})")
     return JobInfo(JOB_NAME, jid, job["state"], started_at=job.get("start-time", 0) / 1000, message=message)
+
+
+def _wait_recovered(rest: FlinkRest, jid: str, *, timeout: float, doing: str) -> dict:
+    """Wait until every task of a live job runs (Flink's restart strategy recovers it; it is never
+    cancelled here). A job that ends meanwhile, or is still recovering at the deadline, is one line
+    with its root exception. `doing` names what waits ("cannot take a savepoint: ")."""
+
+    def recovered() -> dict | None:
+        current = rest.job(jid)
+        if current["state"] in ("FAILED", "CANCELED", "FINISHED"):
+            failure = root_exception(rest.exceptions(jid)) or "no exception recorded"
+            raise GaveUpError(
+                f"{doing}job {JOB_NAME} ended as {current['state']} while recovering: {failure}",
+                hint="'pipectl job start' resumes it from its newest checkpoint",
+            )
+        return current if _all_running(current) else None
+
+    try:
+        return wait_until(recovered, what=f"job {JOB_NAME} to recover", timeout=timeout, interval=1)
+    except GaveUpError:
+        raise
+    except UnhealthyError as exc:
+        failure = root_exception(rest.exceptions(jid))
+        raise UnhealthyError(
+            f"{doing}job {JOB_NAME} is still {rest.job(jid)['state']} after {timeout:.0f}s"
+            + (f": {failure}" if failure else ""),
+            hint="see 'pipectl local status' (is a TaskManager up?) and 'pipectl local logs jobmanager'"
+            + (
+                "; 'pipectl job stop --no-savepoint' cancels it and the next start resumes from its newest checkpoint"
+                if doing
+                else ""
+            ),
+        ) from exc
 
 
 def _failed_start(rest: FlinkRest, job_id: str, state: str, failure: str | None) -> GaveUpError:
@@ -359,6 +373,28 @@ def _failed_start(rest: FlinkRest, job_id: str, state: str, failure: str | None)
         hint="cancelled to end its restart loop, checkpoints and savepoints kept; "
         "the whole trace is in 'pipectl local logs jobmanager'",
     )
+
+
+# Flink refuses a savepoint (CheckpointFailureReason.NOT_ALL_REQUIRED_TASKS_RUNNING) while a task is
+# not running, e.g. scheduled on a TaskManager that died: the job recovers and a new trigger works.
+_TASKS_NOT_RUNNING = ("Not all required tasks are currently running", "is not being executed at the moment")
+
+
+def _savepoint_outcome(rest: FlinkRest, jid: str, trigger: str) -> tuple[str | None, str | None] | None:
+    """None while the stop-with-savepoint runs; (location, None) when it is done; (None, cause) when
+    Flink refused it because a task is not running (worth a new trigger); any other failure ends the
+    wait at once (GaveUpError) with its cause in one line."""
+    st = rest.savepoint_status(jid, trigger)
+    if st.get("status", {}).get("id") != "COMPLETED":
+        return None
+    op = st.get("operation", {})
+    if "failure-cause" not in op:
+        return op.get("location"), None
+    trace = op["failure-cause"].get("stack-trace", "")
+    if any(marker in trace for marker in _TASKS_NOT_RUNNING):
+        return None, "not all of its tasks are running"
+    cause = op["failure-cause"].get("class", "") + ": " + (trace.splitlines() or [""])[0]
+    raise GaveUpError(f"stop with savepoint failed: {cause}", hint="retry, or 'pipectl job stop --no-savepoint'")
 
 
 def status(settings: Settings) -> JobInfo:
@@ -422,26 +458,28 @@ def stop(settings: Settings, *, savepoint: bool = True, timeout: float = 180, re
         wait_until(lambda: rest.job(jid)["state"] == "CANCELED", what="job cancel", timeout=60)
         return JobInfo(JOB_NAME, jid, "CANCELED", message="cancelled without a savepoint")
     target = (settings.state_dir / "flink" / "savepoints").resolve()
-    reporter.step(f"stopping {jid} with a savepoint")
-    trigger = rest.stop_with_savepoint(jid, target.as_uri())
-
-    def done():
-        st = rest.savepoint_status(jid, trigger)
-        if st.get("status", {}).get("id") != "COMPLETED":
-            return None
-        op = st.get("operation", {})
-        if "failure-cause" in op:
-            cause = (
-                op["failure-cause"].get("class", "")
-                + ": "
-                + (op["failure-cause"].get("stack-trace", "").splitlines() or [""])[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        if not _all_running(rest.job(jid)):
+            # a savepoint needs every task running: a job recovering from a lost TaskManager is
+            # waited for (found by the randomized operations test, seed 417)
+            reporter.step(f"order_ingest ({jid}) is recovering: waiting for its tasks to run before the savepoint")
+            _wait_recovered(rest, jid, timeout=max(1.0, deadline - time.monotonic()), doing="cannot take a savepoint: ")
+        reporter.step(f"stopping {jid} with a savepoint")
+        trigger = rest.stop_with_savepoint(jid, target.as_uri())
+        outcome = functools.partial(_savepoint_outcome, rest, jid, trigger)
+        location, retry = wait_until(
+            outcome, what="stop with savepoint", timeout=max(1.0, deadline - time.monotonic()), interval=1
+        )
+        if location:
+            break
+        if time.monotonic() >= deadline:
+            raise UnhealthyError(
+                f"cannot take a savepoint: {retry}",
+                hint="see 'pipectl local status'; 'pipectl job stop --no-savepoint' cancels the job "
+                "and the next start resumes from its newest checkpoint",
             )
-            raise PipectlError(
-                f"stop with savepoint failed: {cause}", hint="retry, or 'pipectl job stop --no-savepoint'"
-            )
-        return op.get("location")
-
-    location = wait_until(done, what="stop with savepoint", timeout=timeout, interval=1)
+        reporter.step(f"the savepoint was refused ({retry}): trying again once every task runs")
     wait_until(lambda: rest.job(jid)["state"] in ("FINISHED", "CANCELED"), what="job stop", timeout=60)
     _write_state(settings, savepoint=location, stopped_job_id=jid, stopped_at=time.time())
     reporter.done(f"savepoint written to {location}")

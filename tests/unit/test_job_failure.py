@@ -141,3 +141,61 @@ def test_a_job_that_fails_while_recovering_says_why() -> None:
         jobs._existing(rest, {"jid": "j1", "state": "RESTARTING"}, jobs.SILENT)  # type: ignore[arg-type]
     assert str(err.value) == f"job order_ingest ended as FAILED while recovering: {ROOT}"
     assert rest.cancelled == []
+
+
+NOT_RUNNING_TRACE = (
+    "java.util.concurrent.CompletionException: java.util.concurrent.CompletionException: "
+    "org.apache.flink.runtime.checkpoint.CheckpointException: Checkpoint triggering task Source: kafka_orders[1] "
+    "(1/1) of job j1 is not being executed at the moment. Aborting checkpoint. "
+    "Failure reason: Not all required tasks are currently running.\n\tat x.y(Z.java:1)"
+)
+
+
+class SavepointRest(RecoveringRest):
+    """A job recovering from a lost TaskManager while `job stop` runs: Flink refuses the first
+    stop-with-savepoint (a task is not running), the next one completes."""
+
+    def __init__(self, states: list[str], outcomes: list[dict]):
+        super().__init__(states)
+        self.outcomes = list(outcomes)
+        self.triggers: list[str] = []
+
+    def stop_with_savepoint(self, job_id: str, target: str) -> str:
+        self.triggers.append(target)
+        return f"t{len(self.triggers)}"
+
+    def savepoint_status(self, job_id: str, trigger: str) -> dict:
+        return {"status": {"id": "COMPLETED"}, "operation": self.outcomes[int(trigger[1:]) - 1]}
+
+
+def _stop_with(monkeypatch, rest, tmp_path):
+    from types import SimpleNamespace
+
+    written: dict = {}
+    monkeypatch.setattr(jobs, "_rest", lambda settings: rest)
+    monkeypatch.setattr(jobs, "find_job", lambda settings: {"jid": "j1", "state": "RUNNING"})
+    monkeypatch.setattr(jobs, "_write_state", lambda settings, **kw: written.update(kw))
+    monkeypatch.setattr(jobs.time, "sleep", lambda s: None)
+    info = jobs.stop(SimpleNamespace(state_dir=tmp_path), timeout=30)  # type: ignore[arg-type]
+    return info, written
+
+
+def test_stop_waits_for_a_recovering_job_and_triggers_again(monkeypatch, tmp_path) -> None:
+    # seed 417 of the randomized operations test: the job RUNNING with a task on a TaskManager that
+    # died, Flink refuses the savepoint; the stop waits for the recovery and triggers again
+    refused = {"failure-cause": {"class": "java.util.concurrent.CompletionException", "stack-trace": NOT_RUNNING_TRACE}}
+    rest = SavepointRest(["RUNNING", "RESTARTING", "RESTARTING", "RUNNING", "FINISHED"],
+                         [refused, {"location": "file:/s/savepoint-1"}])
+    info, written = _stop_with(monkeypatch, rest, tmp_path)
+    assert (info.state, info.savepoint) == ("STOPPED", "file:/s/savepoint-1")
+    assert len(rest.triggers) == 2 and written["savepoint"] == "file:/s/savepoint-1"
+    assert rest.cancelled == []
+
+
+def test_stop_fails_at_once_on_another_savepoint_failure(monkeypatch, tmp_path) -> None:
+    broken = {"failure-cause": {"class": "java.io.IOException", "stack-trace": "java.io.IOException: disk full\n\tat a"}}
+    rest = SavepointRest(["RUNNING"], [broken])
+    with pytest.raises(GaveUpError) as err:
+        _stop_with(monkeypatch, rest, tmp_path)
+    assert str(err.value) == "stop with savepoint failed: java.io.IOException: java.io.IOException: disk full"
+    assert len(rest.triggers) == 1
