@@ -25,6 +25,8 @@ from pipectl.aws.network import findings
 from pipectl.config import Settings, SettingProblem
 from pipectl.errors import EXIT_NOT_FOUND, PipectlError
 from pipectl import procs
+from pipectl.launch import flink as launch_flink
+from pipectl.launch.packages import find_package
 from pipectl.aws.errors import CREDENTIALS_HINT, error_code, translate
 from pipectl.aws.manage import describe
 from pipectl.aws.target import HINT, Target, check_settings, make_session
@@ -155,17 +157,9 @@ def check_maven(artifacts_built: bool) -> Check:
 
 
 def check_flink_package() -> Check:
-    from importlib.util import find_spec
-
-    spec = find_spec("pyflink")
-    if spec is None or not spec.submodule_search_locations:
-        return Check(
-            "apache-flink",
-            MISSING,
-            "the apache-flink package is not installed in this Python",
-            "run 'make install' (or use .venv/bin/pipectl)",
-        )
-    home = Path(list(spec.submodule_search_locations)[0])
+    home = find_package(launch_flink.PACKAGE)
+    if home is None:
+        return Check("apache-flink", MISSING, launch_flink.MISSING, launch_flink.MISSING_HINT)
     if not (home / "bin" / "jobmanager.sh").is_file():
         return Check(
             "apache-flink", WRONG, f"{home} has no Flink distribution (bin/jobmanager.sh)", "reinstall: 'make install'"

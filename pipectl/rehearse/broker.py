@@ -60,7 +60,7 @@ from pipectl.config import find_project_dir
 from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
 from pipectl.files import private_dir, write_secret
 from pipectl.launch import kafka as kafka_launch
-from pipectl.stack.native import java_env
+from pipectl.launch.java import java_env
 from pipectl.wait import wait_until
 
 NAME = "iam-broker"
@@ -444,28 +444,12 @@ def _spawn(
         "",
     ]
     write_secret(props, "\n".join(lines))  # holds the rehearsal's secrets: 0600 from its first byte
-    log4j.write_text(
-        "log4j.rootLogger=INFO, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
-        "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
-    )
+    kafka_launch.write_log4j(log4j)
     env = java_env()
     classpath = f"{libs}/*:{iam_jar}"
     if not (data / "meta.properties").is_file():
         kafka_launch.format_storage(
             classpath, log4j, props, env, what="the IAM broker's data folder", hint=f"delete {data}"
         )
-    argv = [
-        "java",
-        f"-Xmx{heap}",
-        f"-Xms{heap}",
-        "-XX:+UseG1GC",
-        "-Djava.awt.headless=true",
-        f"-Dlog4j.configuration=file:{log4j}",
-        "-cp",
-        classpath,
-        "kafka.Kafka",
-        str(props),
-    ]
+    argv = kafka_launch.broker_argv(heap, log4j, classpath, props)
     procs.spawn(workdir, NAME, argv, env=env, log=workdir / "iam-broker.log", marker=str(props), cwd=workdir)
