@@ -57,7 +57,7 @@ from collections.abc import Sequence
 from pipectl import kafka_admin, procs
 from pipectl.childenv import child_env
 from pipectl.config import find_project_dir
-from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
+from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError, UnhealthyError
 from pipectl.files import private_dir, write_secret
 from pipectl.launch import kafka as kafka_launch
 from pipectl.launch.java import java_env
@@ -188,7 +188,7 @@ def start_iam_broker(
         raise PipectlError(
             f"an IAM broker from {workdir} already runs on port {existing.port}, not {port}",
             hint="stop it first (stop_iam_broker / `pipectl aws rehearse --down`)",
-            exit_code=2,
+            exit_code=EXIT_USAGE,
         )
     private_dir(workdir)
     tls = _ensure_tls(workdir / "tls")
@@ -199,7 +199,7 @@ def start_iam_broker(
                 raise PipectlError(
                     f"port {p} needed by the IAM broker is in use (pid {owner[0]} {owner[1]})",
                     hint="stop that process or choose another port",
-                    exit_code=2,
+                    exit_code=EXIT_USAGE,
                 )
         _spawn(workdir, port, host, credentials, region, partitions, libs, iam_jar, tls, heap)
     managed = procs.read(workdir, NAME)
@@ -282,7 +282,7 @@ def _check_credentials(credentials: IamCredentials, region: str) -> None:
             raise PipectlError(
                 f"the IAM broker's {what} is empty or holds a quote, backslash, ';' or newline",
                 hint="use plain AWS-style credentials and region",
-                exit_code=2,
+                exit_code=EXIT_USAGE,
             )
 
 
