@@ -27,8 +27,9 @@ from pipectl.errors import EXIT_CHECK_FAILED, PipectlError
 from pipectl import procs
 from pipectl.launch import flink as launch_flink
 from pipectl.launch.packages import find_package
-from pipectl.aws.errors import CREDENTIALS_HINT, error_code, translate
+from pipectl.aws.errors import CREDENTIALS_HINT, NOT_FOUND, error_code, translate
 from pipectl.aws.manage import describe
+from pipectl.aws.resources import resources
 from pipectl.aws.target import HINT, Target, check_settings, make_session
 
 OK, WARN, MISSING, WRONG = "ok", "warn", "missing", "wrong"
@@ -299,32 +300,8 @@ def aws_checks(settings: Settings) -> list[Check]:
         return checks
     target = Target(settings=settings, region=region)
     checks.append(_aws_probe("aws identity", lambda: _identity(target)))
-    aws = settings.aws
-    if aws.code_bucket:
-        checks.append(
-            _aws_probe(
-                f"code bucket {aws.code_bucket}",
-                lambda: target.client("s3").head_bucket(Bucket=aws.code_bucket) and "exists",
-                missing_fix="create it (aws s3 mb s3://BUCKET) or fix aws.code_bucket",
-            )
-        )
-    if aws.service_role_arn and "/" in aws.service_role_arn:
-        role = aws.service_role_arn.rsplit("/", 1)[1]
-        checks.append(
-            _aws_probe(
-                f"execution role {role}",
-                lambda: target.client("iam").get_role(RoleName=role) and "exists",
-                missing_fix="create it (docs/aws.md, 'pipectl aws iam-policy') or fix aws.service_role_arn",
-            )
-        )
-    if target.table_bucket is not None:
-        checks.append(
-            _aws_probe(
-                f"table bucket {target.table_bucket.name}",
-                lambda: target.client("s3tables").get_table_bucket(tableBucketARN=aws.table_bucket_arn) and "exists",
-                missing_fix="create it (aws s3tables create-table-bucket) or fix aws.table_bucket_arn",
-            )
-        )
+    for resource in resources(target):
+        checks.append(_aws_probe(resource.label, lambda r=resource: r.read() and "exists", missing_fix=resource.fix))
     checks.extend(_network_checks(target))
     checks.append(_application_check(target))
     return checks
@@ -348,14 +325,7 @@ def _aws_probe(name: str, call, missing_fix: str = "") -> Check:
     except (ClientError, BotoCoreError, PipectlError) as exc:  # translated below; unknown ones are "wrong"
         code = error_code(exc)
         mapped = translate(exc, f"check {name}")
-        if code in (
-            "404",
-            "NoSuchBucket",
-            "NoSuchEntity",
-            "NotFound",
-            "NotFoundException",
-            "ResourceNotFoundException",
-        ):
+        if code in NOT_FOUND:
             return Check(name, MISSING, f"does not exist ({code})", missing_fix)
         if mapped is not None:
             return Check(name, WRONG, mapped.message, mapped.hint or "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,8 @@ class Target:
     region: str
     _session: Any = field(default=None, repr=False)
     _clients: dict = field(default_factory=dict, repr=False)
+    # the seam for unit tests of AWS logic: service name -> client; None builds boto3's (the default)
+    client_factory: Callable[[str], Any] | None = field(default=None, repr=False)
 
     @property
     def aws(self) -> AwsSettings:
@@ -90,6 +93,8 @@ class Target:
         return self._session
 
     def client(self, service: str) -> Any:
+        if service not in self._clients and self.client_factory is not None:
+            self._clients[service] = self.client_factory(service)
         if service not in self._clients:
             from botocore.config import Config
 
