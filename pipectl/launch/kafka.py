@@ -24,6 +24,21 @@ LOG4J = (
 )
 
 
+def single_node_properties(data: Path, partitions: int) -> list[str]:
+    """The server.properties lines every one-node KRaft broker of ours shares: its log folder, the
+    topics' default partitions, one replica of the internal topics, no topic made by a client."""
+    return [
+        f"log.dirs={data}",
+        f"num.partitions={partitions}",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+    ]
+
+
 def write_log4j(path: Path) -> Path:
     """The broker's log4j.properties at `path`."""
     path.write_text(LOG4J)

@@ -433,14 +433,7 @@ def _spawn(
         f"{prefix}.ssl.keystore.password={tls['password']}",
         f"{prefix}.ssl.key.password={tls['password']}",
         f"{prefix}.ssl.keystore.type=PKCS12",
-        f"log.dirs={data}",
-        f"num.partitions={partitions}",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
+        *kafka_launch.single_node_properties(data, partitions),
         "",
     ]
     write_secret(props, "\n".join(lines))  # holds the rehearsal's secrets: 0600 from its first byte
