@@ -34,7 +34,8 @@ KAFKA_AUTH = ("iam", "none")
 class SettingProblem(str):
     """A problem with one setting: its one-line text (it is a str, so lists of problems join as
     before), the setting it is about, and whether the setting is missing (not set) or wrong (set,
-    but unusable). `doctor` sorts problems by these fields, never by their wording."""
+    but unusable). Every problem `check_settings` (pipectl/aws/target.py) reports is one: `doctor`
+    sorts problems by these fields, never by their wording."""
 
     setting: str
     missing: bool

@@ -22,16 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from pipectl.aws.network import findings
-from pipectl.config import Settings, SettingProblem
-from pipectl.errors import EXIT_NOT_FOUND, PipectlError
+from pipectl.config import Settings
+from pipectl.errors import EXIT_CHECK_FAILED, PipectlError
 from pipectl import procs
-from pipectl.aws.errors import CREDENTIALS_HINT, error_code, translate
+from pipectl.launch import flink as launch_flink
+from pipectl.launch.packages import find_package
+from pipectl.aws.errors import CREDENTIALS_HINT, NOT_FOUND, error_code, translate
 from pipectl.aws.manage import describe
+from pipectl.aws.resources import resources
 from pipectl.aws.target import HINT, Target, check_settings, make_session
 
 OK, WARN, MISSING, WRONG = "ok", "warn", "missing", "wrong"
 FAILING = (MISSING, WRONG)
-EXIT_CHECK_FAILED = EXIT_NOT_FOUND  # docs/operations.md: 3 when a doctor check is missing or wrong
 JAVA_MAJOR = 17
 PYTHON = (3, 11)
 DISK_WARN_BYTES = 2 * 1024**3
@@ -122,15 +124,31 @@ def check_java() -> Check:
     return Check("java", OK, f"Java {major} ({first})")
 
 
-def artifact_paths(settings: Settings) -> dict[str, Path]:
-    return {
-        "dependency jar": settings.dependency_jar,
-        "kafka broker": settings.target_dir / "kafka" / "libs",
-        "aws zip": settings.aws_zip,
-    }
+@dataclass(frozen=True)
+class Artifact:
+    """A build output doctor checks: its name in the check line and its path."""
+
+    name: str
+    path: Path
 
 
-def check_artifact(name: str, path: Path) -> Check:
+@dataclass(frozen=True)
+class Artifacts:
+    dependency_jar: Artifact
+    kafka_broker: Artifact
+    aws_zip: Artifact
+
+
+def artifact_paths(settings: Settings) -> Artifacts:
+    return Artifacts(
+        dependency_jar=Artifact("dependency jar", settings.dependency_jar),
+        kafka_broker=Artifact("kafka broker", settings.target_dir / "kafka" / "libs"),
+        aws_zip=Artifact("aws zip", settings.aws_zip),
+    )
+
+
+def check_artifact(artifact: Artifact) -> Check:
+    name, path = artifact.name, artifact.path
     present = path.is_file() if path.suffix else any(path.glob("kafka_2.13-*.jar"))
     if present:
         size = path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.glob("*.jar"))
@@ -155,17 +173,9 @@ def check_maven(artifacts_built: bool) -> Check:
 
 
 def check_flink_package() -> Check:
-    from importlib.util import find_spec
-
-    spec = find_spec("pyflink")
-    if spec is None or not spec.submodule_search_locations:
-        return Check(
-            "apache-flink",
-            MISSING,
-            "the apache-flink package is not installed in this Python",
-            "run 'make install' (or use .venv/bin/pipectl)",
-        )
-    home = Path(list(spec.submodule_search_locations)[0])
+    home = find_package(launch_flink.PACKAGE)
+    if home is None:
+        return Check("apache-flink", MISSING, launch_flink.MISSING, launch_flink.MISSING_HINT)
     if not (home / "bin" / "jobmanager.sh").is_file():
         return Check(
             "apache-flink", WRONG, f"{home} has no Flink distribution (bin/jobmanager.sh)", "reinstall: 'make install'"
@@ -254,22 +264,22 @@ def aws_checks(settings: Settings) -> list[Check]:
 
     checks: list[Check] = []
     region, problems = check_settings(settings, "deploy")
-    region_problems = [p for p in problems if _setting(p) == "aws.region"]
+    region_problems = [p for p in problems if p.setting == "aws.region"]
     if region_problems:
         checks.append(
             Check(
                 "aws region",
-                MISSING if _missing(region_problems[0]) else WRONG,
+                MISSING if region_problems[0].missing else WRONG,
                 "; ".join(region_problems),
                 "set aws.region in pipectl.toml or AWS_REGION",
             )
         )
     else:
         checks.append(Check("aws region", OK, region))
-    other = [p for p in problems if _setting(p) != "aws.region"]
+    other = [p for p in problems if p.setting != "aws.region"]
     if other:
         checks.append(
-            Check("aws settings", MISSING if all(_missing(p) for p in other) else WRONG, "; ".join(other), HINT)
+            Check("aws settings", MISSING if all(p.missing for p in other) else WRONG, "; ".join(other), HINT)
         )
     else:
         checks.append(Check("aws settings", OK, "every setting 'pipectl aws deploy' needs is set and well formed"))
@@ -290,45 +300,11 @@ def aws_checks(settings: Settings) -> list[Check]:
         return checks
     target = Target(settings=settings, region=region)
     checks.append(_aws_probe("aws identity", lambda: _identity(target)))
-    aws = settings.aws
-    if aws.code_bucket:
-        checks.append(
-            _aws_probe(
-                f"code bucket {aws.code_bucket}",
-                lambda: target.client("s3").head_bucket(Bucket=aws.code_bucket) and "exists",
-                missing_fix="create it (aws s3 mb s3://BUCKET) or fix aws.code_bucket",
-            )
-        )
-    if aws.service_role_arn and "/" in aws.service_role_arn:
-        role = aws.service_role_arn.rsplit("/", 1)[1]
-        checks.append(
-            _aws_probe(
-                f"execution role {role}",
-                lambda: target.client("iam").get_role(RoleName=role) and "exists",
-                missing_fix="create it (docs/aws.md, 'pipectl aws iam-policy') or fix aws.service_role_arn",
-            )
-        )
-    if target.table_bucket is not None:
-        checks.append(
-            _aws_probe(
-                f"table bucket {target.table_bucket.name}",
-                lambda: target.client("s3tables").get_table_bucket(tableBucketARN=aws.table_bucket_arn) and "exists",
-                missing_fix="create it (aws s3tables create-table-bucket) or fix aws.table_bucket_arn",
-            )
-        )
+    for resource in resources(target):
+        checks.append(_aws_probe(resource.label, lambda r=resource: r.read() and "exists", missing_fix=resource.fix))
     checks.extend(_network_checks(target))
     checks.append(_application_check(target))
     return checks
-
-
-def _setting(problem: str) -> str:
-    """The setting a problem is about ('' when the check did not say)."""
-    return problem.setting if isinstance(problem, SettingProblem) else ""
-
-
-def _missing(problem: str) -> bool:
-    """True when the problem is a setting that is not set (else it is set, but wrong)."""
-    return isinstance(problem, SettingProblem) and problem.missing
 
 
 def _network_checks(target: Any) -> list[Check]:
@@ -349,14 +325,7 @@ def _aws_probe(name: str, call, missing_fix: str = "") -> Check:
     except (ClientError, BotoCoreError, PipectlError) as exc:  # translated below; unknown ones are "wrong"
         code = error_code(exc)
         mapped = translate(exc, f"check {name}")
-        if code in (
-            "404",
-            "NoSuchBucket",
-            "NoSuchEntity",
-            "NotFound",
-            "NotFoundException",
-            "ResourceNotFoundException",
-        ):
+        if code in NOT_FOUND:
             return Check(name, MISSING, f"does not exist ({code})", missing_fix)
         if mapped is not None:
             return Check(name, WRONG, mapped.message, mapped.hint or "")
@@ -381,13 +350,13 @@ def run(settings: Settings) -> DoctorReport:
     report = DoctorReport(env=settings.env, runtime=runtime if settings.env == "local" else "-")
     checks = report.checks
     checks.append(check_python())
-    paths = artifact_paths(settings)
+    built = artifact_paths(settings)
     if settings.env == "aws":
-        checks.append(check_artifact("aws zip", paths["aws zip"]))
+        checks.append(check_artifact(built.aws_zip))
         checks.extend(aws_checks(settings))
         return report
     checks.append(check_java())
-    artifacts = [check_artifact(name, paths[name]) for name in ("dependency jar", "kafka broker")]
+    artifacts = [check_artifact(a) for a in (built.dependency_jar, built.kafka_broker)]
     checks.append(check_maven(all(a.status == OK for a in artifacts)))
     checks.extend(artifacts)
     if runtime in ("native", "auto"):

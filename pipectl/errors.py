@@ -6,6 +6,7 @@ stderr and the exit code. Stdlib only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -14,6 +15,7 @@ from typing import Protocol, runtime_checkable
 EXIT_FAILURE = 1  # the operation failed
 EXIT_USAGE = 2  # bad flags, settings or input
 EXIT_NOT_FOUND = 3  # something that should exist does not (table, app, artifact)
+EXIT_CHECK_FAILED = 3  # `doctor`: a check is missing or wrong (documented as 3, with EXIT_NOT_FOUND)
 EXIT_UNHEALTHY = 4  # a component did not become healthy / timed out
 EXIT_INCOMPLETE = 5  # verification found missing or duplicated data
 EXIT_DEGRADED = 6  # `status`: a stage is degraded (data may still flow; the reason names what)
@@ -65,7 +67,7 @@ class ConfigError(PipectlError):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
+    def __init__(self, message: str, hint: str | None = None, problems: Sequence[str] | None = None):
         self.problems = list(problems or [])
         if self.problems:
             message = message + ": " + "; ".join(self.problems)

@@ -120,7 +120,7 @@ def apply(settings: Settings, change: SchemaChange, reporter: Reporter = SILENT)
     if not change.needed:
         return []
     from pipectl.flink.jobs import job_environment
-    from pipectl.stack.native import java_env
+    from pipectl.launch.java import java_env
 
     reporter.step(f"evolving {change.table}: adding {', '.join(change.add)} (Iceberg schema evolution, no rewrite)")
     env = java_env()

@@ -29,6 +29,7 @@ from pipectl.aws.errors import aws_call, error_code
 from pipectl.aws.logs import driver_errors, ensure_log_stream
 from pipectl.aws.manage import app_not_found, console_url, describe, snapshots, wait_settled
 from pipectl.aws.reporting import transfer
+from pipectl.aws.resources import check_resources
 from pipectl.aws.restore import RESTORE_LATEST, cannot_apply, plan
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
@@ -63,53 +64,6 @@ class DeployResult:
 
 def code_key(target: Target, sha256: str) -> str:
     return f"{target.code_prefix}{ARTIFACT_STEM}-{sha256[:16]}.zip"
-
-
-# resources --------------------------------------------------------------------------------
-def check_resources(target: Target, reporter: Reporter) -> None:
-    aws = target.aws
-    s3 = target.client("s3")
-    with aws_call(
-        f"read the code bucket '{aws.code_bucket}'",
-        not_found=NotFoundError(
-            f"code bucket '{aws.code_bucket}' does not exist",
-            hint=f"create it (`aws s3 mb s3://{aws.code_bucket} --region {target.region}`) or fix aws.code_bucket",
-        ),
-    ):
-        s3.head_bucket(Bucket=aws.code_bucket)
-
-    role_name = aws.service_role_arn.rsplit("/", 1)[-1]
-    iam = target.client("iam")
-    try:
-        with aws_call(
-            f"read the execution role '{role_name}'",
-            not_found=NotFoundError(
-                f"execution role '{role_name}' does not exist",
-                hint="create it with the policies from `pipectl aws iam-policy` (see docs/aws.md), or fix aws.service_role_arn",
-            ),
-        ):
-            iam.get_role(RoleName=role_name)
-    except PipectlError as exc:
-        if getattr(exc, "code", "") not in ("AccessDenied", "AccessDeniedException"):
-            raise
-        reporter.warn(f"cannot check the execution role (no iam:GetRole); assuming '{role_name}' exists")
-
-    tables = target.client("s3tables")
-    try:
-        with aws_call(
-            "read the S3 table bucket",
-            not_found=NotFoundError(
-                f"table bucket {aws.table_bucket_arn} does not exist",
-                hint=f"create it (`aws s3tables create-table-bucket --name NAME --region {target.region}`) "
-                "or fix aws.table_bucket_arn",
-            ),
-        ):
-            tables.get_table_bucket(tableBucketARN=aws.table_bucket_arn)
-    except PipectlError as exc:
-        if getattr(exc, "code", "") not in ("AccessDenied", "AccessDeniedException"):
-            raise
-        reporter.warn("cannot check the table bucket (no s3tables:GetTableBucket); assuming it exists")
-    reporter.done("code bucket, execution role and table bucket found")
 
 
 def bootstrap_servers(target: Target, reporter: Reporter) -> str:

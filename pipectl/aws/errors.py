@@ -56,6 +56,10 @@ REJECTED = {
     "LimitExceededException",
     "ServiceQuotaExceededException",
 }
+# Narrower sets, for the calls that tell one case apart from the rest:
+READ_DENIED = {"AccessDenied", "AccessDeniedException"}  # the caller may not read it (deploy goes on)
+S3TABLES_NOT_FOUND = {"NotFoundException", "ResourceNotFoundException", "NoSuchTable"}  # namespace or table
+SUBNET_NOT_FOUND = "InvalidSubnetID.NotFound"  # ec2:DescribeSubnets
 THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown"}
 WRONG_REGION = {"PermanentRedirect", "301", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pipectl.aws.errors import aws_call, error_code
+from pipectl.aws.errors import SUBNET_NOT_FOUND, aws_call, error_code
 from pipectl.aws.target import Target
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.progress import Reporter
@@ -159,7 +159,7 @@ def egress(target: Target, subnets: tuple[str, ...], security_groups: tuple[str,
         try:
             found = ec2.describe_subnets(SubnetIds=list(subnets))["Subnets"]
         except Exception as exc:
-            if error_code(exc) == "InvalidSubnetID.NotFound":
+            if error_code(exc) == SUBNET_NOT_FOUND:
                 raise PipectlError(
                     f"a subnet of the application does not exist in {region}: {', '.join(subnets)}",
                     hint="fix aws.subnets (or the MSK cluster's client subnets)",

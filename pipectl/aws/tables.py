@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pipectl.aws.errors import AwsError, CREDENTIALS_HINT, aws_call, error_code
+from pipectl.aws.errors import S3TABLES_NOT_FOUND, AwsError, CREDENTIALS_HINT, aws_call, error_code
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.flink.resume import Chain, ancestry, lineage_depth
-
-NOT_FOUND_CODES = ("NotFoundException", "ResourceNotFoundException", "NoSuchTable")
 
 
 def _iso(value: Any) -> Any:
@@ -73,7 +71,7 @@ def _which_missing(target: Target, namespace: str, name: str) -> NotFoundError:
         try:
             client.get_table_bucket(tableBucketARN=bucket)
         except Exception as exc:
-            if error_code(exc) in NOT_FOUND_CODES:
+            if error_code(exc) in S3TABLES_NOT_FOUND:
                 return NotFoundError(
                     f"table bucket {bucket} does not exist",
                     hint=f"check aws.table_bucket_arn (`aws s3tables list-table-buckets --region {target.region}`)",
@@ -82,7 +80,7 @@ def _which_missing(target: Target, namespace: str, name: str) -> NotFoundError:
         try:
             client.get_namespace(tableBucketARN=bucket, namespace=namespace)
         except Exception as exc:
-            if error_code(exc) in NOT_FOUND_CODES:
+            if error_code(exc) in S3TABLES_NOT_FOUND:
                 return NotFoundError(
                     f"namespace '{namespace}' does not exist in table bucket {bucket}", hint=hint_create
                 )
@@ -98,7 +96,7 @@ def metadata_location(target: Target, namespace: str, name: str) -> str:
                 tableBucketARN=target.aws.table_bucket_arn, namespace=namespace, name=name
             )
         except Exception as exc:
-            if error_code(exc) in NOT_FOUND_CODES:
+            if error_code(exc) in S3TABLES_NOT_FOUND:
                 raise _which_missing(target, namespace, name) from None
             raise
     location = answer.get("metadataLocation")

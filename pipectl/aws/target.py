@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,8 @@ class Target:
     region: str
     _session: Any = field(default=None, repr=False)
     _clients: dict = field(default_factory=dict, repr=False)
+    # the seam for unit tests of AWS logic: service name -> client; None builds boto3's (the default)
+    client_factory: Callable[[str], Any] | None = field(default=None, repr=False)
 
     @property
     def aws(self) -> AwsSettings:
@@ -90,6 +93,8 @@ class Target:
         return self._session
 
     def client(self, service: str) -> Any:
+        if service not in self._clients and self.client_factory is not None:
+            self._clients[service] = self.client_factory(service)
         if service not in self._clients:
             from botocore.config import Config
 
@@ -157,7 +162,7 @@ def make_session(aws: AwsSettings, region: str | None = None) -> Any:
         return boto3.session.Session(profile_name=aws.profile or None, region_name=region or None)
 
 
-def _default_region(aws: AwsSettings, problems: list[str]) -> str:
+def _default_region(aws: AwsSettings, problems: list[SettingProblem]) -> str:
     """aws.region, else the region boto3 finds (AWS_REGION, the profile); checks aws.profile."""
     import boto3
     import botocore.exceptions as bx
@@ -170,11 +175,15 @@ def _default_region(aws: AwsSettings, problems: list[str]) -> str:
     return aws.region or session.region_name or ""
 
 
-def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
+def check_settings(settings: Settings, purpose: str) -> tuple[str, list[SettingProblem]]:
     """(region, problems) for `purpose`; no AWS call is made."""
     aws = settings.aws
-    problems: list[str] = []
+    problems: list[SettingProblem] = []
     region = _default_region(aws, problems)
+
+    def wrong(setting: str, text: str) -> None:
+        problems.append(SettingProblem(text, setting))
+
     if not region:
         problems.append(
             SettingProblem("aws.region is not set (nor AWS_REGION or a profile region)", "aws.region", missing=True)
@@ -191,28 +200,33 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
         return True
 
     if purpose in ("status", "deploy", "iam", "bootstrap") and not APP_NAME_RE.match(aws.application_name):
-        problems.append(f"aws.application_name {aws.application_name!r} must be 1-128 letters, digits, '_', '.' or '-'")
+        wrong(
+            "aws.application_name",
+            f"aws.application_name {aws.application_name!r} must be 1-128 letters, digits, '_', '.' or '-'",
+        )
 
     if purpose in ("deploy", "iam"):
         if need("code_bucket", aws.code_bucket) and not BUCKET_RE.match(aws.code_bucket):
-            problems.append(f"aws.code_bucket {aws.code_bucket!r} is not a valid S3 bucket name")
+            wrong("aws.code_bucket", f"aws.code_bucket {aws.code_bucket!r} is not a valid S3 bucket name")
         if purpose == "deploy" and need("service_role_arn", aws.service_role_arn):
             if not ROLE_ARN_RE.match(aws.service_role_arn):
-                problems.append(
+                wrong(
+                    "aws.service_role_arn",
                     f"aws.service_role_arn {aws.service_role_arn!r} is not an IAM role ARN "
-                    "(arn:aws:iam::123456789012:role/NAME)"
+                    "(arn:aws:iam::123456789012:role/NAME)",
                 )
         elif purpose == "iam" and aws.service_role_arn and not ROLE_ARN_RE.match(aws.service_role_arn):
-            problems.append(f"aws.service_role_arn {aws.service_role_arn!r} is not an IAM role ARN")
+            wrong("aws.service_role_arn", f"aws.service_role_arn {aws.service_role_arn!r} is not an IAM role ARN")
         if aws.msk_cluster_arn:
             msk = parse_msk_arn(aws.msk_cluster_arn)
             if msk is None:
-                problems.append(
+                wrong(
+                    "aws.msk_cluster_arn",
                     f"aws.msk_cluster_arn {aws.msk_cluster_arn!r} is not an MSK cluster ARN "
-                    "(arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)"
+                    "(arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)",
                 )
             elif region and msk.region != region:
-                problems.append(f"aws.msk_cluster_arn is in {msk.region}, but aws.region is {region}")
+                wrong("aws.msk_cluster_arn", f"aws.msk_cluster_arn is in {msk.region}, but aws.region is {region}")
         elif not aws.bootstrap_servers and purpose == "deploy":
             problems.append(
                 SettingProblem(
@@ -223,64 +237,65 @@ def check_settings(settings: Settings, purpose: str) -> tuple[str, list[str]]:
             )
         for broker in (b.strip() for b in aws.bootstrap_servers.split(",") if b.strip()):
             if not BROKER_RE.match(broker):
-                problems.append(f"aws.bootstrap_servers entry {broker!r} is not HOST:PORT")
+                wrong("aws.bootstrap_servers", f"aws.bootstrap_servers entry {broker!r} is not HOST:PORT")
         if not aws.topic:
             problems.append(SettingProblem("aws.topic is not set", "aws.topic", missing=True))
         if aws.parallelism < 1:
-            problems.append("aws.parallelism must be at least 1")
+            wrong("aws.parallelism", "aws.parallelism must be at least 1")
         if aws.parallelism_per_kpu < 1:
-            problems.append("aws.parallelism_per_kpu must be at least 1")
+            wrong("aws.parallelism_per_kpu", "aws.parallelism_per_kpu must be at least 1")
         if aws.checkpoint_interval_s < 1:
-            problems.append("aws.checkpoint_interval_s must be at least 1")
+            wrong("aws.checkpoint_interval_s", "aws.checkpoint_interval_s must be at least 1")
         for subnet in aws.subnets:
             if not SUBNET_RE.match(subnet):
-                problems.append(f"aws.subnets entry {subnet!r} is not a subnet id (subnet-...)")
+                wrong("aws.subnets", f"aws.subnets entry {subnet!r} is not a subnet id (subnet-...)")
         for sg in aws.security_groups:
             if not SG_RE.match(sg):
-                problems.append(f"aws.security_groups entry {sg!r} is not a security group id (sg-...)")
+                wrong("aws.security_groups", f"aws.security_groups entry {sg!r} is not a security group id (sg-...)")
         if bool(aws.subnets) != bool(aws.security_groups):
-            problems.append("aws.subnets and aws.security_groups must be set together (MSK needs the VPC)")
+            wrong("aws.subnets", "aws.subnets and aws.security_groups must be set together (MSK needs the VPC)")
         if aws.log_group and not LOG_GROUP_RE.match(aws.log_group):
-            problems.append(f"aws.log_group {aws.log_group!r} is not a valid log group name")
+            wrong("aws.log_group", f"aws.log_group {aws.log_group!r} is not a valid log group name")
 
     if purpose == "bootstrap":  # it makes the bucket, role and table bucket itself
         if aws.msk_cluster_arn:
             msk = parse_msk_arn(aws.msk_cluster_arn)
             if msk is None:
-                problems.append(f"aws.msk_cluster_arn {aws.msk_cluster_arn!r} is not an MSK cluster ARN")
+                wrong("aws.msk_cluster_arn", f"aws.msk_cluster_arn {aws.msk_cluster_arn!r} is not an MSK cluster ARN")
             elif region and msk.region != region:
-                problems.append(f"aws.msk_cluster_arn is in {msk.region}, but aws.region is {region}")
+                wrong("aws.msk_cluster_arn", f"aws.msk_cluster_arn is in {msk.region}, but aws.region is {region}")
         for subnet in aws.subnets:
             if not SUBNET_RE.match(subnet):
-                problems.append(f"aws.subnets entry {subnet!r} is not a subnet id (subnet-...)")
+                wrong("aws.subnets", f"aws.subnets entry {subnet!r} is not a subnet id (subnet-...)")
         for sg in aws.security_groups:
             if not SG_RE.match(sg):
-                problems.append(f"aws.security_groups entry {sg!r} is not a security group id (sg-...)")
+                wrong("aws.security_groups", f"aws.security_groups entry {sg!r} is not a security group id (sg-...)")
         if not S3TABLES_NAME_RE.match(aws.namespace):
-            problems.append(f"aws.namespace {aws.namespace!r} must be lowercase letters, digits and '_'")
+            wrong("aws.namespace", f"aws.namespace {aws.namespace!r} must be lowercase letters, digits and '_'")
 
     if purpose in ("status", "deploy", "bootstrap"):
         if aws.wait_timeout_s < 1:
-            problems.append("aws.wait_timeout_s must be at least 1")
+            wrong("aws.wait_timeout_s", "aws.wait_timeout_s must be at least 1")
         if aws.poll_interval_ms < 10:
-            problems.append("aws.poll_interval_ms must be at least 10")
+            wrong("aws.poll_interval_ms", "aws.poll_interval_ms must be at least 10")
         if aws.settle_s < 0:
-            problems.append("aws.settle_s must be 0 or more")
+            wrong("aws.settle_s", "aws.settle_s must be 0 or more")
 
     if purpose in ("deploy", "iam", "table"):
         if need("table_bucket_arn", aws.table_bucket_arn):
             tb = parse_table_bucket_arn(aws.table_bucket_arn)
             if tb is None:
-                problems.append(
+                wrong(
+                    "aws.table_bucket_arn",
                     f"aws.table_bucket_arn {aws.table_bucket_arn!r} is not an S3 Tables bucket ARN "
-                    "(arn:aws:s3tables:REGION:ACCOUNT:bucket/NAME)"
+                    "(arn:aws:s3tables:REGION:ACCOUNT:bucket/NAME)",
                 )
             elif region and tb.region != region:
-                problems.append(f"aws.table_bucket_arn is in {tb.region}, but aws.region is {region}")
+                wrong("aws.table_bucket_arn", f"aws.table_bucket_arn is in {tb.region}, but aws.region is {region}")
         for name in ("namespace", "table"):
             value = getattr(aws, name)
             if need(name, value) and not S3TABLES_NAME_RE.match(value):
-                problems.append(f"aws.{name} {value!r} must be lowercase letters, digits and '_'")
+                wrong(f"aws.{name}", f"aws.{name} {value!r} must be lowercase letters, digits and '_'")
     return region, problems
 
 

@@ -49,9 +49,7 @@ def logs(
     """Print the last lines of a component's log (a container's log in the docker runtime)."""
     context.out().emit(
         component_log(context.settings(), component, lines),
-        lambda console, r: console.out(
-            "\n".join(r["lines"]) if r["lines"] else f"(no log yet at {r['log']})", highlight=False
-        ),
+        lambda console, r: console.out("\n".join(r.lines) if r.lines else f"(no log yet at {r.log})", highlight=False),
     )
 
 

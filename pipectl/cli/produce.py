@@ -18,7 +18,7 @@ import typer
 from pipectl.cli import context
 from pipectl.aws.msk import producer_endpoint
 from pipectl.config import Settings
-from pipectl.errors import EXIT_FAILURE, PipectlError
+from pipectl.errors import EXIT_FAILURE, Exit, PipectlError
 from producer.cli_display import render_dry_run, render_summary, render_summary_stderr, reporting
 from producer.cli_options import orders_command
 from producer.errors import ProducerError
@@ -50,7 +50,7 @@ def _orders(raw: RawOptions) -> None:
             summary = produce(config, reporter)
     out.emit(summary, render_summary_stderr if config.stdout else render_summary)
     if not summary.ok:
-        raise typer.Exit(EXIT_FAILURE)
+        context.finish(Exit(EXIT_FAILURE, f"{summary.failed} failed, {summary.unconfirmed} unconfirmed"))
 
 
 def _defaults(settings: Settings, raw: RawOptions) -> dict[str, Any]:

@@ -165,7 +165,7 @@ def _rest(settings: Settings) -> FlinkRest:
 
 def _probe(settings: Settings, metadata: Path) -> dict:
     """Run pipectl.flink.plan_probe with the job's environment: the new job's operators and the checkpoint's states."""
-    from pipectl.stack.native import java_env
+    from pipectl.launch.java import java_env
 
     env = java_env()
     env.update(jobs.job_environment(settings))

@@ -13,6 +13,53 @@ from pipectl.errors import PipectlError
 
 FORMAT_TIMEOUT_S = 120
 
+# the broker's log4j 1 configuration: everything on stdout (its log file), the chatty loggers at WARN
+LOG4J = (
+    "log4j.rootLogger=INFO, stdout\n"
+    "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+    "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+    "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+    "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=INFO\n"
+    "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
+)
+
+
+def single_node_properties(data: Path, partitions: int) -> list[str]:
+    """The server.properties lines every one-node KRaft broker of ours shares: its log folder, the
+    topics' default partitions, one replica of the internal topics, no topic made by a client."""
+    return [
+        f"log.dirs={data}",
+        f"num.partitions={partitions}",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+    ]
+
+
+def write_log4j(path: Path) -> Path:
+    """The broker's log4j.properties at `path`."""
+    path.write_text(LOG4J)
+    return path
+
+
+def broker_argv(heap: str, log4j: Path, classpath: str, props: Path) -> list[str]:
+    """`kafka.Kafka server.properties` on the system Java, with a fixed heap and G1."""
+    return [
+        "java",
+        f"-Xmx{heap}",
+        f"-Xms{heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{log4j}",
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        str(props),
+    ]
+
 
 def cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, base64url without padding (22 characters)."""

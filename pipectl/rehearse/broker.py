@@ -57,10 +57,10 @@ from collections.abc import Sequence
 from pipectl import kafka_admin, procs
 from pipectl.childenv import child_env
 from pipectl.config import find_project_dir
-from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
+from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError, UnhealthyError
 from pipectl.files import private_dir, write_secret
 from pipectl.launch import kafka as kafka_launch
-from pipectl.stack.native import java_env
+from pipectl.launch.java import java_env
 from pipectl.wait import wait_until
 
 NAME = "iam-broker"
@@ -188,7 +188,7 @@ def start_iam_broker(
         raise PipectlError(
             f"an IAM broker from {workdir} already runs on port {existing.port}, not {port}",
             hint="stop it first (stop_iam_broker / `pipectl aws rehearse --down`)",
-            exit_code=2,
+            exit_code=EXIT_USAGE,
         )
     private_dir(workdir)
     tls = _ensure_tls(workdir / "tls")
@@ -199,7 +199,7 @@ def start_iam_broker(
                 raise PipectlError(
                     f"port {p} needed by the IAM broker is in use (pid {owner[0]} {owner[1]})",
                     hint="stop that process or choose another port",
-                    exit_code=2,
+                    exit_code=EXIT_USAGE,
                 )
         _spawn(workdir, port, host, credentials, region, partitions, libs, iam_jar, tls, heap)
     managed = procs.read(workdir, NAME)
@@ -282,7 +282,7 @@ def _check_credentials(credentials: IamCredentials, region: str) -> None:
             raise PipectlError(
                 f"the IAM broker's {what} is empty or holds a quote, backslash, ';' or newline",
                 hint="use plain AWS-style credentials and region",
-                exit_code=2,
+                exit_code=EXIT_USAGE,
             )
 
 
@@ -433,39 +433,16 @@ def _spawn(
         f"{prefix}.ssl.keystore.password={tls['password']}",
         f"{prefix}.ssl.key.password={tls['password']}",
         f"{prefix}.ssl.keystore.type=PKCS12",
-        f"log.dirs={data}",
-        f"num.partitions={partitions}",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
+        *kafka_launch.single_node_properties(data, partitions),
         "",
     ]
     write_secret(props, "\n".join(lines))  # holds the rehearsal's secrets: 0600 from its first byte
-    log4j.write_text(
-        "log4j.rootLogger=INFO, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
-        "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
-    )
+    kafka_launch.write_log4j(log4j)
     env = java_env()
     classpath = f"{libs}/*:{iam_jar}"
     if not (data / "meta.properties").is_file():
         kafka_launch.format_storage(
             classpath, log4j, props, env, what="the IAM broker's data folder", hint=f"delete {data}"
         )
-    argv = [
-        "java",
-        f"-Xmx{heap}",
-        f"-Xms{heap}",
-        "-XX:+UseG1GC",
-        "-Djava.awt.headless=true",
-        f"-Dlog4j.configuration=file:{log4j}",
-        "-cp",
-        classpath,
-        "kafka.Kafka",
-        str(props),
-    ]
+    argv = kafka_launch.broker_argv(heap, log4j, classpath, props)
     procs.spawn(workdir, NAME, argv, env=env, log=workdir / "iam-broker.log", marker=str(props), cwd=workdir)

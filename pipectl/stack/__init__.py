@@ -17,7 +17,7 @@ from pipectl.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipectlError
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase
 from pipectl.stack.docker import DockerStack, engine_address, engine_answers
-from pipectl.stack.model import StackStatus
+from pipectl.stack.model import ComponentLog, StackStatus
 from pipectl.stack.native import NativeStack
 
 RUNTIMES = ("native", "docker", "auto")
@@ -100,11 +100,11 @@ def start_stack(settings: Settings, runtime: str | None = None, reporter: Report
     return status
 
 
-def component_log(settings: Settings, component: str, lines: int) -> dict:
+def component_log(settings: Settings, component: str, lines: int) -> ComponentLog:
     """The last `lines` of a component's log, from the recorded runtime: a file (native) or the
     container's log (docker)."""
     stack = get_stack(settings)
-    return {"component": component, "log": stack.log_source(component), "lines": stack.log_lines(component, lines)}
+    return ComponentLog(component, stack.log_source(component), stack.log_lines(component, lines))
 
 
 SAVEPOINT_ON_DOWN_TIMEOUT_S = 90

@@ -16,6 +16,19 @@ class ComponentStatus:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ComponentLog:
+    """`local logs`: the last lines of a component's log and where they came from (a file, or a
+    container's log)."""
+
+    component: str
+    log: str
+    lines: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class StackStatus:
     runtime: str

@@ -9,62 +9,22 @@ Everything lives under the state folder (default ./.pipectl):
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from pipectl import kafka_admin, procs
-from pipectl.childenv import child_env
 from pipectl.config import Settings
-from pipectl.errors import NotFoundError
 from pipectl.launch import kafka as kafka_launch
+from pipectl.launch.flink import client_argv, default_java_opts, flink_env, flink_home, marker, start_argv, write_conf
+from pipectl.launch.java import java_env
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase, match_taskmanager
 from pipectl.stack.model import ComponentStatus, StackStatus
 from pipectl.stack.supervise import read_restarts, restarts_file
 
 SUPERVISOR = "tm-supervisor"
-
-
-def flink_home() -> Path:
-    """The Flink distribution shipped inside the apache-flink wheel."""
-    spec = importlib.util.find_spec("pyflink")
-    if spec is None or not spec.submodule_search_locations:
-        raise NotFoundError(
-            "the apache-flink package is not installed in this Python",
-            hint="run 'make install' (or use .venv/bin/pipectl)",
-        )
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def java_env() -> dict[str, str]:
-    """The environment of a Java process we start: the allow-list of pipectl.childenv (never the
-    user's AWS keys, tokens or other credentials), with this Python's scripts first on PATH."""
-    env = child_env()
-    if shutil.which("java", path=env.get("PATH")) is None and not env.get("JAVA_HOME"):
-        raise NotFoundError("java is not on PATH", hint="install Java 17 (apt-get install openjdk-17-jre-headless)")
-    # the Flink client runs the job's Python with this interpreter; make its scripts findable
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
-
-# Loggers set in every log4j file we give Flink: the Python driver logs the whole environment of
-# the job's Python process at INFO ("Starting Python process with environment variables: ..."),
-# masking only names it knows. Off, whatever the environment holds.
-FLINK_QUIET_LOGGERS = {"pythonenvutils": "org.apache.flink.client.python.PythonEnvUtils"}
-
-
-def quiet_flink_log4j(conf_dir: Path) -> None:
-    """Append the loggers of FLINK_QUIET_LOGGERS (level OFF) to each log4j*.properties in conf_dir."""
-    for f in sorted(conf_dir.glob("log4j*.properties")):
-        text = f.read_text()
-        lines = [text.rstrip("\n"), "", "# pipectl: never log the environment of the processes Flink starts"]
-        for key, name in FLINK_QUIET_LOGGERS.items():
-            lines += [f"logger.{key}.name = {name}", f"logger.{key}.level = OFF"]
-        f.write_text("\n".join(lines) + "\n")
 
 
 class NativeStack(StackBase):
@@ -219,28 +179,13 @@ class NativeStack(StackBase):
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
-                    f"log.dirs={data}",
-                    f"num.partitions={self.s.pipeline.partitions}",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=4",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "group.initial.rebalance.delay.ms=0",
-                    "auto.create.topics.enable=false",
+                    *kafka_launch.single_node_properties(data, self.s.pipeline.partitions),
                     "log.retention.hours=168",
                     "",
                 ]
             )
         )
-        log4j = self.kafka_dir / "log4j.properties"
-        log4j.write_text(
-            "log4j.rootLogger=INFO, stdout\n"
-            "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-            "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
-            "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
-            "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=INFO\n"
-            "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
-        )
+        log4j = kafka_launch.write_log4j(self.kafka_dir / "log4j.properties")
         env = java_env()
         classpath = str(self.kafka_libs / "*")
         if not (data / "meta.properties").is_file():
@@ -252,18 +197,7 @@ class NativeStack(StackBase):
                 what="the Kafka data folder",
                 hint=f"delete {data} with 'pipectl local down --purge' and try again",
             )
-        argv = [
-            "java",
-            f"-Xmx{self.s.local.kafka_heap}",
-            f"-Xms{self.s.local.kafka_heap}",
-            "-XX:+UseG1GC",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j.configuration=file:{log4j}",
-            "-cp",
-            classpath,
-            "kafka.Kafka",
-            str(props),
-        ]
+        argv = kafka_launch.broker_argv(self.s.local.kafka_heap, log4j, classpath, props)
         procs.spawn(
             self.run_dir, "kafka", argv, env=env, log=self.log_path("kafka"), marker=str(props), cwd=self.kafka_dir
         )
@@ -271,11 +205,6 @@ class NativeStack(StackBase):
     # ------------------------------------------------------------------ flink
     def _write_flink_conf(self) -> None:
         home = flink_home()
-        self.conf_dir.mkdir(parents=True, exist_ok=True)
-        for f in (home / "conf").iterdir():
-            if f.name != "config.yaml" and f.is_file():
-                shutil.copyfile(f, self.conf_dir / f.name)
-        quiet_flink_log4j(self.conf_dir)
         host = self.s.local.flink_host
         conf = {
             "jobmanager.rpc.address": host,
@@ -303,41 +232,29 @@ class NativeStack(StackBase):
             "python.client.executable": sys.executable,
             "python.executable": sys.executable,
             # Java 17 needs the distribution's --add-opens/--add-exports list (clients too)
-            "env.java.opts.all": (_default_java_opts(home) + " -Djava.awt.headless=true").strip(),
+            "env.java.opts.all": (default_java_opts(home) + " -Djava.awt.headless=true").strip(),
             "web.submit.enable": "false",
         }
-        lines = [f"{k}: {v}" for k, v in conf.items()]
-        (self.conf_dir / "config.yaml").write_text("\n".join(lines) + "\n")
+        write_conf(self.conf_dir, conf)
 
     def flink_env(self) -> dict[str, str]:
-        env = java_env()
-        env["FLINK_CONF_DIR"] = str(self.conf_dir)
-        env["FLINK_LOG_DIR"] = str(self.log_dir / "flink")
-        env["FLINK_PID_DIR"] = str(self.run_dir)
-        (self.log_dir / "flink").mkdir(parents=True, exist_ok=True)
-        return env
+        return flink_env(java_env(), self.conf_dir, self.log_dir, self.run_dir)
 
     def _start_flink(self, name: str) -> None:
-        script = flink_home() / "bin" / f"{name}.sh"
-        argv = ["bash", str(script), "start-foreground"]
-        # the script execs java: before that the command line names the script, after it the class
-        marker = f"{name}.sh|" + (
-            "standalonesession|StandaloneSessionClusterEntrypoint"
-            if name == "jobmanager"
-            else "taskexecutor|TaskManagerRunner"
-        )
+        argv = start_argv(name)
+        mark = marker(name)
         if name == "taskmanager":
             # a supervisor starts the TaskManager and starts it again when it dies (it records its pid)
             restarts_file(self.run_dir, name).unlink(missing_ok=True)
-            argv = [sys.executable, "-m", "pipectl.stack.supervise", str(self.run_dir), name, marker, "--", *argv]
-            name, marker = SUPERVISOR, f"pipectl.stack.supervise {self.run_dir} {name}"
+            argv = [sys.executable, "-m", "pipectl.stack.supervise", str(self.run_dir), name, mark, "--", *argv]
+            name, mark = SUPERVISOR, f"pipectl.stack.supervise {self.run_dir} {name}"
         procs.spawn(
             self.run_dir,
             name,
             argv,
             env=self.flink_env(),
             log=self.log_path("taskmanager" if name == SUPERVISOR else name),
-            marker=marker,
+            marker=mark,
             cwd=self.flink_dir,
         )
 
@@ -356,10 +273,7 @@ class NativeStack(StackBase):
         # -j: the dependency jar on the program's class path, as Managed Flink's `jarfile` puts it: the
         # client compiles code that calls the job's Java function (dev.pipectl.flink.ClassifyOrder)
         argv = [
-            "bash",
-            str(flink_home() / "bin" / "flink"),
-            "run",
-            "-d",
+            *client_argv(),
             "-j",
             str(self.s.dependency_jar.resolve()),
             "-py",
@@ -460,12 +374,3 @@ def _ago(epoch: float | None) -> str:
         return "at an unknown time"
     seconds = max(0.0, time.time() - epoch)
     return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
-
-
-def _default_java_opts(home: Path) -> str:
-    """env.java.opts.all from the distribution's own config.yaml (the JDK 17 module flags)."""
-    for line in (home / "conf" / "config.yaml").read_text().splitlines():
-        stripped = line.strip()
-        if stripped.startswith("all: --add-"):
-            return stripped.removeprefix("all:").strip()
-    return ""

@@ -1,8 +1,15 @@
-"""Text renderers for results (JSON output uses the results' to_dict())."""
+"""Text renderers for results (JSON output uses the results' to_dict()): the one home of the
+renderers, one module per command group (this one: `local`, `job`, `verify`; `render.aws`,
+`render.doctor`). Each takes the result type its command returns. The producer's renderers live in
+producer/cli_display.py, since producer/cli.py runs without pipectl.
+
+`pipectl aws deploy` and `aws deploy --plan`/`aws diff` still render in pipectl/cli/aws.py, next to
+their options (owned by the deploy work), with the helpers of render.aws."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -10,12 +17,18 @@ from rich.tree import Tree
 
 from pipectl import fmt
 
+if TYPE_CHECKING:
+    from pipectl.flink.jobs import JobInfo
+    from pipectl.flink.upgrade import UpgradeReport
+    from pipectl.stack.model import StackStatus
+    from pipectl.verify import VerifyReport
+
 
 def _yes(ok: bool) -> str:
     return "[green]yes[/green]" if ok else "[red]no[/red]"
 
 
-def stack_status(console: Console, status) -> None:
+def stack_status(console: Console, status: StackStatus) -> None:
     for m in status.messages:
         console.print(m)
     table = Table(title=f"local stack ({status.runtime})", title_justify="left")
@@ -28,14 +41,14 @@ def stack_status(console: Console, status) -> None:
         console.print(f"submit the job from inside the JobManager: {status.submit_command}", highlight=False)
 
 
-def stack_up(console: Console, status) -> None:
+def stack_up(console: Console, status: StackStatus) -> None:
     stack_status(console, status)
     console.print(f"state, data and logs: {status.state_dir}")
     console.print("Flink web UI: " + next(c.address for c in status.components if c.name == "jobmanager"))
     console.print("next: pipectl job start && pipectl produce orders --rate 10 --count 100 && pipectl verify")
 
 
-def stack_down(console: Console, status) -> None:
+def stack_down(console: Console, status: StackStatus) -> None:
     for m in status.messages:
         console.print(m)
 
@@ -44,7 +57,7 @@ def _age(seconds: float | None) -> str:
     return "-" if seconds is None else f"{fmt.age(seconds)} ago"
 
 
-def job_info(console: Console, info) -> None:
+def job_info(console: Console, info: JobInfo) -> None:
     table = Table(show_header=False, box=None)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -84,7 +97,7 @@ def catalog_tree(console: Console, catalog: dict) -> None:
     console.print(tree)
 
 
-def verify_report(console: Console, report) -> None:
+def verify_report(console: Console, report: VerifyReport) -> None:
     if report.catalog:
         catalog_tree(console, report.catalog)
     table = Table(show_header=False, box=None, title=f"Iceberg table {report.table}", title_justify="left")
@@ -131,7 +144,7 @@ def verify_report(console: Console, report) -> None:
         console.print(parts)
 
 
-def upgrade_report(console: Console, report) -> None:
+def upgrade_report(console: Console, report: UpgradeReport) -> None:
     """`job upgrade`: the path taken, what changed, then the verify report."""
     table = Table(show_header=False, box=None, title="job upgrade", title_justify="left")
     table.add_column(style="bold", no_wrap=True)
