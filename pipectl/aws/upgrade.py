@@ -219,7 +219,7 @@ def _names(ops: list[dict]) -> str:
     by_vertex: dict[str, list[str]] = {}
     for op in ops:
         by_vertex.setdefault(_short(op.get("vertex", "?")), []).append(op["id"][:8])
-    return "; ".join(f"{v} [{', '.join(ids)}]" for v, ids in by_vertex.items())
+    return "; ".join(f"{v} (operator {', '.join(ids)})" for v, ids in by_vertex.items())
 
 
 def _short(vertex: str) -> str:

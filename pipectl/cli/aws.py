@@ -71,12 +71,14 @@ def _health_line(h: Any) -> str:
 
 def _render_deploy(console: Console, r: Any) -> None:
     what = r.action + (f" ({', '.join(r.changes)})" if r.changes else "")
+    state = [("state", (r.upgrade_check or {}).get("message"))] if r.upgrade_check else []
     _kv(
         console,
         [
             ("application", r.application),
             ("region", r.region),
             ("action", what),
+            *state,
             ("code", r.code + ("" if r.uploaded else " (already uploaded)")),
             (
                 "started",
@@ -99,7 +101,10 @@ def deploy(
     skip_build: bool = typer.Option(False, "--skip-build", help="Deploy target/data-pipeline-aws.zip as it is."),
     restore: str = typer.Option("latest", "--restore", help="latest, none, or a snapshot name to start from."),
     allow_non_restored_state: bool = typer.Option(
-        False, "--allow-non-restored-state", help="Start even if snapshot state cannot be mapped to the job."
+        False,
+        "--allow-non-restored-state",
+        help="Deploy a release that cannot take the state of some running operators: their state is dropped "
+        "(warned). Without it deploy refuses such a release before anything changes.",
     ),
     parallelism: Optional[int] = typer.Option(None, "--parallelism", help="Job parallelism (aws.parallelism)."),
     timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait for RUNNING (aws.wait_timeout_s)."),

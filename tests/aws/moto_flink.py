@@ -480,8 +480,9 @@ def _apply_run_configuration(app: FlinkApp, run: dict) -> None:
 
 
 def _restart_for_update(app: FlinkApp) -> None:
-    if app.snapshots_enabled():
-        app._take_snapshot(f"update-snapshot-{int(time.time() * 1000)}")
+    if app.snapshots_enabled():  # of the version that ran until now (the one a rollback goes back to)
+        snap = app._take_snapshot(f"update-snapshot-{int(time.time() * 1000)}")
+        snap["ApplicationVersionId"] = app.updated_from or app.version
     app.schedule("UPDATING", "RUNNING" if app.run_options_ok() else "READY")
 
 
