@@ -336,6 +336,7 @@ def _record(
     target: Target, key: str, artifact: build.Artifact, check: upgrade.UpgradeCheck | None, reporter: Reporter
 ) -> None:
     """Record the deployed release's operator ids next to its code object, for the next deploy's check."""
+    ops: list[dict] | None
     if check is not None and check.operators is not None:
         ops, why = check.operators, ""
     else:

@@ -147,9 +147,7 @@ def save_record(target: Target, key: str, sha256: str, operators: list[dict]) ->
     bucket = target.aws.code_bucket
     body = json.dumps({"sha256": sha256, "operators": operators}, indent=1).encode()
     with aws_call(f"record the release's operators in s3://{bucket}/{record_key(key)}"):
-        target.client("s3").put_object(
-            Bucket=bucket, Key=record_key(key), Body=body, ContentType="application/json"
-        )
+        target.client("s3").put_object(Bucket=bucket, Key=record_key(key), Body=body, ContentType="application/json")
     return f"s3://{bucket}/{record_key(key)}"
 
 
@@ -226,9 +224,7 @@ def _short(vertex: str) -> str:
     return vertex if len(vertex) <= 60 else vertex[:57] + "..."
 
 
-def check(
-    target: Target, detail: dict, zip_path: str | Path, sha256: str, *, allow_non_restored: bool
-) -> UpgradeCheck:
+def check(target: Target, detail: dict, zip_path: str | Path, sha256: str, *, allow_non_restored: bool) -> UpgradeCheck:
     """The check for replacing the code `detail` runs with the zip (never raises for a refusal)."""
     new, why_new = release_operators(target.settings, zip_path, sha256)
     old, url, why_old = running_record(target, detail)
