@@ -337,8 +337,8 @@ def _record(
 ) -> None:
     """Record the deployed release's operator ids next to its code object, for the next deploy's check."""
     ops: list[dict] | None
-    if check is not None and check.operators is not None:
-        ops, why = check.operators, ""
+    if check is not None:
+        ops, why = check.operators, check.release_error
     else:
         ops, why = upgrade.release_operators(target.settings, artifact.path, artifact.sha256)
     if ops is None:

@@ -194,6 +194,7 @@ def plan(
     running = result.status == appcfg.RUNNING
     check = None
     if code_changes:
+        reporter.step("checking that the new release can take the application's state (recorded operator ids)")
         check = upgrade.check(
             target, detail, artifact.path, artifact.sha256, allow_non_restored=allow_non_restored_state
         )

@@ -67,6 +67,7 @@ class UpgradeCheck:
     running_code: str = ""  # s3://bucket/key the application runs now
     missing: list[dict] = field(default_factory=list)  # recorded operators the new release lacks
     operators: list[dict] | None = None  # the new release's operators (None: not known)
+    release_error: str = ""  # why the new release's operators are not known
 
     def line(self) -> str:
         return self.message
@@ -74,6 +75,7 @@ class UpgradeCheck:
     def to_dict(self) -> dict:
         out = asdict(self)
         out.pop("operators")
+        out.pop("release_error")
         return out
 
 
@@ -229,9 +231,9 @@ def check(target: Target, detail: dict, zip_path: str | Path, sha256: str, *, al
     new, why_new = release_operators(target.settings, zip_path, sha256)
     old, url, why_old = running_record(target, detail)
     if old is None:
-        return UpgradeCheck(PATH_NOT_CHECKED, f"not checked: {why_old}", url, operators=new)
+        return UpgradeCheck(PATH_NOT_CHECKED, f"not checked: {why_old}", url, operators=new, release_error=why_new)
     if new is None:
-        return UpgradeCheck(PATH_NOT_CHECKED, f"not checked: {why_new}", url, operators=new)
+        return UpgradeCheck(PATH_NOT_CHECKED, f"not checked: {why_new}", url, release_error=why_new)
     result = compare(old, new, allow_non_restored=allow_non_restored, running_code=url)
     result.operators = new
     return result

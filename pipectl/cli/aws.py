@@ -119,6 +119,8 @@ def deploy(
     app_name: Optional[str] = APP,
 ) -> None:
     """Package, upload, create or update the application, start it, wait until RUNNING and watch the job settle.
+    A new release onto a running application is checked first (can it take the state?) and rolled back
+    (RollbackApplication) when it fails in the settle window.
     With --plan: what it would do, changing nothing (exit 0 nothing to do, 7 changes pending)."""
     out = context.out()
     settings = _settings(
