@@ -12,9 +12,9 @@ release's ids:
   restores from the snapshot it takes;
 - some do not, and all of those run in the Kafka source's or an Iceberg committer's task (their state
   is the Kafka offsets and the Iceberg commits): **offsets** path, the application is stopped (the
-  service takes a snapshot, Flink's stop with a savepoint, which commits both the Iceberg files and the
-  Kafka offsets of its final checkpoint), updated, and started without state from the consumer
-  group's committed offsets;
+  service takes a snapshot, its savepoint; like Flink's stop with a savepoint, that commits the Iceberg
+  files and the Kafka offsets of its final checkpoint: AWS does not document which stop it uses),
+  updated, and started without state from the consumer group's committed offsets;
 - others do not: refused, naming them, before anything changes; `--allow-non-restored-state` drops
   their state on purpose (warned);
 - no record of the running release, or the new release's graph cannot be built: **not checked**, said
