@@ -33,7 +33,7 @@ from pipectl.aws.errors import aws_call, error_code
 from pipectl.aws.logs import driver_errors, ensure_log_stream
 from pipectl.aws.manage import app_not_found, console_url, describe, snapshots, wait_settled
 from pipectl.aws.reporting import transfer
-from pipectl.aws.restore import RESTORE_LATEST, cannot_apply, plan
+from pipectl.aws.restore import RESTORE_LATEST, RESTORE_NONE, cannot_apply, plan
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError, UnhealthyError
@@ -315,12 +315,26 @@ def _start(target: Target, restore: str, allow_non_restored: bool, reporter: Rep
 
 
 def _check_upgrade(
-    target: Target, detail: dict | None, key: str, artifact: build.Artifact, allow: bool, reporter: Reporter
+    target: Target,
+    detail: dict | None,
+    key: str,
+    artifact: build.Artifact,
+    restore: str,
+    allow: bool,
+    reporter: Reporter,
 ) -> upgrade.UpgradeCheck | None:
     """Before anything changes: can the release in the zip take the state of the code the application
     runs? None when there is no application or its code stays."""
     if detail is None or appcfg.code_location(detail)[1] == key:
         return None
+    if restore == RESTORE_NONE:  # asked to start without state: nothing to carry over
+        ops, why = upgrade.release_operators(target.settings, artifact.path, artifact.sha256)
+        return upgrade.UpgradeCheck(
+            upgrade.PATH_NOT_CHECKED,
+            "not checked: --restore none starts without state",
+            operators=ops,
+            release_error=why,
+        )
     reporter.step("checking that the new release can take the application's state (recorded operator ids)")
     result = upgrade.check(target, detail, artifact.path, artifact.sha256, allow_non_restored=allow)
     if result.path == upgrade.PATH_REFUSED:
@@ -478,7 +492,7 @@ def deploy(
     result.vpc = vpc.source
     key = code_key(target, artifact.sha256)
     current = describe(target)
-    check = _check_upgrade(target, current, key, artifact, allow_non_restored_state, reporter)
+    check = _check_upgrade(target, current, key, artifact, restore, allow_non_restored_state, reporter)
     result.upgrade_check = check.to_dict() if check else {}
     key, result.uploaded, version = upload(target, artifact, reporter)
     if current is None or check is not None:

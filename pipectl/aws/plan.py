@@ -23,7 +23,8 @@ from pipectl.aws import upgrade
 from pipectl.aws.deploy import code_key, desired_for, stored_object
 from pipectl.aws.logs import stream_arn
 from pipectl.aws.manage import describe
-from pipectl.aws.restore import RESTORE_LATEST, plan as restore_plan
+from pipectl.aws.restore import RESTORE_LATEST, RESTORE_NONE
+from pipectl.aws.restore import plan as restore_plan
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_CHANGES
@@ -193,7 +194,12 @@ def plan(
     result.action = "update" if result.changes else "none"
     running = result.status == appcfg.RUNNING
     check = None
-    if code_changes:
+    if code_changes and restore == RESTORE_NONE:
+        result.upgrade_path, result.upgrade_check = (
+            upgrade.PATH_NOT_CHECKED,
+            "not checked: --restore none starts without state",
+        )
+    elif code_changes:
         reporter.step("checking that the new release can take the application's state (recorded operator ids)")
         check = upgrade.check(
             target, detail, artifact.path, artifact.sha256, allow_non_restored=allow_non_restored_state
