@@ -5,8 +5,8 @@ compares the application it would make (deploy.desired_for) with DescribeApplica
 update, each property-group key that changes (old -> new, secret-looking values masked), the code
 (by content hash), parallelism, checkpointing, the VPC, and the snapshot a start or restart would
 restore from, and whether the new release can take the running application's state (the same
-check deploy runs before UpdateApplication, upgrade.check). `diff` is the same comparison without the code: drift between the settings and
-the deployed application.
+check deploy runs before UpdateApplication, upgrade.check). `diff` is the same comparison without
+the code: drift between the settings and the deployed application.
 
 Exit codes, as `terraform plan -detailed-exitcode`: 0 nothing to do, 8 (EXIT_CHANGES) changes pending.
 """
