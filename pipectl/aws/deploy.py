@@ -9,12 +9,16 @@ settings checked (all problems at once, before any AWS call)
 -> MSK: cluster ACTIVE, bootstrap servers, the VPC (from the cluster unless given)
 -> network: refused when the brokers are private and there is no VPC, or when the
    subnets reach neither S3 nor S3 Tables (before any application is created)
--> upload under a content-hash key (skipped when the object is already there)
+-> the upgrade check (upgrade.py), when the code changes: the new release's operator ids against
+   the record of the running release's; refused before anything changes when state would be dropped
+-> upload under a content-hash key (skipped when the object is already there), and the release's
+   operator ids recorded next to it
 -> log group/stream
 -> create, update (conditional token; VPC added/removed in place) or nothing when unchanged
 -> start or restart from the latest snapshot (restore.py) and wait for RUNNING
 -> Python driver errors in CloudWatch (the app can be RUNNING while the driver failed)
--> the settle window: uptime growing, no restart loop (health.py)
+-> the settle window: uptime growing, no restart loop (health.py), commits (commits.py); when it
+   fails after an update of a running application: RollbackApplication (upgrade.rollback), exit 4
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ from dataclasses import asdict, dataclass, field
 
 from pipectl import build
 from pipectl.aws import application as appcfg
-from pipectl.aws import health, network
+from pipectl.aws import health, network, upgrade
 from pipectl.aws.errors import aws_call, error_code
 from pipectl.aws.logs import driver_errors, ensure_log_stream
 from pipectl.aws.manage import app_not_found, console_url, describe, snapshots, wait_settled
 from pipectl.aws.reporting import transfer
 from pipectl.aws.resources import check_resources
-from pipectl.aws.restore import RESTORE_LATEST, cannot_apply, plan
+from pipectl.aws.restore import RESTORE_LATEST, RESTORE_NONE, cannot_apply, plan
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError, UnhealthyError
@@ -57,6 +61,7 @@ class DeployResult:
     health: dict = field(default_factory=dict)
     log_group: str = ""
     console_url: str = ""
+    upgrade_check: dict = field(default_factory=dict)  # upgrade.UpgradeCheck of a code change ({}: none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -263,6 +268,68 @@ def _start(target: Target, restore: str, allow_non_restored: bool, reporter: Rep
     return chosen.snapshot
 
 
+def _check_upgrade(
+    target: Target,
+    detail: dict | None,
+    key: str,
+    artifact: build.Artifact,
+    restore: str,
+    allow: bool,
+    reporter: Reporter,
+) -> upgrade.UpgradeCheck | None:
+    """Before anything changes: can the release in the zip take the state of the code the application
+    runs? None when there is no application or its code stays."""
+    if detail is None or appcfg.code_location(detail)[1] == key:
+        return None
+    if restore == RESTORE_NONE:  # asked to start without state: nothing to carry over
+        ops, why = upgrade.release_operators(target.settings, artifact.path, artifact.sha256)
+        return upgrade.UpgradeCheck(
+            upgrade.PATH_NOT_CHECKED,
+            "not checked: --restore none starts without state",
+            operators=ops,
+            release_error=why,
+        )
+    reporter.step("checking that the new release can take the application's state (recorded operator ids)")
+    result = upgrade.check(target, detail, artifact.path, artifact.sha256, allow_non_restored=allow)
+    if result.path == upgrade.PATH_REFUSED:
+        raise upgrade.refuse(result)
+    if result.path in (upgrade.PATH_NON_RESTORED, upgrade.PATH_NOT_CHECKED):
+        reporter.warn(result.message)
+    else:
+        reporter.done(result.message)
+    return result
+
+
+def _record(
+    target: Target, key: str, artifact: build.Artifact, check: upgrade.UpgradeCheck | None, reporter: Reporter
+) -> None:
+    """Record the deployed release's operator ids next to its code object, for the next deploy's check."""
+    ops: list[dict] | None
+    if check is not None:
+        ops, why = check.operators, check.release_error
+    else:
+        ops, why = upgrade.release_operators(target.settings, artifact.path, artifact.sha256)
+    if ops is None:
+        reporter.warn(f"the release's operator ids are not recorded ({why}): the next deploy cannot check its state")
+        return
+    url = upgrade.save_record(target, key, artifact.sha256, ops)
+    reporter.done(f"recorded the release's {len(ops)} operator ids in {url}")
+
+
+def _start_without_state(target: Target, reporter: Reporter) -> None:
+    """The offsets path: start from the consumer group's offsets the clean stop committed."""
+    name = target.aws.application_name
+    reporter.step(f"starting '{name}' without state, from the consumer group's committed offsets (offsets path)")
+    with aws_call(f"start the application '{name}'", not_found=app_not_found(target)):
+        target.client("kinesisanalyticsv2").start_application(
+            ApplicationName=name,
+            RunConfiguration={
+                "FlinkRunConfiguration": {"AllowNonRestoredState": False},
+                "ApplicationRestoreConfiguration": {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"},
+            },
+        )
+
+
 def _check_driver(target: Target, since_ms: int, reporter: Reporter) -> None:
     try:
         errors = driver_errors(target, since_ms)
@@ -377,7 +444,13 @@ def deploy(
     check_resources(target, reporter)
     servers, vpc = _network(target, reporter)
     result.vpc = vpc.source
+    key = code_key(target, artifact.sha256)
+    current = describe(target)
+    check = _check_upgrade(target, current, key, artifact, restore, allow_non_restored_state, reporter)
+    result.upgrade_check = check.to_dict() if check else {}
     key, result.uploaded, version = upload(target, artifact, reporter)
+    if current is None or check is not None:
+        _record(target, key, artifact, check, reporter)
     result.code = f"s3://{aws.code_bucket}/{key}"
     result.code_version = version or ""
     stream_arn, created = ensure_log_stream(target)
@@ -398,6 +471,8 @@ def deploy(
         )
 
     since_ms = int(time.time() * 1000) - 1000
+    offsets = check is not None and check.path == upgrade.PATH_OFFSETS
+    was_running = False
     if detail is None:
         detail = _create(target, desired)
         result.action = "created"
@@ -405,6 +480,13 @@ def deploy(
     else:
         changes = appcfg.diff(detail, desired)
         running = detail["ApplicationStatus"] == appcfg.RUNNING
+        was_running = running
+        if changes and running and offsets:  # stop with a snapshot: the Iceberg files and Kafka offsets commit
+            from pipectl.aws.manage import stop
+
+            stop(settings, reporter=reporter)
+            detail = describe(target) or detail
+            running = False
         if changes:
             run = None
             if running:  # the update restarts it: say from which state, never leave it to the old run configuration
@@ -427,7 +509,10 @@ def deploy(
     version = detail["ApplicationVersionId"]
 
     status = detail["ApplicationStatus"]
-    if status == appcfg.READY:
+    if status == appcfg.READY and offsets:
+        _start_without_state(target, reporter)
+        result.started = True
+    elif status == appcfg.READY:
         result.restored_from = _start(target, restore, allow_non_restored_state, reporter)
         result.started = True
     elif status not in appcfg.SETTLING and status != appcfg.RUNNING:
@@ -436,6 +521,23 @@ def deploy(
             hint="see `pipectl aws status`; stop it (`pipectl aws stop`) and deploy again",
         )
     fresh = result.started or result.action != "unchanged" or status != appcfg.RUNNING
+    try:
+        detail = _running(target, result, detail, version, since_ms, fresh, reporter)
+    except UnhealthyError as exc:
+        if result.action == "updated" and was_running:  # the previous version ran: bring it back
+            raise upgrade.rollback(target, exc, reporter) from None
+        raise
+    result.status = detail["ApplicationStatus"]
+    result.version = detail["ApplicationVersionId"]
+    result.console_url = console_url(target)
+    return result
+
+
+def _running(
+    target: Target, result: DeployResult, detail: dict, version: int, since_ms: int, fresh: bool, reporter: Reporter
+) -> dict:
+    """Wait for RUNNING, the driver's errors, the settle window; the final detail."""
+    name = target.aws.application_name
     if fresh:
         detail = wait_settled(
             target,
@@ -452,10 +554,7 @@ def deploy(
     else:
         reporter.done(f"application '{name}' is RUNNING (version {version})")
     _settle(target, result, since_ms, fresh, reporter)
-    result.status = detail["ApplicationStatus"]
-    result.version = detail["ApplicationVersionId"]
-    result.console_url = console_url(target)
-    return result
+    return detail
 
 
 def _newest_snapshot(target: Target) -> str | None:

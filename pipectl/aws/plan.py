@@ -4,8 +4,9 @@
 compares the application it would make (deploy.desired_for) with DescribeApplication: create or
 update, each property-group key that changes (old -> new, secret-looking values masked), the code
 (by content hash), parallelism, checkpointing, the VPC, and the snapshot a start or restart would
-restore from. `diff` is the same comparison without the code: drift between the settings and
-the deployed application.
+restore from, and whether the new release can take the running application's state (the same
+check deploy runs before UpdateApplication, upgrade.check). `diff` is the same comparison without
+the code: drift between the settings and the deployed application.
 
 Exit codes, as `terraform plan -detailed-exitcode`: 0 nothing to do, 8 (EXIT_CHANGES) changes pending.
 """
@@ -18,10 +19,12 @@ from typing import Any
 
 from pipectl import build
 from pipectl.aws import application as appcfg
+from pipectl.aws import upgrade
 from pipectl.aws.deploy import code_key, desired_for, stored_object
 from pipectl.aws.logs import stream_arn
 from pipectl.aws.manage import describe
-from pipectl.aws.restore import RESTORE_LATEST, plan as restore_plan
+from pipectl.aws.restore import RESTORE_LATEST, RESTORE_NONE
+from pipectl.aws.restore import plan as restore_plan
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_CHANGES
@@ -59,7 +62,8 @@ class PlanResult:
     code: str = ""  # one line about the code: unchanged / new, with its content hash
     restore: str = ""  # the state a start or restart would resume from
     status: str = ""  # the application's status now ("" when it does not exist)
-    upgrade_check: str = "not available: Managed Flink has no API that checks a snapshot against new code"
+    upgrade_check: str = ""  # the state check deploy would run before UpdateApplication (upgrade.check)
+    upgrade_path: str = ""  # state | offsets | non-restored | refused | not-checked ("" : no code change)
     mode: str = "plan"  # plan | diff
 
     @property
@@ -178,6 +182,7 @@ def plan(
         result.code = f"new ({zip_line})"
         result.changes = [Change("application", "", "", f"create ({appcfg.RUNTIME})")]
         result.restore = "start without a snapshot (a new application has none)"
+        result.upgrade_check = "nothing runs yet: no state to check"
         return result
     result.status = detail["ApplicationStatus"]
     if not stored and appcfg.code_version(detail):
@@ -188,7 +193,30 @@ def plan(
     result.code = ("changed" if code_changes else "unchanged") + f" ({zip_line})"
     result.action = "update" if result.changes else "none"
     running = result.status == appcfg.RUNNING
-    if result.action == "update" and running:
+    check = None
+    if code_changes and restore == RESTORE_NONE:
+        result.upgrade_path, result.upgrade_check = (
+            upgrade.PATH_NOT_CHECKED,
+            "not checked: --restore none starts without state",
+        )
+    elif code_changes:
+        reporter.step("checking that the new release can take the application's state (recorded operator ids)")
+        check = upgrade.check(
+            target, detail, artifact.path, artifact.sha256, allow_non_restored=allow_non_restored_state
+        )
+        result.upgrade_path = check.path
+        result.upgrade_check = ("deploy would refuse: " if check.path == upgrade.PATH_REFUSED else "") + check.message
+    else:
+        result.upgrade_check = "the code does not change"
+    if check is not None and check.path == upgrade.PATH_OFFSETS:
+        result.restore = (
+            "stop with a snapshot, then start without state from the consumer group's committed offsets"
+            if running
+            else "start without state from the consumer group's committed offsets"
+        )
+        if result.status == appcfg.READY:
+            result.changes.append(Change("status", "", appcfg.READY, appcfg.RUNNING))
+    elif result.action == "update" and running:
         chosen = restore_plan(target, restore, allow_non_restored_state, reporter, updating=True)
         kind = chosen.restore.get("ApplicationRestoreType")
         result.restore = (

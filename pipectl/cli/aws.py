@@ -48,12 +48,14 @@ def package() -> None:
 # deploy ----------------------------------------------------------------------------------
 def _render_deploy(console: Console, r: aws_deploy.DeployResult) -> None:
     what = r.action + (f" ({', '.join(r.changes)})" if r.changes else "")
+    state = [("state", (r.upgrade_check or {}).get("message"))] if r.upgrade_check else []
     render_aws.kv(
         console,
         [
             ("application", r.application),
             ("region", r.region),
             ("action", what),
+            *state,
             ("code", r.code + ("" if r.uploaded else " (already uploaded)")),
             (
                 "started",
@@ -76,7 +78,10 @@ def deploy(
     skip_build: bool = typer.Option(False, "--skip-build", help="Deploy target/data-pipeline-aws.zip as it is."),
     restore: str = typer.Option("latest", "--restore", help="latest, none, or a snapshot name to start from."),
     allow_non_restored_state: bool = typer.Option(
-        False, "--allow-non-restored-state", help="Start even if snapshot state cannot be mapped to the job."
+        False,
+        "--allow-non-restored-state",
+        help="Deploy a release that cannot take the state of some running operators: their state is dropped "
+        "(warned). Without it deploy refuses such a release before anything changes.",
     ),
     parallelism: Optional[int] = typer.Option(None, "--parallelism", help="Job parallelism (aws.parallelism)."),
     timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds to wait for RUNNING (aws.wait_timeout_s)."),
@@ -91,6 +96,8 @@ def deploy(
     app_name: Optional[str] = APP,
 ) -> None:
     """Package, upload, create or update the application, start it, wait until RUNNING and watch the job settle.
+    A new release onto a running application is checked first (can it take the state?) and rolled back
+    (RollbackApplication) when it fails in the settle window.
     With --plan: what it would do, changing nothing (exit 0 nothing to do, 7 changes pending)."""
     out = context.out()
     settings = _settings(

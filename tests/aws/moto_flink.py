@@ -29,6 +29,15 @@ the AWS API reference:
   (https://docs.aws.amazon.com/managed-flink/latest/java/vpc-api.html).
 - While RUNNING, the job's metrics and log lines are emitted as the service emits them
   (tests/aws/moto_runtime.py).
+- RollbackApplication: RUNNING/UPDATING/AUTOSCALING only (ResourceInUseException), the
+  CurrentApplicationVersionId must be the current one (ConcurrentModificationException), rejected
+  without snapshots ("If the application has no snapshots, Managed Service for Apache Flink rejects
+  the rollback request"; InvalidApplicationConfigurationException here) or without a previous
+  version. It restores the configuration of ApplicationVersionUpdatedFrom ("RollbackApplication
+  reverts the application to this version") as a new version, sets ApplicationVersionRolledBackFrom
+  / ApplicationVersionRolledBackTo, goes ROLLING_BACK -> RUNNING and restores from the latest
+  snapshot ("it loads state data from the last successful snapshot")
+  (https://docs.aws.amazon.com/managed-flink/latest/apiv2/API_RollbackApplication.html).
 - ResourceNotFoundException for unknown applications everywhere.
 
 State transitions happen `TRANSITION_S` seconds after the request (evaluated on every read).
@@ -107,6 +116,10 @@ class FlinkApp:
         self.pending: list[tuple[float, str]] = []
         self.deleted = False
         self.job: moto_runtime.JobRun | None = None
+        self.versions: dict[int, str] = {}  # version id -> its configuration (JSON), for RollbackApplication
+        self.updated_from: int | None = None
+        self.rolled_back: tuple[int, int] | None = None  # (from, to)
+        self.save_version()
 
     # transitions --------------------------------------------------------------------------
     def schedule(self, now_status: str, then: str) -> None:
@@ -166,10 +179,24 @@ class FlinkApp:
         self.snapshots.append(snap)
         return snap
 
+    def save_version(self) -> None:
+        self.versions[self.version] = json.dumps(
+            {"config": self.config, "runtime": self.runtime, "role": self.role, "logging": self.logging}
+        )
+
+    def restore_version(self, version: int) -> None:
+        saved = json.loads(self.versions[version])
+        self.config, self.runtime, self.role, self.logging = (
+            saved["config"], saved["runtime"], saved["role"], saved["logging"]
+        )
+
     def bump(self) -> None:
+        self.updated_from = self.version
+        self.rolled_back = None
         self.version += 1
         self.token = _token()
         self.updated = time.time()
+        self.save_version()
 
     def check_guard(self, params: dict) -> None:
         version, token = params.get("CurrentApplicationVersionId"), params.get("ConditionalToken")
@@ -270,6 +297,10 @@ class FlinkApp:
             "ApplicationMode": self.mode,
             "ConditionalToken": self.token,
         }
+        if self.updated_from is not None:
+            detail["ApplicationVersionUpdatedFrom"] = self.updated_from
+        if self.rolled_back is not None:
+            detail["ApplicationVersionRolledBackFrom"], detail["ApplicationVersionRolledBackTo"] = self.rolled_back
         if self.logging:
             detail["CloudWatchLoggingOptionDescriptions"] = self.logging
         return detail
@@ -449,8 +480,9 @@ def _apply_run_configuration(app: FlinkApp, run: dict) -> None:
 
 
 def _restart_for_update(app: FlinkApp) -> None:
-    if app.snapshots_enabled():
-        app._take_snapshot(f"update-snapshot-{int(time.time() * 1000)}")
+    if app.snapshots_enabled():  # of the version that ran until now (the one a rollback goes back to)
+        snap = app._take_snapshot(f"update-snapshot-{int(time.time() * 1000)}")
+        snap["ApplicationVersionId"] = app.updated_from or app.version
     app.schedule("UPDATING", "RUNNING" if app.run_options_ok() else "READY")
 
 
@@ -616,6 +648,36 @@ def delete_application_vpc_configuration(self: Any) -> str:
     return json.dumps({"ApplicationARN": app.arn, "ApplicationVersionId": app.version, "OperationId": _token()[:12]})
 
 
+def rollback_application(self: Any) -> str:
+    params = _params(self)
+    app = _get(self, params)
+    if app.status not in ("RUNNING", "UPDATING", "AUTOSCALING"):
+        raise _in_use(app.name, app.status)
+    current = params.get("CurrentApplicationVersionId")
+    if current is None or int(current) != app.version:
+        raise KdaError(
+            "ConcurrentModificationException",
+            f"Provided application version id {current} does not match current version {app.version}",
+        )
+    if not app.snapshots:
+        raise KdaError("InvalidApplicationConfigurationException", "The application has no snapshots to roll back to")
+    if app.updated_from is None or app.updated_from not in app.versions:
+        raise KdaError("InvalidArgumentException", "The application has no previous version to roll back to")
+    to, failed = app.updated_from, app.version
+    app.restore_version(to)
+    app.bump()
+    app.updated_from, app.rolled_back = None, (failed, to)
+    app.run_config = {
+        "ApplicationRestoreConfigurationDescription": {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"},
+        "FlinkRunConfigurationDescription": (app.run_config or {}).get(
+            "FlinkRunConfigurationDescription", {"AllowNonRestoredState": False}
+        ),
+    }
+    app.job = None
+    app.schedule("ROLLING_BACK", "RUNNING" if app.run_options_ok() else "READY")
+    return json.dumps({"ApplicationDetail": app.detail(), "OperationId": _token()[:12]})
+
+
 def get_bootstrap_brokers(self: Any) -> str:
     """MSK GetBootstrapBrokers: IAM brokers on port 9098 for clusters with IAM client auth."""
     from moto.kafka.exceptions import NotFoundException
@@ -654,6 +716,7 @@ HANDLERS = {
     "add_application_cloud_watch_logging_option": add_application_cloud_watch_logging_option,
     "add_application_vpc_configuration": add_application_vpc_configuration,
     "delete_application_vpc_configuration": delete_application_vpc_configuration,
+    "rollback_application": rollback_application,
 }
 
 

@@ -14,7 +14,9 @@ again, for ever: the application stays RUNNING
 (https://docs.aws.amazon.com/managed-flink/latest/java/troubleshooting-rt-restarts.html).
 
 Tests choose what the job does per application name: `JOBS[name] = JobScript(exception=TRACE)`
-makes it fail with TRACE `fail_after_s` after every (re)start; the default job stays up.
+makes it fail with TRACE `fail_after_s` after every (re)start; the default job stays up. Or per
+release: `CODE_JOBS[file_key]` is what the job does when the application runs that code object
+(a release that fails, while the one before it runs well).
 
 MSK: a new cluster is CREATING, then ACTIVE (after TRANSITION_S here, minutes on AWS); tests pin
 another state with `set_cluster_state`.
@@ -45,11 +47,13 @@ class JobScript:
 
 
 JOBS: dict[str, JobScript] = {}
+CODE_JOBS: dict[str, JobScript] = {}
 PINNED_CLUSTER_STATES: dict[str, str] = {}
 
 
 def reset() -> None:
     JOBS.clear()
+    CODE_JOBS.clear()
     PINNED_CLUSTER_STATES.clear()
 
 
@@ -58,7 +62,7 @@ class JobRun:
 
     def __init__(self, app: Any, started: float):
         self.app = app
-        self.script = JOBS.get(app.name, JobScript())
+        self.script = JOBS.get(app.name) or CODE_JOBS.get(app.code_location()[1]) or JobScript()
         self.job_id = uuid.uuid4().hex
         self.up_since: float | None = started
         self.down_since: float | None = None

@@ -40,5 +40,8 @@ def test_plan_lists_parallelism_and_code_changes(world):
     assert [(c["part"], c["key"]) for c in doc["changes"]] == [("code", ""), ("parallelism", "")]
     assert doc["changes"][1]["old"] == 1 and doc["changes"][1]["new"] == 3
     assert doc["code"].startswith("changed (zip sha256 ") and doc["code"].endswith("to be uploaded)")
+    # the deployed test zip's job is a stub, so no operator ids were recorded for it: said, not guessed
+    assert doc["upgrade_path"] == "not-checked"
+    assert doc["upgrade_check"].startswith("not checked: no record of the running release's operators (s3://")
     d = client("kinesisanalyticsv2").describe_application(ApplicationName="order-ingest")["ApplicationDetail"]
     assert d["ApplicationVersionId"] == 1
