@@ -358,6 +358,11 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
     result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s, "restarts": h.restarts_in_window}
     if commit is not None:
         result.health["commits"] = commit
+    # the tables exist once the job committed: S3 Tables' snapshot expiry must keep its commit lineage
+    from pipectl.aws.tables import report_lineage_keeping
+
+    kept = report_lineage_keeping(target, reporter, apply=True)
+    result.health["snapshot_management"] = [k.to_dict() for k in kept]
 
 
 def _confirm_commits(target: Target, window_ms: int, since_ms: int, reporter: Reporter) -> dict:

@@ -18,6 +18,7 @@ from pipectl.aws import manage
 from pipectl.aws import plan as aws_plan
 from pipectl.aws.iam import select_document
 from pipectl.aws.logs import recent_logs
+from pipectl.rehearse import restore as rehearse_restore
 from pipectl.rehearse import run
 
 app = typer.Typer(
@@ -409,7 +410,7 @@ def _render_rehearsal(console: Console, r: Any) -> None:
         [
             (
                 "rehearsal",
-                "already running, data flows" if r.action == "running" else f"started in {h.started_in_s:.0f}s",
+                "already running, data flows" if r.action == "running" else f"{r.action} in {h.started_in_s:.0f}s",
             ),
             ("java", f"{h.java_version} ({r.java_home})" if r.java_home else h.java_version),
             ("kafka", f"{h.bootstrap_servers} (SASL_SSL, AWS_MSK_IAM)"),
@@ -435,11 +436,19 @@ def rehearse(
         None, "--zip", help="Rehearse this zip instead of building target/data-pipeline-aws.zip."
     ),
     skip_build: bool = typer.Option(False, "--skip-build", help="Rehearse target/data-pipeline-aws.zip as it is."),
+    stop: bool = typer.Option(
+        False, "--stop", help="Stop the rehearsed job with a savepoint (as `aws stop`); rehearse again to restore it."
+    ),
 ) -> None:
     """Run the deployment zip as Managed Flink runs it (Java 11, MSK IAM auth, S3 Tables), on this machine."""
     out = context.out()
     settings = context.settings(env="aws", rehearsal=False)
     if down:
         out.emit(run.down(settings), _render_rehearsal_down)
+        return
+    if stop:
+        out.emit(
+            rehearse_restore.stop(settings, reporter=out), lambda c, r: c.print(f"stopped; savepoint {r.savepoint}")
+        )
         return
     out.emit(run.rehearse(settings, zip_path=zip_path, build_artifact=not skip_build, reporter=out), _render_rehearsal)

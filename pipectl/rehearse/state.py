@@ -40,6 +40,7 @@ class Rehearsal:
     java_version: str
     started_in_s: float
     artifact_sha256: str = ""  # the zip it runs (rehearse again with another zip: restarted)
+    savepoint: str = ""  # set by `rehearse --stop`: the job is stopped; `rehearse` restores from it
 
     def public(self) -> dict[str, object]:
         """Everything but the credentials (for output)."""
