@@ -222,7 +222,7 @@ class LineageKeeping:
     """One table's snapshot management as pipectl found it and left it."""
 
     table: str
-    state: str  # set | kept (already enough) | disabled (nothing expires) | missing | not_served | failed
+    state: str  # set | kept (already enough) | too_few (a check) | disabled (nothing expires) | missing | not_served | failed
     min_snapshots_to_keep: int | None = None
     max_snapshot_age_hours: int | None = None
     message: str = ""
@@ -277,7 +277,7 @@ def keep_lineage(target: Target, *, apply: bool = True) -> list[LineageKeeping]:
                 found.append(
                     LineageKeeping(
                         table,
-                        "failed",
+                        "too_few",
                         keep,
                         age,
                         f"{table}: S3 Tables keeps only the newest {keep} snapshot(s) older than {age} h, "
@@ -344,6 +344,6 @@ def report_lineage_keeping(target: Target, reporter: Any, *, apply: bool) -> lis
     for k in found:
         if k.state == "set":
             reporter.done(k.message)
-        elif k.state in ("failed", "not_served"):
+        elif k.state in ("too_few", "failed", "not_served"):
             reporter.warn(k.message)
     return found
