@@ -8,7 +8,7 @@
   from Flink's REST API), whichever is more. On the service pipectl does not reach MSK's
   brokers and takes the application's numRecordsIn from CloudWatch instead.
 
-The window is two checkpoint intervals and a few seconds (the Iceberg sink commits once per
+The window is three checkpoint intervals, at least 30 s (the Iceberg sink commits once per
 completed checkpoint); it ends early at the first commit of the job.
 """
 

@@ -192,7 +192,7 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     producer = None
     try:
         producer = subprocess.Popen(
-            [sys.executable, "-m", "pipectl", "--env", "aws", "produce", "orders", "--rate", "20", "--count", "600",
+            [sys.executable, "-m", "pipectl", "--env", "aws", "produce", "orders", "--rate", "20", "--count", "900",
              "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "14", "--output", "json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
         )
@@ -210,7 +210,7 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     print(errors[0])
     assert producer.returncode == 0, err
     malformed3 = json.loads(out)["malformed"]
-    valid3 = 600 - malformed3
+    valid3 = 900 - malformed3
     deadline = time.monotonic() + 240
     while consumer_lag(internal) != 0 and time.monotonic() < deadline:
         time.sleep(2)
