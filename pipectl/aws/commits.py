@@ -113,6 +113,15 @@ def check(target: Target, since_ms: int, jobs_since_ms: int | None = None) -> Co
         job_ids = sorted(set(read_log_facts(target, min(since_ms, jobs_since_ms or since_ms)).job_ids))
     except PipectlError as exc:
         return CommitCheck("unknown", f"cannot tell whether the job commits ({exc.message})", window_s=window)
+    return verdict(table, since_ms, window, newest, records, job_ids)
+
+
+def verdict(
+    table: str, since_ms: int, window: float, newest: Commit | None, records: float | None, job_ids: list[str]
+) -> CommitCheck:
+    """The rule, on facts read elsewhere (CloudWatch and the logs on the service; Flink's REST
+    API in `pipectl aws rehearse`): a Flink commit newer than the window's start, by one of
+    `job_ids` when any are known, is committing; records without one is not committing."""
     ours = (
         newest is not None
         and newest.committed_ms >= since_ms
@@ -135,4 +144,4 @@ def check(target: Target, since_ms: int, jobs_since_ms: int | None = None) -> Co
     return result
 
 
-__all__ = ["Commit", "CommitCheck", "check", "newest_commit", "records_in"]
+__all__ = ["Commit", "CommitCheck", "check", "newest_commit", "records_in", "verdict"]

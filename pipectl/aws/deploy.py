@@ -358,6 +358,10 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
     """After RUNNING: the settle window (fresh job), or one look at the job's health (unchanged)."""
     settle = target.aws.settle_s
     commit: dict | None = None
+    # S3 Tables' own snapshot expiry must keep the sink's commit lineage (docs/aws.md#s3-tables-maintenance)
+    from pipectl.aws.tables import report_lineage_keeping
+
+    kept = report_lineage_keeping(target, reporter, apply=True)
     if fresh and settle > 0:
         window_ms = int(time.time() * 1000)
         h = health.watch(target, since_ms, settle, reporter, fresh_job=True)
@@ -379,6 +383,8 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
     result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s, "restarts": h.restarts_in_window}
     if commit is not None:
         result.health["commits"] = commit
+    if any(k.state == "missing" for k in kept):  # a first deploy: the job has created its tables by now
+        report_lineage_keeping(target, reporter, apply=True)
 
 
 def _confirm_commits(target: Target, window_ms: int, since_ms: int, reporter: Reporter) -> dict:

@@ -59,6 +59,8 @@ REJECTED = {
 # Narrower sets, for the calls that tell one case apart from the rest:
 READ_DENIED = {"AccessDenied", "AccessDeniedException"}  # the caller may not read it (deploy goes on)
 S3TABLES_NOT_FOUND = {"NotFoundException", "ResourceNotFoundException", "NoSuchTable"}  # namespace or table
+# an S3 Tables endpoint without the table maintenance API (the moto emulator answers HTTP 404)
+MAINTENANCE_NOT_SERVED = {"404", "UnknownOperationException", "NotImplemented"}
 SUBNET_NOT_FOUND = "InvalidSubnetID.NotFound"  # ec2:DescribeSubnets
 THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown"}
 WRONG_REGION = {"PermanentRedirect", "301", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}

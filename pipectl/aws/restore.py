@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pipectl.aws.manage import snapshots
-from pipectl.aws.tables import check_restore_lineage
+from pipectl.aws.tables import check_restore_lineage, report_lineage_keeping
 from pipectl.aws.target import Target
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.progress import Reporter
@@ -53,6 +53,7 @@ def plan(target: Target, restore: str, allow_non_restored: bool, reporter: Repor
     latest = ready[0] if ready else None
     if restore != RESTORE_NONE and (latest is not None or updating):
         check_restore_lineage(target.settings)  # S3 Tables' own expiry may have cut the sink's lineage
+        report_lineage_keeping(target, reporter, apply=False)  # and whether it keeps it from now on
     if restore == RESTORE_LATEST:
         if latest is None and not updating:
             return RestorePlan(

@@ -7,10 +7,19 @@ credentials (which need s3tables:GetTableData).
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pipectl.aws.errors import S3TABLES_NOT_FOUND, AwsError, CREDENTIALS_HINT, aws_call, error_code
+from pipectl.aws.errors import (
+    MAINTENANCE_NOT_SERVED,
+    S3TABLES_NOT_FOUND,
+    AwsError,
+    CREDENTIALS_HINT,
+    aws_call,
+    error_code,
+    translate,
+)
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError
@@ -200,3 +209,146 @@ def check_restore_lineage(settings: Settings) -> None:
             "again",
             hint=LINEAGE_HINT,
         )
+
+
+# --------------------------------------------------------------------------- S3 Tables' own maintenance
+# S3 Tables expires a snapshot once it is older than maxSnapshotAgeHours AND beyond the newest
+# minSnapshotsToKeep (defaults 120 h and 1). A stopped application's table gains snapshots only from
+# S3 Tables' compaction, one per run, on top of the job's last commit; keeping the newest 100 keeps
+# that commit for any realistic stop, and costs nothing while the job runs (everything younger than
+# maxSnapshotAgeHours is kept anyway). 100 is the largest value AWS's CDK constructs accept.
+SNAPSHOT_MANAGEMENT = "icebergSnapshotManagement"
+LINEAGE_SNAPSHOTS = 100
+DEFAULT_SNAPSHOT_AGE_HOURS = 120
+
+
+@dataclass
+class LineageKeeping:
+    """One table's snapshot management as pipectl found it and left it."""
+
+    table: str
+    state: str  # set | kept (already enough) | too_few (a check) | disabled (nothing expires) | missing | not_served | failed
+    min_snapshots_to_keep: int | None = None
+    max_snapshot_age_hours: int | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _snapshot_management(client: Any, bucket: str, namespace: str, name: str) -> dict | None:
+    """The table's icebergSnapshotManagement entry ({status, settings}); None when never set (defaults)."""
+    answer = client.get_table_maintenance_configuration(tableBucketARN=bucket, namespace=namespace, name=name)
+    entry = (answer.get("configuration") or {}).get(SNAPSHOT_MANAGEMENT)
+    return entry if isinstance(entry, dict) else None
+
+
+def _numbers(entry: dict | None) -> tuple[str, int, int]:
+    """(status, minSnapshotsToKeep, maxSnapshotAgeHours), S3 Tables' defaults where unset."""
+    if entry is None:
+        return "enabled", 1, DEFAULT_SNAPSHOT_AGE_HOURS
+    settings = (entry.get("settings") or {}).get(SNAPSHOT_MANAGEMENT) or {}
+    return (
+        str(entry.get("status", "enabled")),
+        int(settings.get("minSnapshotsToKeep") or 1),
+        int(settings.get("maxSnapshotAgeHours") or DEFAULT_SNAPSHOT_AGE_HOURS),
+    )
+
+
+def keep_lineage(target: Target, *, apply: bool = True) -> list[LineageKeeping]:
+    """Snapshot management on the pipeline's two tables keeps at least LINEAGE_SNAPSHOTS snapshots
+    (the user's larger values and their maxSnapshotAgeHours are kept; disabled stays disabled: then
+    nothing expires). With `apply` False only reads (the check before a restore, `--plan`).
+    Tables not created yet are skipped (the job creates them); an endpoint without the maintenance
+    API (the moto emulator) is said, never taken for success."""
+    names = target.settings.names
+    client = target.client("s3tables")
+    bucket = target.aws.table_bucket_arn
+    found = []
+    for name in (names.table, names.rejected_table):
+        table = f"{names.namespace}.{name}"
+        try:
+            entry = _snapshot_management(client, bucket, names.namespace, name)
+            status, keep, age = _numbers(entry)
+            if status != "enabled":
+                found.append(
+                    LineageKeeping(table, "disabled", message=f"{table}: snapshot management disabled, nothing expires")
+                )
+                continue
+            if keep >= LINEAGE_SNAPSHOTS:
+                found.append(LineageKeeping(table, "kept", keep, age, f"{table}: keeps the newest {keep} snapshots"))
+                continue
+            if not apply:
+                found.append(
+                    LineageKeeping(
+                        table,
+                        "too_few",
+                        keep,
+                        age,
+                        f"{table}: S3 Tables keeps only the newest {keep} snapshot(s) older than {age} h, "
+                        f"so a stop longer than that can cut the job's commit lineage",
+                    )
+                )
+                continue
+            value = {
+                "status": "enabled",
+                "settings": {
+                    SNAPSHOT_MANAGEMENT: {"minSnapshotsToKeep": LINEAGE_SNAPSHOTS, "maxSnapshotAgeHours": age}
+                },
+            }
+            client.put_table_maintenance_configuration(
+                tableBucketARN=bucket, namespace=names.namespace, name=name, type=SNAPSHOT_MANAGEMENT, value=value
+            )
+            found.append(
+                LineageKeeping(
+                    table,
+                    "set",
+                    LINEAGE_SNAPSHOTS,
+                    age,
+                    f"{table}: snapshot management set to keep the newest {LINEAGE_SNAPSHOTS} snapshots (was {keep})",
+                )
+            )
+        except (
+            Exception
+        ) as exc:  # told apart by code; anything else is said, not raised: the restore check still guards
+            code = error_code(exc)
+            if code in MAINTENANCE_NOT_SERVED:
+                found.append(
+                    LineageKeeping(
+                        table,
+                        "not_served",
+                        message=f"{table}: snapshot management not "
+                        + ("set" if apply else "read")
+                        + f": the S3 Tables endpoint does not serve the maintenance API (HTTP {code}; the moto emulator has none)",
+                    )
+                )
+            elif code in S3TABLES_NOT_FOUND:
+                found.append(LineageKeeping(table, "missing", message=f"{table}: not created yet (the job creates it)"))
+            elif not code:  # not an AWS answer (credentials, network): the usual one line
+                mapped = translate(exc, f"read the maintenance configuration of {table}")
+                if mapped is None:
+                    raise
+                raise mapped from None
+            else:
+                found.append(
+                    LineageKeeping(table, "failed", message=f"{table}: snapshot management not read or set ({code})")
+                )
+    return found
+
+
+def report_lineage_keeping(target: Target, reporter: Any, *, apply: bool) -> list[LineageKeeping]:
+    """keep_lineage, said one line per table (set: done; not set or too few kept: a warning).
+    Never fails the command: before a restore, the lineage check itself is what refuses."""
+    if not target.aws.table_bucket_arn:
+        return []
+    try:
+        found = keep_lineage(target, apply=apply)
+    except PipectlError as exc:
+        reporter.warn(f"snapshot management of the tables not checked: {exc.message}")
+        return []
+    for k in found:
+        if k.state == "set":
+            reporter.done(k.message)
+        elif k.state in ("too_few", "failed", "not_served"):
+            reporter.warn(k.message)
+    return found

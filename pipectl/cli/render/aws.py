@@ -162,7 +162,7 @@ def rehearsal(console: Console, r: RehearsalResult) -> None:
         [
             (
                 "rehearsal",
-                "already running, data flows" if r.action == "running" else f"started in {h.started_in_s:.0f}s",
+                "already running, data flows" if r.action == "running" else f"{r.action} in {h.started_in_s:.0f}s",
             ),
             ("java", f"{h.java_version} ({r.java_home})" if r.java_home else h.java_version),
             ("kafka", f"{h.bootstrap_servers} (SASL_SSL, AWS_MSK_IAM)"),
