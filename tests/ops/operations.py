@@ -496,8 +496,10 @@ def run_sequence(
     finally:
         runner.teardown()
         result.figures["seconds"] = round(time.monotonic() - t0, 1)
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
-        else:
+        if keep or (result.violations and os.environ.get("PIPECTL_OPS_KEEP_FAILED", "1") != "0"):
+            # a failed run keeps its state folder (logs of every component) for the diagnosis;
+            # PIPECTL_OPS_KEEP_FAILED=0 removes it like a passing one
             runner.note(f"kept: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     return result
