@@ -309,8 +309,13 @@ def _blackhole(name: str, columns: str) -> str:
     return f"CREATE TEMPORARY TABLE {name} (\n{columns}\n) WITH ('connector' = 'blackhole')"
 
 
+# The blackhole readers stop at the offsets that are the latest when they start: the job ends (FINISHED)
+# when it has read the pre-filled topic, and its end time is when the read ended (Flink's own clock).
+BOUNDED = {"scan.bounded.mode": "latest-offset"}
+
+
 def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
-    """(DDL, inserts) of the benchmark's ceilings, all into blackhole sinks, on the job's topic:
+    """(DDL, inserts) of the benchmark's readers of the job's topic (the blackhole ones bounded, see BOUNDED):
     `raw`: the records as text, no parsing; `json`: Flink's json format with the contract's columns
     (one parse per record); `blackhole`: the job's own classification (after the DDL, register
     the view with job.register_classified_view); `naive`: Flink's json format into a day-partitioned
@@ -319,7 +324,9 @@ def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
     json_options = dict(
         kafka_options(s),
         **{"format": "json", "json.ignore-parse-errors": "true", "json.timestamp-format.standard": "ISO-8601"},
+        **({} if sink == "naive" else BOUNDED),
     )
+    bounded_source = source_table(s).replace(with_clause(kafka_options(s)), with_clause({**kafka_options(s), **BOUNDED}))
     json_source = (
         f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
         "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
@@ -327,7 +334,7 @@ def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
     )
     if sink == "raw":
         return (
-            [source_table(s), _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
+            [bounded_source, _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
             [f"INSERT INTO bh_raw SELECT `raw`, `kafka_partition`, `kafka_offset` FROM {SOURCE}"],
         )
     if sink == "json":
@@ -351,7 +358,7 @@ def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
         return (
             [
                 classify_function(),
-                source_table(s),
+                bounded_source,
                 _blackhole("bh_orders", ORDERS_COLUMNS.replace(" NOT NULL", "")),
                 _blackhole("bh_rejected", REJECTED_COLUMNS),
             ],
