@@ -326,7 +326,9 @@ def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
         **{"format": "json", "json.ignore-parse-errors": "true", "json.timestamp-format.standard": "ISO-8601"},
         **({} if sink == "naive" else BOUNDED),
     )
-    bounded_source = source_table(s).replace(with_clause(kafka_options(s)), with_clause({**kafka_options(s), **BOUNDED}))
+    bounded_source = source_table(s).replace(
+        with_clause(kafka_options(s)), with_clause({**kafka_options(s), **BOUNDED})
+    )
     json_source = (
         f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
         "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
