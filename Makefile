@@ -7,7 +7,7 @@ UV := $(BIN)/uv
 JAR := target/pyflink-dependencies.jar
 DEMO_EVENTS ?= 1000
 
-.PHONY: help system-deps install build lint test test-java test-unit test-e2e test-aws demo lock clean bench soak
+.PHONY: help system-deps install build lint test test-java test-unit test-e2e test-aws demo lock clean bench bench-connect bench-ingest soak
 
 help:
 	@echo "make demo   - install, build, run the local pipeline end to end and print the verify report"
@@ -85,6 +85,18 @@ demo: install build
 
 bench: install build
 	$(BIN)/python bench/producer_throughput.py
+
+# Kafka Connect (the broker's Kafka version) and Iceberg's sink connector, pinned in
+# bench/kafka-connect/pom.xml, checksums checked: target/bench-connect/ (bench only, not in `build`)
+bench-connect:
+	mvn -q -B -ntp --strict-checksums -f bench/kafka-connect/pom.xml package
+
+# The ingest benchmark of record (bench/README.md, docs/benchmarks.md): every reader of one pre-filled
+# topic, best of two, and freshness at 2, 5 and 10 s checkpoints. About 15 minutes on a quiet machine.
+# INGEST_ARGS passes options through, e.g. INGEST_ARGS="--events 100000 --only json,blackhole".
+INGEST_ARGS ?=
+bench-ingest: install build bench-connect
+	$(BIN)/python bench/ingest_throughput.py $(INGEST_ARGS)
 
 # The randomized operations test (docs/reliability.md) over SEEDS random seeds of STEPS operations
 # each, on the real native stack (ports: the test ports + PIPECTL_TEST_PORT_OFFSET + 50). Every run

@@ -1,33 +1,47 @@
-"""Ingest benchmark: how close the order_ingest job comes to what Flink itself can read and parse,
-and freshness (produce time -> visible in Iceberg) at a steady rate.
+"""Ingest benchmark: every reader of one pre-filled topic, in one run, as a user sees it; and freshness.
 
 It starts its own native stack (state under bench/out/, ports 39092/38081 plus
-PIPECTL_TEST_PORT_OFFSET, so a running stack is left alone), pre-fills a topic, and runs four jobs one after the other on that same topic, at
-the same parallelism, each with a consumer group of its own (each reads the whole topic):
-  (a) raw:       format = raw into blackhole, no parsing (what reading Kafka costs)
-  (b) json:      Flink's json format with the contract's columns into blackhole (parse once: the ceiling)
-  (c) blackhole: the job's classification (dev.pipectl.flink.ClassifyOrder) into blackhole sinks
-  (d) iceberg:   the real job, committing to Iceberg on every checkpoint
-Throughput = events / (time from the start of the job's source tasks (Flink's clock) to the
-last record read by the source (a-c) or committed to Iceberg (d), as seen by polling every 0.2 s from the moment the job
-appears, while `pipectl job start` still runs). Targets: (c) >= 0.7 x (b), (d) >= 0.4 x (b). Also printed:
-events per CPU-second the TaskManager used over the same time, a figure that other work on a
-shared machine disturbs much less than wall-clock time.
+PIPECTL_TEST_PORT_OFFSET, so a running stack is left alone), pre-fills one topic with --events
+producer events (--seed 1, all valid), and reads the whole topic with each of these, one after the other,
+at the same parallelism, each with a consumer group (and table) of its own:
+  raw        format = raw into blackhole, no parsing (what reading Kafka costs)
+  json       Flink's json format with the contract's columns into blackhole (parse once: the ceiling)
+  blackhole  the job's classification (dev.pipectl.flink.ClassifyOrder) into blackhole sinks
+  naive      Flink's json format into a day-partitioned Iceberg table, Iceberg's default writer settings:
+             what a user writes without pipectl
+  iceberg    the job into its Iceberg tables
+  connect    Apache Iceberg's Kafka Connect sink, run by a standalone Kafka Connect worker (the broker's
+             Kafka version), into a Hadoop-catalog table in a warehouse of its own, partitioned by
+             day(event_time), committing every --checkpoint-s (jars: `make bench-connect`)
 
-Freshness: with the iceberg job running at the given checkpoint interval, produce at a steady
-rate; for every row, freshness = commit time of the snapshot that made it visible - its
-event_time (set by the producer at send time). p50/p95 over all rows.
+Time: whole-job wall time, from the submission (the Flink job's start time on the JobManager; for
+Kafka Connect the moment the connector is created on the running worker) to the end of the read: raw,
+json and blackhole read the topic bounded (up to the offsets that are the latest when they start) and
+end when the job has FINISHED (its end time, Flink's clock); naive, iceberg and connect run unbounded,
+as in production, and end at the Iceberg commit that makes the last row visible (the table's snapshot
+summary, polled every 0.2 s): each commits every --checkpoint-s, so each waits for its next commit
+after the last record alike. Each reader runs --repeat times (rounds over all readers, so that a change of load hits every reader alike); the best run counts.
+Also given: records per CPU-second of the process that did the work (the TaskManager, or the Connect
+worker), read from /proc/<pid>/stat, and the load average (1 min) before and after each run: a run
+with either above 1.5 is marked "disturbed" and is not a run of record.
 
-The machine's load (`uptime`) is printed before and after: the figures are only comparable
-within one run.
+Freshness (--freshness-intervals): the job at each checkpoint interval, --freshness-rate events/s for
+--freshness-seconds (event_time = send time), each on a topic and table of its own; for every row,
+commit time of the snapshot that made it visible - its event_time; p50/p95/max, and the data files
+the job wrote per hour at that rate.
 
-  .venv/bin/python bench/ingest_throughput.py [--events 400000] [--parallelism 2]
-      [--checkpoint-s 10] [--freshness-rate 200 --freshness-seconds 60] [--only raw,json,...]
+The result is printed as markdown tables, ready for docs/benchmarks.md.
+
+  make bench-ingest        (= make bench-connect, then this script with its defaults)
+  .venv/bin/python bench/ingest_throughput.py [--events 400000] [--repeat 2] [--parallelism 2]
+      [--checkpoint-s 10] [--only raw,json,blackhole,naive,iceberg,connect,freshness]
+      [--freshness-intervals 2,5,10 --freshness-rate 200 --freshness-seconds 60] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -36,16 +50,35 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
+CONNECT_JARS = ROOT / "target" / "bench-connect"
 # PIPECTL_TEST_PORT_OFFSET moves every port (as for the tests), so that benchmarks can share a machine.
 _OFFSET = int(os.environ.get("PIPECTL_TEST_PORT_OFFSET", "0"))
 PORTS = {"PIPECTL_LOCAL_KAFKA_PORT": str(39092 + _OFFSET), "PIPECTL_LOCAL_KAFKA_CONTROLLER_PORT": str(39093 + _OFFSET),
          "PIPECTL_LOCAL_FLINK_PORT": str(38081 + _OFFSET), "PIPECTL_LOCAL_FLINK_RPC_PORT": str(36123 + _OFFSET)}
 REST = f"http://127.0.0.1:{38081 + _OFFSET}"
+BOOTSTRAP = f"127.0.0.1:{39092 + _OFFSET}"
+CONNECT_REST = f"http://127.0.0.1:{38083 + _OFFSET}"
+TOPIC = "orders.bench.v1"
+NAMESPACE = "analytics"
+DISTURBED_LOAD = 1.5
+
+READERS = ("raw", "json", "blackhole", "naive", "iceberg", "connect")
+LABELS = {
+    "raw": "raw → blackhole (no parsing)",
+    "json": "Flink `format=json` with the contract's columns → blackhole (the ceiling)",
+    "blackhole": "the job's classification → blackhole",
+    "naive": "`format=json` → a day-partitioned Iceberg table (what a user writes without pipectl)",
+    "iceberg": "the job → its Iceberg tables",
+    "connect": "Iceberg's Kafka Connect sink → a day-partitioned Iceberg table",
+}
+ICEBERG_READERS = ("naive", "iceberg", "connect")
 
 
 def pipectl(env, *args, check=True, timeout=1800):
@@ -56,18 +89,21 @@ def pipectl(env, *args, check=True, timeout=1800):
     return r
 
 
-def rest(path):
-    with urllib.request.urlopen(REST + path, timeout=10) as resp:
-        return json.loads(resp.read())
+def rest(path, base=REST, method="GET", body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        text = resp.read()
+        return json.loads(text) if text else None
 
 
 def source_records(job_id: str) -> int:
     """Records the Kafka source has emitted so far (sum over its subtasks; the source is chained
     to what follows, so the vertex's own network counters stay 0)."""
-    import urllib.parse
-
     job = rest(f"/jobs/{job_id}")
-    source = next(v for v in job["vertices"] if v["name"].startswith("Source"))
+    source = next((v for v in job["vertices"] if v["name"].startswith("Source")), None)
+    if source is None:  # the job is still being initialised
+        return 0
     base = f"/jobs/{job_id}/vertices/{source['id']}/subtasks/metrics"
     names = [m["id"] for m in rest(base) if m["id"].startswith("Source__") and m["id"].endswith(".numRecordsOut")]
     if not names:
@@ -76,18 +112,42 @@ def source_records(job_id: str) -> int:
     return int(values[0]["sum"]) if values else 0
 
 
-def committed_rows(warehouse: Path, table: str) -> int:
+def _table(warehouse: Path, table: str):
     from pyiceberg.table import StaticTable
 
-    table_dir = warehouse / "analytics" / table
+    table_dir = warehouse / NAMESPACE / table
     if not (table_dir / "metadata" / "version-hint.text").is_file():
-        return 0
-    snap = StaticTable.from_metadata(str(table_dir)).current_snapshot()
+        return None
+    return StaticTable.from_metadata(str(table_dir))
+
+
+def committed_rows(warehouse: Path, table: str) -> int:
+    t = _table(warehouse, table)
+    snap = t.current_snapshot() if t is not None else None
     return int(snap.summary["total-records"]) if snap else 0
 
 
+def file_stats(warehouse: Path, table: str) -> str:
+    """Data files per partition per commit and their average size, from the snapshot summaries."""
+    t = _table(warehouse, table)
+    if t is None:
+        return ""
+    files = partitions = size = commits = 0
+    for s in t.metadata.snapshots:
+        added = int(s.summary.get("added-data-files", 0) if s.summary else 0)
+        if not added:
+            continue
+        commits += 1
+        files += added
+        partitions += int(s.summary.get("changed-partition-count", 1))
+        size += int(s.summary.get("added-files-size", 0))
+    if not files:
+        return ""
+    return f"{files} files in {commits} commits, {files / partitions:.2f} per partition per commit, avg {size / files / 1e6:.1f} MB"
+
+
 class Profile:
-    """A Java Flight Recorder recording of the TaskManager while one job runs (`--profile`): CPU samples
+    """A Java Flight Recorder recording of a JVM while one reader runs (`--profile`): CPU samples
     (Java and native) counted by what they were doing, a sample counting for the first category
     (in this order) that any frame of its stack belongs to."""
 
@@ -133,63 +193,202 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_job(env, sink: str, events: int, warehouse: Path, valid: int, timeout_s: float = 900,
-            profile: bool = False) -> tuple[float, float, float, str]:
-    """(seconds from the source's start to done, of which waiting for the last commit, TaskManager CPU
-    seconds used by the job, profile summary)."""
-    job_env = dict(env, ORDER_INGEST_SINK=sink, PIPECTL_PIPELINE_CONSUMER_GROUP=f"bench-{sink}-{time.time_ns()}")
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+@dataclasses.dataclass
+class Run:
+    reader: str
+    events: int
+    seconds: float  # submission -> done
+    cpu: float  # CPU seconds of the process doing the work
+    load_before: float
+    load_after: float
+    files: str = ""
+    profile: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def per_cpu(self) -> float:
+        return self.events / self.cpu if self.cpu > 0 else float("nan")
+
+    @property
+    def disturbed(self) -> bool:
+        return max(self.load_before, self.load_after) > DISTURBED_LOAD
+
+
+def run_flink(env, sink: str, events: int, expected: int, warehouse: Path, rep: int, timeout_s: float = 900,
+              profile: bool = False) -> Run:
+    table = f"orders_{sink}_{rep}"
+    job_env = dict(env, ORDER_INGEST_SINK=sink, PIPECTL_PIPELINE_CONSUMER_GROUP=f"bench-{sink}-{time.time_ns()}",
+                   PIPECTL_PIPELINE_TABLE=table, PIPECTL_PIPELINE_REJECTED_TABLE=f"{table}_rejected")
     tm = taskmanager_pid(env)
+    load_before = load1()
     cpu0 = cpu_seconds(tm)  # before the submission: the TaskManager is idle until then
     known = {j["jid"] for j in rest("/jobs/overview")["jobs"]}
     # `job start` returns only after its checks; a fast job can be done by then: submit in the
     # background and watch the new job from the moment it appears
-    submit = threading.Thread(target=pipectl, args=(job_env, "job", "start", "--fresh", "--output", "json"))
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            pipectl(job_env, "job", "start", "--fresh", "--output", "json")
+        except SystemExit as exc:  # pipectl() exits on a failed submission
+            failed.append(exc)
+
+    submit = threading.Thread(target=start)
     submit.start()
     deadline = time.monotonic() + timeout_s
     job_id = None
     while job_id is None:
-        new = [j for j in rest("/jobs/overview")["jobs"] if j["jid"] not in known and j["state"] == "RUNNING"]
+        new = [j for j in rest("/jobs/overview")["jobs"] if j["jid"] not in known]
         job_id = new[0]["jid"] if new else None
+        if failed:
+            raise SystemExit(f"{sink}: {failed[0]} (see {OUT / 'state' / 'logs' / 'job-submit.log'})")
         if time.monotonic() > deadline:
             raise SystemExit(f"{sink}: the job did not start")
         time.sleep(0.1)
-    recording = Profile(tm, sink) if profile else None
-    t0 = None
-    read_all = None
+    recording = Profile(tm, f"{sink}-{rep}") if profile else None
     try:
+        t0 = -1.0
+        while t0 <= 0:  # the JobManager received the job (Flink's clock)
+            t0 = rest(f"/jobs/{job_id}").get("start-time", -1) / 1000
+            time.sleep(0.05)
         while True:
-            job = rest(f"/jobs/{job_id}")
-            source = next(v for v in job["vertices"] if v["name"].startswith("Source"))
-            if t0 is None and source.get("start-time", -1) > 0:
-                t0 = source["start-time"] / 1000  # the source's tasks started running (Flink's clock)
-            n = source_records(job_id) if t0 is not None else 0
-            now = time.time()
-            if read_all is None and n >= events:
-                read_all = now
-            done = read_all is not None if sink != "iceberg" else committed_rows(warehouse, "orders_bench") >= valid
+            if sink in ICEBERG_READERS:  # unbounded, as in production: done at the commit of the last row
+                now = time.time()
+                done = committed_rows(warehouse, table) >= expected
+                end = now
+            else:  # bounded (statements.BOUNDED): done when the job has finished, at its end time
+                job = rest(f"/jobs/{job_id}")
+                if job["state"] in ("FAILED", "CANCELED"):
+                    raise SystemExit(f"{sink}: the job {job['state']} (see the jobmanager's log under {OUT / 'state'})")
+                done = job["state"] == "FINISHED"
+                end = job.get("end-time", -1) / 1000
             if done:
                 cpu = cpu_seconds(tm) - cpu0
                 summary = recording.stop() if recording else ""
-                return now - t0, now - read_all, cpu, summary
+                files = file_stats(warehouse, table) if sink in ICEBERG_READERS else ""
+                return Run(sink, events, end - t0, cpu, load_before, load1(), files, summary)
             if time.monotonic() > deadline:
-                raise SystemExit(f"{sink}: not done after {timeout_s:.0f} s ({n:,} records read)")
+                raise SystemExit(f"{sink}: not done after {timeout_s:.0f} s ({source_records(job_id):,} records read)")
             time.sleep(0.2)
     finally:
         submit.join()
         pipectl(job_env, "job", "stop", "--no-savepoint", "--output", "json", check=False)
 
 
-def load() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+class ConnectWorker:
+    """A standalone Kafka Connect worker with Iceberg's sink as a plugin (target/bench-connect, built by
+    `make bench-connect`), started once; each run creates a connector on it over REST and deletes it."""
+
+    def __init__(self, checkpoint_s: int) -> None:
+        worker, plugin = CONNECT_JARS / "worker", CONNECT_JARS / "plugin"
+        if not any(worker.glob("connect-runtime-*.jar")) or not any(plugin.glob("iceberg-sink/iceberg-kafka-connect-*.jar")):
+            raise SystemExit(f"Kafka Connect jars not found under {CONNECT_JARS}: run `make bench-connect` first")
+        self.dir = OUT / "connect"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.warehouse = self.dir / "warehouse"
+        self.checkpoint_s = checkpoint_s
+        props = {
+            "bootstrap.servers": BOOTSTRAP,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+            "offset.storage.file.filename": str(self.dir / "connect.offsets"),
+            "offset.flush.interval.ms": "10000",
+            "plugin.path": str(plugin),
+            "listeners": CONNECT_REST,
+        }
+        (self.dir / "worker.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.dir / "log4j.properties").write_text(
+            "log4j.rootLogger=INFO, file\nlog4j.appender.file=org.apache.log4j.FileAppender\n"
+            f"log4j.appender.file.File={self.dir / 'connect.log'}\n"
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n")
+        self.log = open(self.dir / "connect.out", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            ["java", "-Xms2g", "-Xmx2g", f"-Dlog4j.configuration=file:{self.dir / 'log4j.properties'}",
+             "-cp", f"{worker}/*", "org.apache.kafka.connect.cli.ConnectStandalone", str(self.dir / "worker.properties")],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                rest("/connectors", CONNECT_REST)
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the Kafka Connect worker did not start: see {self.dir / 'connect.log'}") from None
+                time.sleep(0.5)
+
+    def create_table(self, table: str) -> None:
+        subprocess.run(["java", "-cp", f"{CONNECT_JARS / 'plugin' / 'iceberg-sink'}/*",
+                        str(ROOT / "bench" / "kafka-connect" / "CreateTable.java"), str(self.warehouse), NAMESPACE, table],
+                       check=True, capture_output=True, timeout=300)
+
+    def run(self, events: int, expected: int, parallelism: int, rep: int, timeout_s: float = 900,
+            profile: bool = False) -> Run:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        name, table, control = f"iceberg-bench-{rep}", f"orders_connect_{rep}", f"control-iceberg-bench-{rep}"
+        self.create_table(table)
+        admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+        for f in admin.create_topics([NewTopic(control, 1, 1)]).values():
+            f.result()
+        config = {
+            "connector.class": "org.apache.iceberg.connect.IcebergSinkConnector",
+            "tasks.max": str(parallelism),
+            "topics": TOPIC,
+            "iceberg.tables": f"{NAMESPACE}.{table}",
+            "iceberg.catalog.type": "hadoop",
+            "iceberg.catalog.warehouse": str(self.warehouse),
+            "iceberg.control.topic": control,
+            "iceberg.control.group-id-prefix": f"cg-control-{name}",
+            "iceberg.control.commit.interval-ms": str(self.checkpoint_s * 1000),
+            "consumer.override.auto.offset.reset": "earliest",
+        }
+        load_before = load1()
+        cpu0 = cpu_seconds(self.proc.pid)
+        recording = Profile(self.proc.pid, f"connect-{rep}") if profile else None
+        t0 = time.time()
+        rest(f"/connectors/{name}/config", CONNECT_REST, method="PUT", body=config)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                now = time.time()
+                if committed_rows(self.warehouse, table) >= expected:
+                    cpu = cpu_seconds(self.proc.pid) - cpu0
+                    summary = recording.stop() if recording else ""
+                    return Run("connect", events, now - t0, cpu, load_before, load1(),
+                               file_stats(self.warehouse, table), summary)
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"connect: not done after {time.monotonic() - deadline + timeout_s:.0f} s "
+                                     f"({committed_rows(self.warehouse, table):,} rows committed): see {self.dir / 'connect.log'}")
+                time.sleep(0.2)
+        finally:
+            rest(f"/connectors/{name}", CONNECT_REST, method="DELETE")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
 
 
-def freshness(env, warehouse: Path, rate: int, seconds: int) -> list[float]:
+def freshness(env, warehouse: Path, rate: int, seconds: int, interval_s: int) -> tuple[list[float], int, int]:
+    """(lags in seconds, data files written, commits) with the job at the given checkpoint interval."""
     import pyarrow.parquet as pq
-    from pyiceberg.table import StaticTable
 
-    table = "orders_fresh"
-    fenv = dict(env, PIPECTL_PIPELINE_TOPIC="orders.fresh.v1", PIPECTL_PIPELINE_TABLE=table,
-                PIPECTL_PIPELINE_REJECTED_TABLE="orders_fresh_rejected", PIPECTL_PIPELINE_CONSUMER_GROUP="bench-fresh")
+    table = f"orders_fresh_{interval_s}s"
+    fenv = dict(env, PIPECTL_PIPELINE_TOPIC=f"orders.fresh{interval_s}s.v1", PIPECTL_PIPELINE_TABLE=table,
+                PIPECTL_PIPELINE_REJECTED_TABLE=f"{table}_rejected", PIPECTL_PIPELINE_CONSUMER_GROUP=f"bench-fresh-{interval_s}",
+                PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S=str(interval_s))
     pipectl(fenv, "local", "up")
     pipectl(fenv, "job", "start", "--fresh")
     count = rate * seconds
@@ -198,18 +397,19 @@ def freshness(env, warehouse: Path, rate: int, seconds: int) -> list[float]:
     while committed_rows(warehouse, table) < count and time.monotonic() < deadline:
         time.sleep(1)
     pipectl(fenv, "job", "stop", "--no-savepoint")
-    t = StaticTable.from_metadata(str(warehouse / "analytics" / table))
+    t = _table(warehouse, table)
     commit_ms = {s.snapshot_id: s.timestamp_ms for s in t.metadata.snapshots}
-    entries = t.inspect.entries().to_pylist()
-    lags = []
-    for e in entries:
+    commits = sum(1 for s in t.metadata.snapshots if s.summary and int(s.summary.get("added-data-files", 0)))
+    lags, files = [], 0
+    for e in t.inspect.entries().to_pylist():
         if e["status"] != 1:  # ADDED
             continue
+        files += 1
         path = e["data_file"]["file_path"].removeprefix("file:")
         times = pq.ParquetFile(path).read(columns=["event_time"])["event_time"].to_pylist()
         visible = commit_ms[e["snapshot_id"]] / 1000
         lags.extend(visible - et.replace(tzinfo=None).timestamp() - _utc_offset() for et in times)
-    return lags
+    return lags, files, commits
 
 
 def _utc_offset() -> float:
@@ -217,69 +417,129 @@ def _utc_offset() -> float:
     return -time.timezone if time.localtime().tm_isdst == 0 else -time.altzone
 
 
+def machine() -> str:
+    cpus = os.cpu_count()
+    mem = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    return f"{cpus} CPUs, {mem} GiB RAM, {os.uname().sysname} {os.uname().release}; {java}"
+
+
+def table_markdown(best: dict[str, Run], runs: list[Run]) -> str:
+    base = best.get("json")
+    lines = ["| what reads the topic | records/s | vs json | records per CPU-second | vs json, per CPU-second "
+             "| wall time | load before → after |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for reader in READERS:
+        r = best.get(reader)
+        if r is None:
+            continue
+        vs = f"{r.rate / base.rate:.2f}" if base else ""
+        vs_cpu = f"{r.per_cpu / base.per_cpu:.2f}" if base else ""
+        mark = " **disturbed**" if r.disturbed else ""
+        lines.append(f"| {LABELS[reader]} | {r.rate:,.0f} | {vs} | {r.per_cpu:,.0f} | {vs_cpu} | {r.seconds:.1f} s "
+                     f"| {r.load_before:.2f} → {r.load_after:.2f}{mark} |")
+    out = "\n".join(lines)
+    ratios = []
+    for num, den, target in (("blackhole", "json", 0.8), ("iceberg", "naive", 1.2), ("iceberg", "connect", 1.0)):
+        if num in best and den in best:
+            ratio = best[num].rate / best[den].rate
+            per_cpu = best[num].per_cpu / best[den].per_cpu
+            ok = "met" if ratio >= target else "NOT met"
+            ratios.append(f"- {num} / {den}: **{ratio:.2f}** (target ≥ {target}: {ok}); per CPU-second {per_cpu:.2f}")
+    files = [f"- {r.reader}: {r.files}" for r in best.values() if r.files]
+    disturbed = sum(r.disturbed for r in runs)
+    notes = [f"\nBest of {len(runs) // max(1, len(best))} runs per reader; {disturbed} of {len(runs)} runs disturbed "
+             f"(load average above {DISTURBED_LOAD} before or after)."]
+    return "\n".join([out, "", *ratios, "", "Data files (best run):", *files, *notes])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=400_000)
+    ap.add_argument("--repeat", type=int, default=2, help="runs per reader; the best counts (default 2)")
     ap.add_argument("--parallelism", type=int, default=2)
     ap.add_argument("--checkpoint-s", type=int, default=10)
+    ap.add_argument("--freshness-intervals", default="2,5,10", help="checkpoint intervals in seconds (default 2,5,10)")
     ap.add_argument("--freshness-rate", type=int, default=200)
     ap.add_argument("--freshness-seconds", type=int, default=60)
-    ap.add_argument("--only", default="raw,json,blackhole,iceberg,freshness",
+    ap.add_argument("--only", default=",".join((*READERS, "freshness")),
                     help="comma-separated parts to run (default: all)")
     ap.add_argument("--profile", action="store_true",
-                    help="record (c) and (d) with Java Flight Recorder and print where the TaskManager's CPU goes")
+                    help="record blackhole, naive, iceberg and connect with Java Flight Recorder and print where the CPU goes")
     ap.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     a = ap.parse_args()
+    only = set(a.only.split(","))
+    unknown = only - {*READERS, "freshness"}
+    if unknown:
+        raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}; one of {', '.join((*READERS, 'freshness'))}")
 
-    if OUT.exists():
-        shutil.rmtree(OUT / "state", ignore_errors=True)
-        shutil.rmtree(OUT / "warehouse", ignore_errors=True)
     warehouse = OUT / "warehouse"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPECTL_")}
     env.update(PORTS, PIPECTL_PROJECT_DIR=str(ROOT), PIPECTL_LOCAL_STATE_DIR=str(OUT / "state"),
-               PIPECTL_LOCAL_WAREHOUSE=str(warehouse), PIPECTL_PIPELINE_TOPIC="orders.bench.v1",
+               PIPECTL_LOCAL_WAREHOUSE=str(warehouse), PIPECTL_PIPELINE_TOPIC=TOPIC,
                PIPECTL_PIPELINE_TABLE="orders_bench", PIPECTL_PIPELINE_REJECTED_TABLE="orders_bench_rejected",
                PIPECTL_PIPELINE_PARALLELISM=str(a.parallelism), PIPECTL_PIPELINE_PARTITIONS=str(max(2, a.parallelism)),
                PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S=str(a.checkpoint_s),
                PIPECTL_LOCAL_TASKMANAGER_SLOTS=str(max(2, a.parallelism)), PIPECTL_LOCAL_TASKMANAGER_MEMORY="3072m")
+    if OUT.exists():  # a stack left by an interrupted run is stopped before its state goes
+        pipectl(env, "local", "down", check=False)
+        for d in ("state", "warehouse", "connect"):
+            shutil.rmtree(OUT / d, ignore_errors=True)
+    worker = None
+    started = time.time()
     try:
-        print(f"starting the stack, pre-filling orders.bench.v1 with {a.events:,} events", file=sys.stderr)
+        print(f"starting the stack, pre-filling {TOPIC} with {a.events:,} events", file=sys.stderr)
         pipectl(env, "local", "up")
         produced = json.loads(pipectl(env, "produce", "orders", "--rate", "max", "--count", str(a.events),
                                       "--seed", "1", "--output", "json").stdout)
         valid = produced["valid"]
-        print(f"events                {a.events:,} (parallelism {a.parallelism}, checkpoint {a.checkpoint_s} s)", flush=True)
-        print(f"load before           {load()}", flush=True)
-        labels = {"raw": "(a) raw -> blackhole", "json": "(b) json -> blackhole", "blackhole": "(c) classify -> blackhole",
-                  "iceberg": "(d) job -> Iceberg"}
-        rates: dict[str, float] = {}
-        per_cpu: dict[str, float] = {}
-        for sink in ("raw", "json", "blackhole", "iceberg"):
-            if sink not in a.only:
-                continue
-            seconds, commit_wait, cpu, profile = run_job(env, sink, a.events, warehouse, valid,
-                                                         profile=a.profile and sink in ("blackhole", "iceberg"))
-            rates[sink] = a.events / seconds
-            per_cpu[sink] = a.events / cpu
-            wait = f", {commit_wait:.1f} s of it after the last record was read" if sink == "iceberg" else ""
-            print(f"{labels[sink]:26} {rates[sink]:>9,.0f} records/s   {per_cpu[sink]:>9,.0f} records/CPU-s"
-                  f"   ({seconds:.1f} s{wait}; TaskManager CPU {cpu:.1f} s)", flush=True)
-            if profile:
-                print(f"    TaskManager CPU samples: {profile}", flush=True)
-        if "json" in rates:
-            for sink, target in (("blackhole", 0.7), ("iceberg", 0.4)):
-                if sink in rates:
-                    ratio = rates[sink] / rates["json"]
-                    verdict = "met" if ratio >= target else "NOT met"
-                    print(f"{labels[sink][:3]} / (b)                 {ratio:.2f}  (target >= {target}: {verdict}); "
-                          f"per TaskManager CPU-second {per_cpu[sink] / per_cpu['json']:.2f}", flush=True)
-        print(f"load after            {load()}", flush=True)
-        if "freshness" in a.only:
-            lags = freshness(env, warehouse, a.freshness_rate, a.freshness_seconds)
-            q = statistics.quantiles(lags, n=100)
-            print(f"freshness             p50 {q[49]:.1f} s, p95 {q[94]:.1f} s, max {max(lags):.1f} s over "
-                  f"{len(lags):,} rows at {a.freshness_rate}/s  (target p95 <= {a.checkpoint_s + 5} s)", flush=True)
+        readers = [r for r in READERS if r in only]
+        if "connect" in readers:
+            worker = ConnectWorker(a.checkpoint_s)
+        print(f"machine: {machine()}", flush=True)
+        print(f"{a.events:,} events ({valid:,} valid) on {TOPIC}, parallelism {a.parallelism}, checkpoint / commit "
+              f"interval {a.checkpoint_s} s; started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}", flush=True)
+        runs: list[Run] = []
+        best: dict[str, Run] = {}
+        for rep in range(1, a.repeat + 1):
+            for reader in readers:
+                profile = a.profile and rep == 1 and reader in ("blackhole", "naive", "iceberg", "connect")
+                if reader == "connect":
+                    run = worker.run(a.events, valid, a.parallelism, rep, profile=profile)
+                else:
+                    run = run_flink(env, reader, a.events, valid, warehouse, rep, profile=profile)
+                runs.append(run)
+                if reader not in best or run.rate > best[reader].rate:
+                    best[reader] = run
+                flag = "  DISTURBED" if run.disturbed else ""
+                print(f"  run {rep} {reader:10} {run.rate:>9,.0f} records/s {run.per_cpu:>9,.0f} records/CPU-s "
+                      f"({run.seconds:.1f} s; CPU {run.cpu:.1f} s; load {run.load_before:.2f} → {run.load_after:.2f}){flag}",
+                      flush=True)
+                if run.files:
+                    print(f"      {run.files}", flush=True)
+                if run.profile:
+                    print(f"      CPU samples: {run.profile}", flush=True)
+        if best:
+            print("\n" + table_markdown(best, runs), flush=True)
+        if "freshness" in only:
+            print("\n| checkpoint interval | p50 | p95 | max | target p95 ≤ interval + 2 s | data files per hour "
+                  "| commits | load before → after |\n|---:|---:|---:|---:|---|---:|---:|---:|", flush=True)
+            for interval in (int(x) for x in a.freshness_intervals.split(",")):
+                before = load1()
+                lags, files, commits = freshness(env, warehouse, a.freshness_rate, a.freshness_seconds, interval)
+                q = statistics.quantiles(lags, n=100)
+                after = load1()
+                ok = "met" if q[94] <= interval + 2 else "NOT met"
+                mark = " **disturbed**" if max(before, after) > DISTURBED_LOAD else ""
+                print(f"| {interval} s | {q[49]:.1f} s | {q[94]:.1f} s | {max(lags):.1f} s | {ok} "
+                      f"| {files / a.freshness_seconds * 3600:,.0f} | {commits} | {before:.2f} → {after:.2f}{mark} |", flush=True)
+            print(f"\n({a.freshness_rate} events/s for {a.freshness_seconds} s per interval, "
+                  f"{a.freshness_rate * a.freshness_seconds:,} rows each; data files per hour = files written / "
+                  f"{a.freshness_seconds} s x 3600)", flush=True)
+        print(f"\ntook {time.time() - started:.0f} s", flush=True)
     finally:
+        if worker is not None:
+            worker.stop()
         if not a.keep:
             pipectl(env, "local", "down", check=False)
 

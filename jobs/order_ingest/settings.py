@@ -97,7 +97,7 @@ class JobSettings:
     # how this run is submitted (locally; set by pipectl, the benchmark or the user)
     pipeline_name: str = "order_ingest"  # PIPELINE_NAME: the Flink job's name
     parallelism: int | None = None  # PARALLELISM: parallelism.default (None: the cluster's)
-    sink: str = "iceberg"  # ORDER_INGEST_SINK: iceberg (the job) | raw | json | blackhole (the benchmark's)
+    sink: str = "iceberg"  # ORDER_INGEST_SINK: iceberg (the job) | raw | json | blackhole | naive (the benchmark's)
     detached: bool = False  # PIPECTL_DETACHED=1: main() submits and returns (`flink run -d`)
     pipeline_jars: str = ""  # PIPELINE_JARS: pipeline.jars for local runs (empty: the Maven build output)
     allow_non_restored_state: bool = False  # ALLOW_NON_RESTORED_STATE=true: `pipectl job upgrade --allow-...`
@@ -175,7 +175,7 @@ def load_job_settings(values: Mapping[str, str]) -> JobSettings:
     )
 
 
-SINKS = ("iceberg", "raw", "json", "blackhole")
+SINKS = ("iceberg", "raw", "json", "blackhole", "naive")
 
 
 def _run_settings(values: Mapping[str, str]) -> dict:

@@ -302,43 +302,65 @@ CONTRACT_COLUMNS = """  `event_id` STRING,
   `payment_method` STRING,
   `channel` STRING"""
 
-BENCH_SINKS = ("raw", "json", "blackhole")
+BENCH_SINKS = ("raw", "json", "blackhole", "naive")
 
 
 def _blackhole(name: str, columns: str) -> str:
     return f"CREATE TEMPORARY TABLE {name} (\n{columns}\n) WITH ('connector' = 'blackhole')"
 
 
+# The blackhole readers stop at the offsets that are the latest when they start: the job ends (FINISHED)
+# when it has read the pre-filled topic, and its end time is when the read ended (Flink's own clock).
+BOUNDED = {"scan.bounded.mode": "latest-offset"}
+
+
 def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
-    """(DDL, inserts) of the benchmark's ceilings, all into blackhole sinks, on the job's topic:
+    """(DDL, inserts) of the benchmark's readers of the job's topic (the blackhole ones bounded, see BOUNDED):
     `raw`: the records as text, no parsing; `json`: Flink's json format with the contract's columns
     (one parse per record); `blackhole`: the job's own classification (after the DDL, register
-    the view with job.register_classified_view)."""
+    the view with job.register_classified_view); `naive`: Flink's json format into a day-partitioned
+    Iceberg table `<namespace>.<table>` with Iceberg's default writer settings."""
     partition_offset = "  `kafka_partition` INT,\n  `kafka_offset` BIGINT"
+    json_options = dict(
+        kafka_options(s),
+        **{"format": "json", "json.ignore-parse-errors": "true", "json.timestamp-format.standard": "ISO-8601"},
+        **({} if sink == "naive" else BOUNDED),
+    )
+    bounded_source = source_table(s).replace(
+        with_clause(kafka_options(s)), with_clause({**kafka_options(s), **BOUNDED})
+    )
+    json_source = (
+        f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
+        "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
+        f"  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL\n) {with_clause(json_options)}"
+    )
     if sink == "raw":
         return (
-            [source_table(s), _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
+            [bounded_source, _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
             [f"INSERT INTO bh_raw SELECT `raw`, `kafka_partition`, `kafka_offset` FROM {SOURCE}"],
         )
     if sink == "json":
-        options = dict(
-            kafka_options(s),
-            **{"format": "json", "json.ignore-parse-errors": "true", "json.timestamp-format.standard": "ISO-8601"},
-        )
-        source = (
-            f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
-            "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
-            f"  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL\n) {with_clause(options)}"
-        )
         return (
-            [source, _blackhole("bh_json", f"{CONTRACT_COLUMNS},\n{partition_offset}")],
+            [json_source, _blackhole("bh_json", f"{CONTRACT_COLUMNS},\n{partition_offset}")],
             [f"INSERT INTO bh_json SELECT * FROM {SOURCE}_json"],
+        )
+    if sink == "naive":  # what a user writes without pipectl: json format -> a day-partitioned Iceberg table
+        naive = qualified(s, s.table)
+        return (
+            [
+                f"CREATE CATALOG `{CATALOG}` {with_clause(catalog_options(s))}",
+                f"CREATE DATABASE IF NOT EXISTS `{CATALOG}`.`{s.namespace}`",
+                f"CREATE TABLE IF NOT EXISTS {naive} (\n{CONTRACT_COLUMNS},\n{partition_offset},\n"
+                "  `event_time_day` DATE\n) PARTITIONED BY (`event_time_day`)",
+                json_source,
+            ],
+            [f"INSERT INTO {naive} SELECT *, CAST(`event_time` AS DATE) FROM {SOURCE}_json"],
         )
     if sink == "blackhole":
         return (
             [
                 classify_function(),
-                source_table(s),
+                bounded_source,
                 _blackhole("bh_orders", ORDERS_COLUMNS.replace(" NOT NULL", "")),
                 _blackhole("bh_rejected", REJECTED_COLUMNS),
             ],

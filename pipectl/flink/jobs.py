@@ -95,6 +95,8 @@ def job_environment(settings: Settings) -> dict[str, str]:
         "CHECKPOINT_INTERVAL_MS": str(p.checkpoint_interval_s * 1000),
         "PARALLELISM": str(p.parallelism),
         "PIPELINE_JARS": settings.dependency_jar.resolve().as_uri(),
+        # bench/ingest_throughput.py's readers: the same job file into another sink (jobs/order_ingest/settings.py)
+        **({"ORDER_INGEST_SINK": os.environ["ORDER_INGEST_SINK"]} if os.environ.get("ORDER_INGEST_SINK") else {}),
     }
 
 

@@ -102,7 +102,7 @@ def test_how_the_run_is_submitted_is_part_of_the_settings():
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"ORDER_INGEST_SINK": "kafka"}, "ORDER_INGEST_SINK must be one of iceberg, raw, json, blackhole, got 'kafka'"),
+        ({"ORDER_INGEST_SINK": "kafka"}, "ORDER_INGEST_SINK must be one of iceberg, raw, json, blackhole, naive, got 'kafka'"),
         ({"PARALLELISM": "two"}, "PARALLELISM must be a whole number of at least 1, got 'two'"),
         ({"PARALLELISM": "0"}, "PARALLELISM must be a whole number of at least 1, got '0'"),
     ],

@@ -110,6 +110,16 @@ def test_the_json_ceiling_reads_the_contracts_fields():
     assert "'format' = 'json'" in ddl[0] and inserts == ["INSERT INTO bh_json SELECT * FROM kafka_orders_json"]
 
 
+def test_the_naive_reader_writes_the_json_columns_to_a_day_partitioned_iceberg_table():
+    ddl, inserts = statements.bench_statements(local(), "naive")
+    table = "`lakehouse`.`analytics`.`orders`"
+    assert ddl[0].startswith("CREATE CATALOG `lakehouse`")
+    assert ddl[2].startswith(f"CREATE TABLE IF NOT EXISTS {table} (\n{statements.CONTRACT_COLUMNS},\n")
+    assert ddl[2].endswith("`event_time_day` DATE\n) PARTITIONED BY (`event_time_day`)")
+    assert "'format' = 'json'" in ddl[3]
+    assert inserts == [f"INSERT INTO {table} SELECT *, CAST(`event_time` AS DATE) FROM kafka_orders_json"]
+
+
 def test_inserts_split_valid_and_rejected():
     valid, rejected = statements.inserts(local())
     assert valid.startswith("INSERT INTO `lakehouse`.`analytics`.`orders`")

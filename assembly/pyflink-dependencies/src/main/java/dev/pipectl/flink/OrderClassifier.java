@@ -72,8 +72,13 @@ public final class OrderClassifier {
         if (raw == null) {
             return rejected(Reasons.NOT_A_JSON_OBJECT);
         }
-        String text = raw.toString();
-        if (!parse(text)) {
+        // Fast path: Jackson reads the record's UTF-8 bytes directly (no decoding into a String first) when
+        // they are strict UTF-8 and start with '{' (so Jackson cannot take them for UTF-16/32 or skip a BOM):
+        // then the tokens are those of the decoded text. Anything else, or a record that does not parse
+        // this way, is read from the decoded text as before: the same reasons and values either way.
+        byte[] bytes = raw instanceof BinaryStringData ? ((BinaryStringData) raw).toBytes() : null;
+        boolean utf8 = bytes != null && bytes.length > 1 && bytes[0] == '{' && bytes[1] != 0 && Utf8.isValid(bytes);
+        if (!(utf8 && parse(bytes)) && !parse(raw.toString())) {
             return rejected(Reasons.NOT_A_JSON_OBJECT);
         }
         String eventIdText = eventId.value();
@@ -103,7 +108,7 @@ public final class OrderClassifier {
         if (currencyText == null || currencyText.codePointCount(0, currencyText.length()) != 3) {
             return rejected(Reasons.BAD_CURRENCY);
         }
-        if (!Utf8.isValid(raw)) {
+        if (!utf8 && !Utf8.isValid(raw)) {
             return rejected(Reasons.NOT_UTF8);
         }
         String broken = OrderContract.check(this);
@@ -162,12 +167,29 @@ public final class OrderClassifier {
 
     /** Reads the whole top-level object; false when the text is not one (the rest after it is ignored). */
     boolean parse(String text) {
+        try {
+            return parse(FACTORY.createParser(text));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The same over UTF-8 bytes (see classify for when both read the same). */
+    boolean parse(byte[] utf8) {
+        try {
+            return parse(FACTORY.createParser(utf8));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private boolean parse(JsonParser parser) {
         for (JsonField f : all) {
             f.reset();
         }
         shippingIsObject = false;
         items = null;
-        try (JsonParser p = FACTORY.createParser(text)) {
+        try (JsonParser p = parser) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 return false;
             }
@@ -257,11 +279,53 @@ public final class OrderClassifier {
      * Flink parser; NULL when it fails.
      */
     static TimestampData eventTimestamp(String text) {
+        TimestampData fast = canonicalTimestamp(text);
+        if (fast != null) {
+            return fast;
+        }
         try {
             return DateTimeUtils.parseTimestampData(text.replace('T', ' ').replace("Z", ""), 3);
         } catch (RuntimeException e) {
             return null;
         }
+    }
+
+    /**
+     * The contract's own form, yyyy-MM-ddTHH:mm:ss.SSSZ, read without the generic parser: the same value
+     * the generic parser gives for it. Null for any other form, or a date or time out of range (then the
+     * generic parser decides, as before).
+     */
+    static TimestampData canonicalTimestamp(String t) {
+        if (t.length() != 24 || t.charAt(4) != '-' || t.charAt(7) != '-' || t.charAt(10) != 'T' || t.charAt(13) != ':'
+                || t.charAt(16) != ':' || t.charAt(19) != '.' || t.charAt(23) != 'Z') {
+            return null;
+        }
+        int year = digits(t, 0, 4);
+        int month = digits(t, 5, 2);
+        int day = digits(t, 8, 2);
+        int hour = digits(t, 11, 2);
+        int minute = digits(t, 14, 2);
+        int second = digits(t, 17, 2);
+        int milli = digits(t, 20, 3);
+        if ((month | day | hour | minute | second | milli) < 0 || year < 1000 || month < 1 || month > 12 || day < 1
+                || hour > 23 || minute > 59 || second > 59 || day > java.time.YearMonth.of(year, month).lengthOfMonth()) {
+            return null;
+        }
+        return TimestampData.fromLocalDateTime(
+                java.time.LocalDateTime.of(year, month, day, hour, minute, second, milli * 1_000_000));
+    }
+
+    /** The decimal number in t[from, from + n), or -1 when one of those is not an ASCII digit. */
+    private static int digits(String t, int from, int n) {
+        int v = 0;
+        for (int i = from; i < from + n; i++) {
+            char c = t.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            v = v * 10 + (c - '0');
+        }
+        return v;
     }
 
     /**

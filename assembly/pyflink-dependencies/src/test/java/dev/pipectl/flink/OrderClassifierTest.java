@@ -318,4 +318,28 @@ class OrderClassifierTest {
         assertEquals(false, Utf8.isValid(new byte[] {(byte) 0xE2, (byte) 0x82})); // cut short
         assertEquals(false, Utf8.isValid(new byte[] {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80})); // > U+10FFFF
     }
+
+    /** The contract's own form is read without the generic parser, to the same value; anything else is left to it. */
+    @ParameterizedTest
+    @CsvSource({
+        "2026-01-01T00:00:00.000Z", "2026-12-31T23:59:59.999Z", "2024-02-29T12:34:56.789Z", "1000-01-01T00:00:00.000Z",
+        "9999-12-31T23:59:59.999Z", "2026-06-15T07:08:09.010Z",
+    })
+    void theContractsTimestampFormIsReadToTheGenericParsersValue(String text) {
+        TimestampData generic = org.apache.flink.table.utils.DateTimeUtils.parseTimestampData(
+                text.replace('T', ' ').replace("Z", ""), 3);
+        assertEquals(generic, OrderClassifier.canonicalTimestamp(text));
+        assertEquals(generic, OrderClassifier.eventTimestamp(text));
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "2026-02-30T00:00:00.000Z", "2025-02-29T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-00-01T00:00:00.000Z",
+        "2026-01-00T00:00:00.000Z", "2026-01-01T24:00:00.000Z", "2026-01-01T00:60:00.000Z", "2026-01-01T00:00:60.000Z",
+        "0999-01-01T00:00:00.000Z", "2026-01-01T00:00:00.00Z", "2026-01-01 00:00:00.000Z", "2026-01-01T00:00:00.000+",
+        "2026-01-01T00:00:00.0a0Z", "+026-01-01T00:00:00.000Z", "2026-01-01T00:00:00Z",
+    })
+    void anyOtherFormIsLeftToTheGenericParser(String text) {
+        assertNull(OrderClassifier.canonicalTimestamp(text));
+    }
 }
