@@ -70,6 +70,20 @@ def _shape(settings: Settings, table: str) -> TableShape:
     return TableShape(counted.rows, counted.data_files, counted.data_bytes, snapshots=len(t.metadata.snapshots))
 
 
+def rewrite_problem(rows_before: int, rows_after: int, rewritten_rows: int, written_rows: int) -> str | None:
+    """What is wrong with a maintenance run's rows, or None. The rewrite must write exactly the rows
+    of the files it replaced; the table may only grow meanwhile (the running job appends: a commit
+    during maintenance is normal, not a reason to fail, as the randomized test's seed 405 showed)."""
+    if rewritten_rows != written_rows:
+        return (
+            f"the compaction wrote {written_rows} rows in place of {rewritten_rows}: "
+            "rows were lost or doubled by the rewrite"
+        )
+    if rows_after < rows_before:
+        return f"the table lost rows during maintenance ({rows_before} -> {rows_after})"
+    return None
+
+
 def _java_class(jvm, dotted: str):
     obj = jvm
     for part in dotted.split("."):
@@ -155,6 +169,9 @@ def maintain(
         .execute()
     )
     rewritten, added = result.deletedDataFiles().size(), result.addedDataFiles().size()
+    # the rewrite keeps every row: the records of the files it removed = those of the files it wrote
+    rows_out = sum(int(f.recordCount()) for f in result.deletedDataFiles())
+    rows_in = sum(int(f.recordCount()) for f in result.addedDataFiles())
 
     jtable.refresh()
     depth = lineage_depth(_summaries(jtable))
@@ -169,10 +186,11 @@ def maintain(
     jtable.refresh()
     expired = snapshots_before - len(list(jtable.snapshots()))
     after = _shape(settings, name)
-    if after.rows != before.rows:
-        raise PipectlError(
-            f"row count changed during maintenance ({before.rows} -> {after.rows}): the job committed meanwhile",
-            hint="run 'pipectl verify' to check the table",
-        )
-    reporter.done(f"{rewritten} files rewritten into {added}; {expired} snapshots expired")
+    problem = rewrite_problem(before.rows, after.rows, rows_out, rows_in)
+    if problem:
+        raise PipectlError(problem, hint="run 'pipectl verify' to check the table")
+    reporter.done(
+        f"{rewritten} files rewritten into {added}; {expired} snapshots expired"
+        + (f"; the job committed {after.rows - before.rows} rows meanwhile" if after.rows > before.rows else "")
+    )
     return MaintainReport(f"{settings.pipeline.namespace}.{name}", before, after, rewritten, added, expired, depth)

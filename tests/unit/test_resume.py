@@ -234,3 +234,15 @@ def test_expiry_keeps_back_to_the_newest_flink_commit(summaries, depth) -> None:
 )
 def test_history_cut(parent, kept, seq, summary, cut) -> None:
     assert resume.history_cut(parent, kept, seq, summary) is cut
+
+
+def test_maintenance_while_the_job_commits_is_not_a_failure() -> None:
+    from pipectl.flink.maintenance import rewrite_problem
+
+    # seed 405 of the randomized test: the job committed 2,917 rows during `maintain`
+    assert rewrite_problem(31, 2948, rewritten_rows=31, written_rows=31) is None
+    assert rewrite_problem(100, 100, 100, 100) is None
+    assert rewrite_problem(100, 100, 100, 99) == (
+        "the compaction wrote 99 rows in place of 100: rows were lost or doubled by the rewrite"
+    )
+    assert rewrite_problem(100, 90, 50, 50) == "the table lost rows during maintenance (100 -> 90)"
