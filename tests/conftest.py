@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -268,3 +270,59 @@ def kill_process(proc: subprocess.Popen | None) -> None:
             proc.communicate(timeout=10)
         except (subprocess.TimeoutExpired, ValueError):
             pass
+
+
+# the release users run today -------------------------------------------------------------------
+OLD_RELEASE = "438bbda"  # the release before contract version 2: what users run today
+_OLD_CLASSES = "dev/pipectl/flink/"
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def old_release(tmp_path_factory) -> Path:
+    """A checkout-like folder of the old release (OLD_RELEASE, contract version 1, no compiled plan):
+    its jobs/ and streaming_job.py as they were, and target/pyflink-dependencies.jar: this checkout's
+    jar with its dev.pipectl.flink classes replaced by that commit's, compiled here (Java 11 bytecode).
+    The rest of the jar is the same: the dependencies in pom.xml did not change since that commit.
+    `old_release_zip` packs it as `aws package` does."""
+    root = tmp_path_factory.mktemp("old-release")
+    if _git("cat-file", "-e", f"{OLD_RELEASE}^{{commit}}").returncode != 0:
+        pytest.fail(f"commit {OLD_RELEASE} (the release before contract version 2) is not in this clone's history")
+    archive = _git("archive", OLD_RELEASE, "jobs", "streaming_job.py", "assembly/pyflink-dependencies/src/main/java")
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    new_jar = REPO / "target" / "pyflink-dependencies.jar"
+    if not new_jar.is_file():
+        pytest.fail(f"{new_jar} is missing: run `make build` first (make test does)")
+    classes = root / "classes"
+    sources = sorted(str(p) for p in (root / "assembly/pyflink-dependencies/src/main/java" / _OLD_CLASSES).glob("*.java"))
+    import pyflink
+
+    flink_lib = Path(pyflink.__file__).parent / "lib" / "*"  # Flink's table API (provided, not in the jar)
+    subprocess.run(["javac", "--release", "11", "-nowarn", "-cp", f"{new_jar}:{flink_lib}", "-d", str(classes), *sources],
+                   check=True)
+    (root / "target").mkdir()
+    with zipfile.ZipFile(new_jar) as src, zipfile.ZipFile(root / "target" / new_jar.name, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if not item.filename.startswith(_OLD_CLASSES):
+                dst.writestr(item, src.read(item.filename))
+        for cls in (classes / _OLD_CLASSES).glob("*.class"):
+            dst.write(cls, _OLD_CLASSES + cls.name)
+    shutil.rmtree(root / "assembly")
+    shutil.rmtree(classes)
+    assert "discount" not in (root / "jobs/order_ingest/statements.py").read_text()
+    return root
+
+
+def old_release_zip(release: Path, dst: Path) -> Path:
+    """The old release as data-pipeline-aws.zip (the layout of `aws package`: streaming_job.py,
+    jobs/, lib/pyflink-dependencies.jar)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(release / "streaming_job.py", "streaming_job.py")
+        for path in sorted((release / "jobs").rglob("*.py")):
+            zf.write(path, path.relative_to(release).as_posix())
+        zf.write(release / "target" / "pyflink-dependencies.jar", "lib/pyflink-dependencies.jar")
+    return dst

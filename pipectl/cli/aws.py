@@ -285,6 +285,11 @@ def rehearse(
     stop: bool = typer.Option(
         False, "--stop", help="Stop the rehearsed job with a savepoint (as `aws stop`); rehearse again to restore it."
     ),
+    allow_non_restored_state: bool = typer.Option(
+        False,
+        "--allow-non-restored-state",
+        help="On a restore with another zip (an upgrade), drop the state the new release cannot take (warned).",
+    ),
 ) -> None:
     """Run the deployment zip as Managed Flink runs it (Java 11, MSK IAM auth, S3 Tables), on this machine."""
     out = context.out()
@@ -298,5 +303,12 @@ def rehearse(
         )
         return
     out.emit(
-        run.rehearse(settings, zip_path=zip_path, build_artifact=not skip_build, reporter=out), render_aws.rehearsal
+        run.rehearse(
+            settings,
+            zip_path=zip_path,
+            build_artifact=not skip_build,
+            allow_non_restored_state=allow_non_restored_state,
+            reporter=out,
+        ),
+        render_aws.rehearsal,
     )

@@ -146,16 +146,24 @@ class RehearsalFlink:
 
     # ------------------------------------------------------------------ the job
     def submit(
-        self, app_dir: Path, rendered: Rendered, properties_file: Path, timeout: float, savepoint: str = ""
+        self,
+        app_dir: Path,
+        rendered: Rendered,
+        properties_file: Path,
+        timeout: float,
+        savepoint: str = "",
+        allow_non_restored: bool = False,
     ) -> tuple[int, str]:
         """What the service does with the run options: run the entry point with the jar on the
-        classpath (restored from `savepoint` when given, as RESTORE_FROM_LATEST_SNAPSHOT does). `main()` has to return: after `timeout` seconds the client is stopped and the
+        classpath (restored from `savepoint` when given, as RESTORE_FROM_LATEST_SNAPSHOT does; `allow_non_restored`:
+        AllowNonRestoredState). `main()` has to return: after `timeout` seconds the client is stopped and the
         exit code is -1. Returns (exit code, output); the output is also in logs/submit.log."""
         env = self.env()
         env["APPLICATION_PROPERTIES_FILE"] = str(properties_file)
         argv = [
             *client_argv(),
             *(["-s", savepoint] if savepoint else []),
+            *(["--allowNonRestoredState"] if savepoint and allow_non_restored else []),
             "--python",
             str(app_dir / rendered.python),
             "--jarfile",

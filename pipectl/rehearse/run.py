@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from pipectl import build, bytecode, procs
+from pipectl.aws import upgrade
 from pipectl.aws.commits import CommitCheck
 from pipectl.config import Settings
 from pipectl.errors import ConfigError, PipectlError, UnhealthyError
 from pipectl.files import private_dir
 from pipectl.progress import SILENT, Reporter
-from pipectl.rehearse import commits, egress, emulator, health, java, kafka, properties, restore, state
+from pipectl.rehearse import commits, egress, emulator, health, java, kafka, properties, release, restore, state
 from pipectl.rehearse.flink import RehearsalFlink
 
 
@@ -39,6 +40,9 @@ class RehearsalResult:
     flowing: dict[str, Any] = field(default_factory=dict)
     logs: str = ""
     commits: dict[str, Any] | None = None  # found running: the commit check (pipectl.rehearse.commits)
+    # a restore with another release: deploy's upgrade check (pipectl.aws.upgrade) and the path taken
+    upgrade: dict[str, Any] | None = None
+    restored_from: str = ""  # the savepoint the job was restored from ("" when it started without state)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +53,8 @@ class RehearsalResult:
             "flowing": self.flowing,
             "logs": self.logs,
             "commits": self.commits,
+            "upgrade": self.upgrade,
+            "restored_from": self.restored_from,
         }
 
 
@@ -80,14 +86,15 @@ def rehearse(
     *,
     zip_path: Path | None = None,
     build_artifact: bool = True,
+    allow_non_restored_state: bool = False,
     reporter: Reporter = SILENT,
 ) -> RehearsalResult:
     folder = state.folder(settings.state_dir)
     artifact, zip_file = _artifact(settings, zip_path, build_artifact, reporter)
     running = state.read_active(settings.state_dir)
     if running is not None:
-        if running.artifact_sha256 == artifact.sha256 and running.savepoint:
-            return _restore(settings, folder, running, artifact, reporter)
+        if running.savepoint:  # stopped by `--stop`: restored, as a deploy after `aws stop` (another zip: upgraded)
+            return _restore(settings, folder, running, artifact, zip_file, allow_non_restored_state, reporter)
         if running.artifact_sha256 == artifact.sha256:
             reporter.step(
                 f"found a running rehearsal of this artifact (job {running.job_id}); checking that data still flows"
@@ -106,7 +113,10 @@ def rehearse(
                 )
             reporter.warn("the running rehearsal is not healthy: starting it again")
         else:
-            reporter.step("the running rehearsal runs another artifact: starting it again with this one")
+            reporter.step(
+                "the running rehearsal runs another artifact: starting it again with this one, without its data "
+                "(to rehearse an upgrade with the job's state: `aws rehearse --stop`, then `aws rehearse --zip NEW`)"
+            )
     down(settings)
     try:
         return _up(settings, folder, zip_file, artifact, reporter)
@@ -137,13 +147,35 @@ def _check_commits(settings: Settings, running: state.Rehearsal, reporter: Repor
 
 
 def _restore(
-    settings: Settings, folder: Path, running: state.Rehearsal, artifact: build.Artifact, reporter: Reporter
+    settings: Settings,
+    folder: Path,
+    running: state.Rehearsal,
+    artifact: build.Artifact,
+    zip_file: Path,
+    allow_non_restored: bool,
+    reporter: Reporter,
 ) -> RehearsalResult:
-    """Restore the stopped job from its savepoint, as a deploy after `aws stop` restores the snapshot:
-    checked first (one line, nothing submitted), then submitted with the savepoint."""
-    reporter.step(f"checking the tables' commit lineage for a restore from {running.savepoint}")
-    point = restore.check(restore.pointed(settings), running.savepoint)
-    reporter.done(f"{point.describe()} can be restored: the tables keep the job's commit lineage")
+    """Start the stopped job again, as a deploy after `aws stop` does: the same release restored from its
+    savepoint; another release (an upgrade) after deploy's upgrade check, on the path it names. Every
+    check comes first (one line, nothing submitted)."""
+    check = None
+    if artifact.sha256 != running.artifact_sha256:
+        reporter.step(
+            "checking that the new release can take the stopped job's state (recorded operator ids, as `aws deploy`)"
+        )
+        check = release.check(settings, running, zip_file, artifact, allow_non_restored=allow_non_restored)
+        if check.path == upgrade.PATH_REFUSED:
+            raise upgrade.refuse(check)
+        if check.path in (upgrade.PATH_NON_RESTORED, upgrade.PATH_NOT_CHECKED):
+            reporter.warn(check.message)
+        else:
+            reporter.done(check.message)
+    offsets = check is not None and check.path == upgrade.PATH_OFFSETS
+    point = None
+    if not offsets:  # the offsets path carries no state over: no lineage to check
+        reporter.step(f"checking the tables' commit lineage for a restore from {running.savepoint}")
+        point = restore.check(restore.pointed(settings), running.savepoint)
+        reporter.done(f"{point.describe()} can be restored: the tables keep the job's commit lineage")
     started = time.monotonic()
     timeout = float(settings.rehearse.start_timeout_s)
     home = java.java_home()
@@ -151,12 +183,30 @@ def _restore(
         settings, running.region, running.bootstrap_servers, running.table_bucket_arn
     )
     rendered = properties.render(target_settings, running.egress_url or running.endpoint_url)
+    if check is not None:  # the new release's code, as UpdateApplication replaces it
+        app_dir = _unzip(zip_file, folder / "app")
+        newer = bytecode.newer_classes(app_dir / rendered.jarfile)
+        if newer:
+            reporter.warn(
+                f"{len(newer)} classes in {rendered.jarfile} are newer than Java 11 ({bytecode.describe(newer, 1)}); "
+                "the run shows whether the job loads them"
+            )
     flink = RehearsalFlink(
         settings, folder, home, state.credentials_env(running.access_key_id, running.secret_access_key, running.region)
     )
-    reporter.step(f"restoring the job from {running.savepoint}")
+    savepoint = "" if offsets else running.savepoint
+    non_restored = check is not None and check.path == upgrade.PATH_NON_RESTORED
+    if offsets:
+        reporter.step("starting the new release without state, from the consumer group's committed offsets")
+    else:
+        reporter.step(f"restoring the {'new release' if check else 'job'} from {running.savepoint}")
     code, output = flink.submit(
-        folder / "app", rendered, folder / "application_properties.json", timeout, savepoint=running.savepoint
+        folder / "app",
+        rendered,
+        folder / "application_properties.json",
+        timeout,
+        savepoint=savepoint,
+        allow_non_restored=non_restored,
     )
     job = health.job_id(output)
     if code != 0 or job is None:
@@ -164,10 +214,33 @@ def _restore(
     flowing = health.wait_flowing(
         flink.rest, job, timeout, str(folder / "logs"), log_tail=lambda: procs.tail(flink.log("taskmanager"), 30)
     )
-    restored = dataclasses.replace(running, job_id=job, savepoint="", started_in_s=round(time.monotonic() - started, 1))
+    restored = dataclasses.replace(
+        running,
+        job_id=job,
+        savepoint="",
+        started_in_s=round(time.monotonic() - started, 1),
+        artifact_sha256=artifact.sha256,
+    )
     state.write(settings.state_dir, restored)
-    reporter.done(f"job {job} restored from {point.describe()}; checkpoint {flowing.checkpoint_id} completed")
-    return RehearsalResult("restored", restored, artifact.path, str(home), flowing.to_dict(), str(folder / "logs"))
+    source = "the consumer group's offsets" if point is None else point.describe()
+    if check is None:
+        reporter.done(f"job {job} restored from {source}; checkpoint {flowing.checkpoint_id} completed")
+    else:
+        reporter.done(
+            f"upgraded ({check.path} path): job {job} of the new release started from {source}; "
+            f"checkpoint {flowing.checkpoint_id} completed"
+        )
+        release.record(settings, zip_file, artifact, reporter, operators=check.operators)
+    return RehearsalResult(
+        "upgraded" if check else "restored",
+        restored,
+        artifact.path,
+        str(home),
+        flowing.to_dict(),
+        str(folder / "logs"),
+        upgrade=None if check is None else check.to_dict(),
+        restored_from=savepoint,
+    )
 
 
 def _artifact(
@@ -257,6 +330,7 @@ def _up(
         artifact_sha256=artifact.sha256,
     )
     state.write(settings.state_dir, rehearsal)
+    release.record(settings, zip_file, artifact, reporter)  # for an upgrade rehearsed on this release
     return RehearsalResult("started", rehearsal, artifact.path, str(home), flowing.to_dict(), str(folder / "logs"))
 
 
@@ -303,6 +377,7 @@ def down(settings: Settings, keep_logs: bool = True) -> DownResult:
         stopped.append("egress")
     messages = [f"{name}: stopped" for name in stopped]
     state.path(settings.state_dir).unlink(missing_ok=True)
+    release.record_path(settings).unlink(missing_ok=True)
     for leftover in (folder / "app", folder / "flink", folder / kafka.FOLDER):
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)

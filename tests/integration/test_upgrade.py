@@ -5,8 +5,9 @@ of a stream; then an incompatible upgrade refused, and a failing new job rolled 
 Every record of the topic is read back with a Kafka consumer and every row of both tables with pyiceberg:
 0 lost, 0 doubled, the version 2 columns right for every row, the quarantine right.
 
-The old release is rebuilt from git (OLD_RELEASE): its jobs/ as they were, and a copy of the dependency
-jar whose dev.pipectl.flink classes are compiled from that commit's sources (Java 11 bytecode).
+The old release is rebuilt from git (tests/conftest.py, the old_release fixture, OLD_RELEASE): its jobs/ as
+they were, and a copy of the dependency jar whose dev.pipectl.flink classes are compiled from that commit's
+sources (Java 11 bytecode).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import time
-import zipfile
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 from pyiceberg.table import StaticTable
 
-from tests.conftest import REPO, TEST_BOOTSTRAP, run_json, run_pipectl
+from tests.conftest import REPO, TEST_BOOTSTRAP, run_json, run_pipectl  # and the old_release fixture
 
 pytestmark = pytest.mark.integration
 
-OLD_RELEASE = "438bbda"  # the release before contract version 2: what users run today
 # a pipeline of the test's own on the session stack: no other test's events or jobs in its topic and tables
 TOPIC = "orders.upgrade.v1"
 TABLE, REJECTED = "orders_upgrade", "orders_upgrade_rejected"
@@ -38,39 +37,6 @@ PIPELINE = {
     "PIPECTL_PIPELINE_REJECTED_TABLE": REJECTED,
     "PIPECTL_PIPELINE_CONSUMER_GROUP": "pipectl-upgrade-test",
 }
-CLASSES = "dev/pipectl/flink/"
-
-
-def _git(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-
-
-@pytest.fixture(scope="module")
-def old_release(tmp_path_factory) -> Path:
-    """A checkout-like folder of the old release: jobs/ and target/pyflink-dependencies.jar."""
-    root = tmp_path_factory.mktemp("old-release")
-    if _git("cat-file", "-e", f"{OLD_RELEASE}^{{commit}}").returncode != 0:
-        pytest.fail(f"commit {OLD_RELEASE} (the release before contract version 2) is not in this clone's history")
-    archive = _git("archive", OLD_RELEASE, "jobs", "assembly/pyflink-dependencies/src/main/java")
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
-    new_jar = REPO / "target" / "pyflink-dependencies.jar"
-    classes = root / "classes"
-    sources = sorted(str(p) for p in (root / "assembly/pyflink-dependencies/src/main/java" / CLASSES).glob("*.java"))
-    import pyflink
-
-    flink_lib = Path(pyflink.__file__).parent / "lib" / "*"  # Flink's table API (provided, not in the jar)
-    subprocess.run(["javac", "--release", "11", "-nowarn", "-cp", f"{new_jar}:{flink_lib}", "-d", str(classes), *sources],
-                   check=True)
-    (root / "target").mkdir()
-    with zipfile.ZipFile(new_jar) as src, zipfile.ZipFile(root / "target" / new_jar.name, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            if not item.filename.startswith(CLASSES):
-                dst.writestr(item, src.read(item.filename))
-        for cls in (classes / CLASSES).glob("*.class"):
-            dst.write(cls, CLASSES + cls.name)
-    shutil.rmtree(root / "assembly")
-    assert "discount" not in (root / "jobs/order_ingest/statements.py").read_text()
-    return root
 
 
 def _release_copy(tmp: Path, name: str, edit) -> Path:

@@ -168,6 +168,8 @@ def rehearsal(console: Console, r: RehearsalResult) -> None:
             ("kafka", f"{h.bootstrap_servers} (SASL_SSL, AWS_MSK_IAM)"),
             ("s3 tables", f"{h.endpoint_url} ({h.table_bucket_arn})"),
             ("flink", f"{h.flink_url} (job {h.job_id})"),
+            *([("upgrade", f"{r.upgrade['path']} path: {r.upgrade['message']}")] if r.upgrade else []),
+            *([("restored from", r.restored_from)] if r.restored_from else []),
             ("logs", r.logs),
         ],
     )
