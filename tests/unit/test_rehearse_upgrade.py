@@ -36,9 +36,15 @@ def _settings(tmp_path: Path):
 
 def _zip(path: Path, body: str) -> build.Artifact:
     path.parent.mkdir(parents=True, exist_ok=True)
+    jar = path.parent / "dependencies.jar"
+    with zipfile.ZipFile(jar, "w") as zf:
+        zf.writestr("README", body)
     with zipfile.ZipFile(path, "w") as zf:
         for entry in build.REQUIRED_ENTRIES:
-            zf.writestr(entry, body)
+            if entry.endswith(".jar"):
+                zf.write(jar, entry)
+            else:
+                zf.writestr(entry, body)
     return build.check_zip(path)
 
 
@@ -135,3 +141,51 @@ def test_a_refused_upgrade_submits_nothing_and_keeps_the_savepoint(tmp_path, rel
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("path", [upgrade.PATH_STATE, upgrade.PATH_OFFSETS])
+def test_the_upgrade_takes_the_path_the_check_names(tmp_path, releases, monkeypatch, path):
+    from pipectl.flink import resume
+    from pipectl.rehearse import health, java, restore
+
+    old, new, ops = releases
+    if path == upgrade.PATH_OFFSETS:  # the source's operator got another id
+        ops[new.sha256] = [{"id": "c" * 32, "vertex": SOURCE}, OLD[1]]
+    s = _settings(tmp_path)
+    _, proc = _stopped(s.state_dir, old.sha256)
+    submitted: list[dict] = []
+    lineage: list[str] = []
+
+    def submit(self, app_dir, rendered, props, timeout, savepoint="", allow_non_restored=False):
+        submitted.append({"code": (app_dir / "streaming_job.py").read_text(), "savepoint": savepoint,
+                          "allow": allow_non_restored})
+        return 0, "Job has been submitted with JobID " + "1" * 32
+
+    def lineage_check(aimed, savepoint):
+        lineage.append(savepoint)
+        return resume.ResumePoint(savepoint, "0" * 32, 7, "savepoint", 0.0)
+
+    monkeypatch.setattr(run.RehearsalFlink, "submit", submit)
+    monkeypatch.setattr(restore, "check", lineage_check)
+    monkeypatch.setattr(restore, "pointed", lambda settings: settings)
+    monkeypatch.setattr(java, "java_home", lambda: tmp_path / "jdk")
+    monkeypatch.setattr(health, "wait_flowing", lambda rest, job, *a, **k: health.Flowing(job, 3, 2, 1))
+    try:
+        release.record(s, Path(old.path), old)
+        result = run.rehearse(s, zip_path=Path(new.path))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert result.action == "upgraded" and result.upgrade is not None and result.upgrade["path"] == path
+    assert submitted[0]["code"] == "v2" and submitted[0]["allow"] is False  # the new release's code
+    after = state.read(s.state_dir)
+    assert after is not None and after.savepoint == "" and after.artifact_sha256 == new.sha256
+    assert after.job_id == "1" * 32
+    # the new release is the one recorded now, for the next upgrade
+    assert json.loads(release.record_path(s).read_text())["sha256"] == new.sha256
+    if path == upgrade.PATH_STATE:  # from the savepoint, after the lineage check
+        assert submitted[0]["savepoint"] == "file:///x/savepoint-1" == result.restored_from
+        assert lineage == ["file:///x/savepoint-1"]
+    else:  # without state, from the group's offsets: no lineage to check
+        assert submitted[0]["savepoint"] == "" == result.restored_from
+        assert lineage == []
