@@ -26,8 +26,9 @@ def start(folder: Path, port: int, timeout: float) -> str:
     run_dir, log = folder / "run", folder / "logs" / "moto.log"
     proc = procs.read(run_dir, NAME)
     if not procs.is_alive(proc):
-        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-        proc = procs.spawn(run_dir, NAME, argv, env=_env(), log=log, marker="moto.server", cwd=folder)
+        # moto.server with its UpdateTableMetadataLocation answer in the API's shape (moto_server.py)
+        argv = [sys.executable, "-m", "pipectl.rehearse.moto_server", "-H", "127.0.0.1", "-p", str(port)]
+        proc = procs.spawn(run_dir, NAME, argv, env=_env(), log=log, marker="pipectl.rehearse.moto_server", cwd=folder)
     wait_until(
         lambda: _answers(url),
         what=f"the S3 Tables emulator (moto) on {url}",
