@@ -18,7 +18,7 @@ def _patch() -> None:
 
     original = S3TablesResponse.update_table_metadata_location
 
-    def update_table_metadata_location(self):  # type: ignore[no-untyped-def]
+    def update_table_metadata_location(self):
         status, headers, body = original(self)
         data = json.loads(body)
         if isinstance(data.get("namespace"), str):
