@@ -47,9 +47,15 @@ def lag(env: dict) -> int:
     return sum(kafka_admin.lag_per_partition(begin, end, committed).values())
 
 
-def maintain(env: dict, *extra: str) -> dict:
+def maintain(env: dict, *extra: str, job_running: bool = False) -> dict:
     code, report = run_json(env, "maintain", "--retain-last", "1", "--older-than", "0", *extra, timeout=600)
     assert code == 0, report
+    if job_running:
+        # the job may commit during maintenance (the normal case on a live pipeline; `maintain` once
+        # failed on it): rows only grow, and a commit after the expiry adds its snapshot
+        assert report["after"]["rows"] >= report["before"]["rows"], report
+        assert report["after"]["snapshots"] >= max(1, report["kept_for_restore"]), report
+        return report
     # never below the newest Flink commit: what is kept reaches it (and no further than --retain-last 1 needs)
     assert report["after"]["snapshots"] == max(1, report["kept_for_restore"]), report
     assert report["after"]["rows"] == report["before"]["rows"]
@@ -69,7 +75,7 @@ def test_maintain_then_resume_stays_exactly_once(native_stack):
         sent.append(produced(produce(env, 16_000, 61, "2000"), 16_000))
         wait_for(lambda: rows_in(env) >= 8000 and snapshots(env, orders) >= 3, 240, "several commits")
         # 2. maintenance while the job runs
-        first = maintain(env)
+        first = maintain(env, job_running=True)
         figures["maintain_running"] = {k: first[k] for k in ("rewritten_files", "added_files", "expired_snapshots")}
         assert first["rewritten_files"] >= 2 and first["expired_snapshots"] >= 1, first
         # 3. job stop while events flow: the savepoint's checkpoint carries data files to commit

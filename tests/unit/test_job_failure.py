@@ -199,3 +199,15 @@ def test_stop_fails_at_once_on_another_savepoint_failure(monkeypatch, tmp_path) 
         _stop_with(monkeypatch, rest, tmp_path)
     assert str(err.value) == "stop with savepoint failed: java.io.IOException: java.io.IOException: disk full"
     assert len(rest.triggers) == 1
+
+
+def test_stop_triggers_again_when_a_task_is_on_a_dead_taskmanager(monkeypatch, tmp_path) -> None:
+    # the regression of seed 417 in CI: the JobManager still listed the tasks RUNNING on the killed
+    # TaskManager; the trigger failed with RecipientUnreachableException until the heartbeat timed out
+    unreachable = {"failure-cause": {"class": "java.util.concurrent.CompletionException", "stack-trace": (
+        "org.apache.flink.runtime.checkpoint.CheckpointException: Trigger checkpoint failure.\n"
+        "Caused by: org.apache.flink.runtime.rpc.exceptions.RecipientUnreachableException: Could not send message")}}
+    rest = SavepointRest(["RUNNING", "RUNNING", "RESTARTING", "RUNNING", "FINISHED"],
+                         [unreachable, {"location": "file:/s/savepoint-2"}])
+    info, _ = _stop_with(monkeypatch, rest, tmp_path)
+    assert (info.state, info.savepoint, len(rest.triggers)) == ("STOPPED", "file:/s/savepoint-2", 2)
