@@ -398,6 +398,11 @@ def freshness(env, warehouse: Path, rate: int, seconds: int, interval_s: int) ->
         time.sleep(1)
     pipectl(fenv, "job", "stop", "--no-savepoint")
     t = _table(warehouse, table)
+    if t.current_snapshot() is None:
+        # seen once (the 5 s interval after the 2 s one, 2026-12-06): no commit within the wait;
+        # say so in one line instead of failing in pyiceberg's inspect
+        raise SystemExit(f"freshness at {interval_s} s: {table} has no commit after 120 s of waiting "
+                         f"({count:,} events sent); see 'pipectl local logs jobmanager' under {env.get('PIPECTL_LOCAL_STATE_DIR')}")
     commit_ms = {s.snapshot_id: s.timestamp_ms for s in t.metadata.snapshots}
     commits = sum(1 for s in t.metadata.snapshots if s.summary and int(s.summary.get("added-data-files", 0)))
     lags, files = [], 0
