@@ -290,14 +290,9 @@ def _check_upgrade(
             release_error=why,
         )
     reporter.step("checking that the new release can take the application's state (recorded operator ids)")
-    result = upgrade.check(target, detail, artifact.path, artifact.sha256, allow_non_restored=allow)
-    if result.path == upgrade.PATH_REFUSED:
-        raise upgrade.refuse(result)
-    if result.path in (upgrade.PATH_NON_RESTORED, upgrade.PATH_NOT_CHECKED):
-        reporter.warn(result.message)
-    else:
-        reporter.done(result.message)
-    return result
+    return upgrade.settle(
+        upgrade.check(target, detail, artifact.path, artifact.sha256, allow_non_restored=allow), reporter
+    )
 
 
 def _record(

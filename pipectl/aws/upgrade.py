@@ -246,6 +246,18 @@ def refuse(result: UpgradeCheck) -> StateRefused:
     )
 
 
+def settle(result: UpgradeCheck, reporter: Reporter) -> UpgradeCheck:
+    """Act on a check as deploy and the rehearsal do: a refusal is raised (one line, nothing
+    changed); a warned path is warned; a kept state is said."""
+    if result.path == PATH_REFUSED:
+        raise refuse(result)
+    if result.path in (PATH_NON_RESTORED, PATH_NOT_CHECKED):
+        reporter.warn(result.message)
+    else:
+        reporter.done(result.message)
+    return result
+
+
 # the rollback ------------------------------------------------------------------------------------
 def rollback(target: Target, cause: PipectlError, reporter: Reporter) -> UnhealthyError:
     """RollbackApplication after a failed update: the previous application version, from the

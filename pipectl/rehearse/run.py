@@ -73,6 +73,18 @@ def _credentials() -> tuple[str, str]:
     return "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16)), secrets.token_urlsafe(30)
 
 
+def _unzip_checked(zip_file: Path, folder: Path, jarfile: str, reporter: Reporter) -> Path:
+    """The zip unpacked into folder/app, with a warning for classes newer than Java 11 in its jar."""
+    app_dir = _unzip(zip_file, folder / "app")
+    newer = bytecode.newer_classes(app_dir / jarfile)
+    if newer:
+        reporter.warn(
+            f"{len(newer)} classes in {jarfile} are newer than Java 11 ({bytecode.describe(newer, 1)}); "
+            "the run shows whether the job loads them"
+        )
+    return app_dir
+
+
 def _unzip(zip_path: Path, app_dir: Path) -> Path:
     if app_dir.exists():
         shutil.rmtree(app_dir)
@@ -163,13 +175,9 @@ def _restore(
         reporter.step(
             "checking that the new release can take the stopped job's state (recorded operator ids, as `aws deploy`)"
         )
-        check = release.check(settings, running, zip_file, artifact, allow_non_restored=allow_non_restored)
-        if check.path == upgrade.PATH_REFUSED:
-            raise upgrade.refuse(check)
-        if check.path in (upgrade.PATH_NON_RESTORED, upgrade.PATH_NOT_CHECKED):
-            reporter.warn(check.message)
-        else:
-            reporter.done(check.message)
+        check = upgrade.settle(
+            release.check(settings, running, zip_file, artifact, allow_non_restored=allow_non_restored), reporter
+        )
     offsets = check is not None and check.path == upgrade.PATH_OFFSETS
     point = None
     if not offsets:  # the offsets path carries no state over: no lineage to check
@@ -184,13 +192,7 @@ def _restore(
     )
     rendered = properties.render(target_settings, running.egress_url or running.endpoint_url)
     if check is not None:  # the new release's code, as UpdateApplication replaces it
-        app_dir = _unzip(zip_file, folder / "app")
-        newer = bytecode.newer_classes(app_dir / rendered.jarfile)
-        if newer:
-            reporter.warn(
-                f"{len(newer)} classes in {rendered.jarfile} are newer than Java 11 ({bytecode.describe(newer, 1)}); "
-                "the run shows whether the job loads them"
-            )
+        _unzip_checked(zip_file, folder, rendered.jarfile, reporter)
     flink = RehearsalFlink(
         settings, folder, home, state.credentials_env(running.access_key_id, running.secret_access_key, running.region)
     )
@@ -285,13 +287,7 @@ def _up(
     props_file = properties.write(rendered, folder / "application_properties.json")
     reporter.done(f"property groups from deploy's CreateApplication request -> {props_file.name}")
 
-    app_dir = _unzip(zip_file, folder / "app")
-    newer = bytecode.newer_classes(app_dir / rendered.jarfile)
-    if newer:
-        reporter.warn(
-            f"{len(newer)} classes in {rendered.jarfile} are newer than Java 11 ({bytecode.describe(newer, 1)}); "
-            "the run shows whether the job loads them"
-        )
+    app_dir = _unzip_checked(zip_file, folder, rendered.jarfile, reporter)
     flink = RehearsalFlink(settings, folder, home, state.credentials_env(key_id, secret, r.region))
     flink.write_conf(rendered, broker.trust)
     reporter.step(f"starting Flink 1.20 (JobManager + TaskManager) on Java {version}, {flink.url}")
