@@ -24,7 +24,6 @@ from collections.abc import Mapping
 
 from pipectl.errors import ConfigError
 from producer import contract  # the pipeline's names, defined once
-from pipectl.rehearse import state as rehearse_state
 
 CONFIG_FILE = "pipectl.toml"
 ENVIRONMENTS = ("local", "aws")
@@ -423,13 +422,11 @@ def load_settings(
     env: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
-    rehearsal: bool = True,
 ) -> Settings:
     """Build the settings. All problems are collected and reported at once.
 
-    With env aws and a running `pipectl aws rehearse` (its state file under the state folder),
-    the aws settings point at the rehearsal, and `Settings.rehearsal` says so; `rehearsal=False`
-    (what `pipectl aws deploy` and the other service commands use) never does that."""
+    The settings as configured: aiming `--env aws` at a running `pipectl aws rehearse` is the
+    command layer's choice (`pipectl.rehearse.state.point_at_rehearsal`, called by cli/context.py)."""
     environ = os.environ if environ is None else environ
     project = (project_dir or find_project_dir()).resolve()
     problems: list[str] = []
@@ -488,7 +485,7 @@ def load_settings(
 
     if problems:
         raise ConfigError("invalid settings", hint=f"fix {path.name}, PIPECTL_* variables or flags", problems=problems)
-    settings = Settings(
+    return Settings(
         project_dir=project,
         env=chosen,
         pipeline=sections["pipeline"],
@@ -497,6 +494,3 @@ def load_settings(
         rehearse=sections["rehearse"],
         config_file=path if path.is_file() else None,
     )
-    if chosen == "aws" and rehearsal:
-        settings = rehearse_state.point_at_rehearsal(settings)
-    return settings

@@ -28,7 +28,7 @@ from pipectl import procs
 from pipectl.launch import flink as launch_flink
 from pipectl.launch.packages import find_package
 from pipectl.aws.errors import CREDENTIALS_HINT, NOT_FOUND, error_code, translate
-from pipectl.aws.manage import describe
+from pipectl.aws.app_state import describe
 from pipectl.aws.resources import resources
 from pipectl.aws.target import HINT, Target, check_settings, make_session
 

@@ -28,16 +28,17 @@ from dataclasses import asdict, dataclass, field
 
 from pipectl import build
 from pipectl.aws import application as appcfg
-from pipectl.aws import health, network, upgrade
+from pipectl.aws import health, msk, network, upgrade
 from pipectl.aws.errors import aws_call, error_code
 from pipectl.aws.logs import driver_errors, ensure_log_stream
-from pipectl.aws.manage import app_not_found, console_url, describe, snapshots, wait_settled
+from pipectl.aws.app_state import app_not_found, console_url, describe, snapshots
+from pipectl.aws.manage import wait_settled
 from pipectl.aws.reporting import transfer
 from pipectl.aws.resources import check_resources
 from pipectl.aws.restore import RESTORE_LATEST, RESTORE_NONE, cannot_apply, plan
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
-from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError, UnhealthyError
+from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
 from pipectl.progress import SILENT, Reporter
 
 ARTIFACT_STEM = "data-pipeline-aws"
@@ -69,32 +70,6 @@ class DeployResult:
 
 def code_key(target: Target, sha256: str) -> str:
     return f"{target.code_prefix}{ARTIFACT_STEM}-{sha256[:16]}.zip"
-
-
-def bootstrap_servers(target: Target, reporter: Reporter) -> str:
-    aws = target.aws
-    if aws.bootstrap_servers:
-        return ",".join(b.strip() for b in aws.bootstrap_servers.split(",") if b.strip())
-    if target.msk is None:
-        raise PipectlError("neither aws.msk_cluster_arn nor aws.bootstrap_servers is set", exit_code=EXIT_USAGE)
-    kafka = target.client("kafka")
-    with aws_call(
-        "read the MSK bootstrap brokers",
-        not_found=NotFoundError(
-            f"MSK cluster {aws.msk_cluster_arn} does not exist",
-            hint="fix aws.msk_cluster_arn (or set aws.bootstrap_servers)",
-        ),
-    ):
-        brokers = kafka.get_bootstrap_brokers(ClusterArn=aws.msk_cluster_arn)
-    servers = brokers.get("BootstrapBrokerStringSaslIam") or ""
-    if not servers:
-        raise PipectlError(
-            "the MSK cluster offers no IAM-authenticated brokers",
-            hint="enable IAM access control on the cluster, or set aws.bootstrap_servers",
-            exit_code=EXIT_USAGE,
-        )
-    reporter.done(f"MSK bootstrap servers (IAM): {servers.split(',')[0]}{' …' if ',' in servers else ''}")
-    return servers
 
 
 # upload ------------------------------------------------------------------------------------
@@ -343,7 +318,7 @@ def _network(target: Target, reporter: Reporter) -> tuple[str, network.Vpc]:
     if target.msk is not None:
         cluster = network.describe_cluster(target)
         network.require_active(target, cluster)
-    servers = bootstrap_servers(target, reporter)
+    servers = msk.bootstrap_servers(target, reporter)
     vpc = network.resolve_vpc(target, servers, cluster, reporter)
     network.preflight(target, vpc, reporter)
     return servers, vpc

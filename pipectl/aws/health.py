@@ -24,9 +24,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipectl.aws.app_state import describe
 from pipectl.aws.causes import GENERIC_FIX, Cause, explain, root_exception
 from pipectl.aws.errors import aws_call
 from pipectl.aws.logs import DRIVER_LOGGER, ERROR_MARKERS, ERROR_TYPES
+from pipectl.aws.reporting import waiting
 from pipectl.aws.target import Target
 from pipectl.errors import NotFoundError, PipectlError, UnhealthyError
 from pipectl.progress import Reporter
@@ -231,9 +233,6 @@ def watch(target: Target, since_ms: int, settle_s: float, reporter: Reporter, *,
     Raises UnhealthyError (exit 4) naming the root exception and its fix as soon as the job
     restarts RESTART_LIMIT times or FAILS, or when the window ends without the job's uptime
     growing. `fresh_job`: the deploy (re)submitted the job, so fullRestarts counts from 0."""
-    from pipectl.aws.manage import describe
-    from pipectl.aws.reporting import waiting
-
     name = target.aws.application_name
     driver_since = since_ms
     # Data points from before the application was seen RUNNING belong to the job it replaced.

@@ -1,4 +1,4 @@
-"""Managed Flink application lifecycle: describe, wait, status, stop, destroy."""
+"""Managed Flink application lifecycle: wait, status, stop, destroy (its read-only calls: app_state.py)."""
 
 from __future__ import annotations
 
@@ -8,55 +8,19 @@ from datetime import datetime
 from collections.abc import Callable
 
 from pipectl.aws import application as appcfg
-from pipectl.aws.errors import aws_call, error_code
+from pipectl.aws import commits
+from pipectl.aws.app_state import app_not_found, console_url, describe, snapshots
+from pipectl.aws.errors import aws_call
+from pipectl.aws.health import WINDOW_S, Health, assess
 from pipectl.aws.logs import tail_lines
 from pipectl.aws.reporting import waiting
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
-from pipectl.errors import EXIT_INTERRUPTED, EXIT_UNHEALTHY, NotFoundError, PipectlError, UnhealthyError
+from pipectl.errors import EXIT_INTERRUPTED, EXIT_UNHEALTHY, PipectlError, UnhealthyError
 from pipectl.progress import SILENT, Reporter
 from pipectl.wait import wait_until
 
 FAILED_STATES = {"ROLLED_BACK", "DELETING"}
-
-
-def app_not_found(target: Target) -> NotFoundError:
-    return NotFoundError(
-        f"application '{target.aws.application_name}' does not exist in {target.region}",
-        hint="deploy it with `pipectl aws deploy` (or check aws.application_name and aws.region)",
-    )
-
-
-def describe(target: Target) -> dict | None:
-    """The ApplicationDetail, or None when there is no such application."""
-    client = target.client("kinesisanalyticsv2")
-    with aws_call(f"describe the application '{target.aws.application_name}'"):
-        try:
-            return client.describe_application(ApplicationName=target.aws.application_name)["ApplicationDetail"]
-        except Exception as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return None
-            raise
-
-
-def snapshots(target: Target) -> list[dict]:
-    """Snapshots, newest first."""
-    client = target.client("kinesisanalyticsv2")
-    out: list[dict] = []
-    kwargs: dict = {"ApplicationName": target.aws.application_name, "Limit": 50}
-    with aws_call(f"list the snapshots of '{target.aws.application_name}'", not_found=app_not_found(target)):
-        while True:
-            page = client.list_application_snapshots(**kwargs)
-            out.extend(page.get("SnapshotSummaries", []))
-            if not page.get("NextToken"):
-                break
-            kwargs["NextToken"] = page["NextToken"]
-    return sorted(out, key=lambda s: s.get("SnapshotCreationTimestamp") or datetime.min, reverse=True)
-
-
-def console_url(target: Target) -> str:
-    r = target.region
-    return f"https://{r}.console.aws.amazon.com/flink/home?region={r}#/application/{target.aws.application_name}"
 
 
 def wait_settled(
@@ -169,8 +133,6 @@ def status(settings: Settings) -> Status:
     when = last.get("SnapshotCreationTimestamp") if last else None
     job = None
     if detail["ApplicationStatus"] == appcfg.RUNNING:
-        from pipectl.aws.health import Health, assess
-
         try:
             job = assess(target).to_dict()
         except PipectlError as exc:  # no cloudwatch:GetMetricData / logs:FilterLogEvents: say so, keep the rest
@@ -198,9 +160,6 @@ def status(settings: Settings) -> Status:
 def _commits(target: Target, job: dict) -> dict | None:
     """Look back over the health window (at least two checkpoint intervals) for commits; a job that
     reads records and commits nothing is "running, not committing" (verdict not_committing)."""
-    from pipectl.aws import commits
-    from pipectl.aws.health import WINDOW_S
-
     if target.aws.table_bucket_arn == "":
         return None
     look_back = max(WINDOW_S, 2 * target.aws.checkpoint_interval_s)

@@ -1,6 +1,7 @@
 """Where and how the producer reaches Amazon MSK in the aws environment.
 
     bootstrap, iam = producer_endpoint(settings, explicit_bootstrap=None, need_broker=True)
+    servers = bootstrap_servers(target, reporter)  # what deploy hands the job: the IAM brokers
 
 - bootstrap servers: the explicit ones (--bootstrap-servers), else aws.bootstrap_servers, else the IAM brokers
   of aws.msk_cluster_arn (kafka:GetBootstrapBrokers, BootstrapBrokerStringSaslIam);
@@ -11,10 +12,11 @@
 
 from __future__ import annotations
 
-from pipectl.aws.target import parse_msk_arn
+from pipectl.aws.errors import aws_call
+from pipectl.aws.target import Target, parse_msk_arn, resolve
 from pipectl.config import Settings
-from pipectl.errors import ConfigError
-from pipectl.progress import SILENT
+from pipectl.errors import EXIT_USAGE, ConfigError, NotFoundError, PipectlError
+from pipectl.progress import SILENT, Reporter
 from producer.iam import IamAuth
 
 HINT = "set them in the [aws] section of pipectl.toml or as PIPECTL_AWS_* variables"
@@ -75,10 +77,6 @@ def _region(settings: Settings, arn_region: str) -> str:
 
 def _brokers_of_cluster(settings: Settings, iam: bool) -> str:
     """The cluster's bootstrap brokers from the MSK API (the IAM ones for IAM auth)."""
-    from pipectl.aws.deploy import bootstrap_servers
-    from pipectl.aws.errors import aws_call
-    from pipectl.aws.target import resolve
-
     target = resolve(settings, "status")
     if iam:
         return bootstrap_servers(target, SILENT)
@@ -87,4 +85,30 @@ def _brokers_of_cluster(settings: Settings, iam: bool) -> str:
     servers = str(brokers.get("BootstrapBrokerString") or "")
     if not servers:
         raise ConfigError("the MSK cluster offers no PLAINTEXT brokers", hint='use aws.kafka_auth = "iam"')
+    return servers
+
+
+def bootstrap_servers(target: Target, reporter: Reporter) -> str:
+    aws = target.aws
+    if aws.bootstrap_servers:
+        return ",".join(b.strip() for b in aws.bootstrap_servers.split(",") if b.strip())
+    if target.msk is None:
+        raise PipectlError("neither aws.msk_cluster_arn nor aws.bootstrap_servers is set", exit_code=EXIT_USAGE)
+    kafka = target.client("kafka")
+    with aws_call(
+        "read the MSK bootstrap brokers",
+        not_found=NotFoundError(
+            f"MSK cluster {aws.msk_cluster_arn} does not exist",
+            hint="fix aws.msk_cluster_arn (or set aws.bootstrap_servers)",
+        ),
+    ):
+        brokers = kafka.get_bootstrap_brokers(ClusterArn=aws.msk_cluster_arn)
+    servers = brokers.get("BootstrapBrokerStringSaslIam") or ""
+    if not servers:
+        raise PipectlError(
+            "the MSK cluster offers no IAM-authenticated brokers",
+            hint="enable IAM access control on the cluster, or set aws.bootstrap_servers",
+            exit_code=EXIT_USAGE,
+        )
+    reporter.done(f"MSK bootstrap servers (IAM): {servers.split(',')[0]}{' …' if ',' in servers else ''}")
     return servers

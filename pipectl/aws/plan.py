@@ -22,7 +22,7 @@ from pipectl.aws import application as appcfg
 from pipectl.aws import upgrade
 from pipectl.aws.deploy import code_key, desired_for, stored_object
 from pipectl.aws.logs import stream_arn
-from pipectl.aws.manage import describe
+from pipectl.aws.app_state import describe
 from pipectl.aws.restore import RESTORE_LATEST, RESTORE_NONE
 from pipectl.aws.restore import plan as restore_plan
 from pipectl.aws.target import Target, resolve

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipectl.aws.manage import snapshots
+from pipectl.aws.app_state import snapshots
 from pipectl.aws.tables import check_restore_lineage, report_lineage_keeping
 from pipectl.aws.target import Target
 from pipectl.errors import EXIT_USAGE, NotFoundError, PipectlError

@@ -39,7 +39,8 @@ from pathlib import Path
 
 from pipectl.aws import application as appcfg
 from pipectl.aws.errors import aws_call, error_code
-from pipectl.aws.manage import app_not_found, describe, wait_settled
+from pipectl.aws.app_state import app_not_found, describe
+from pipectl.aws.manage import wait_settled
 from pipectl.aws.target import Target
 from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, PipectlError, UnhealthyError

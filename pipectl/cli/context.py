@@ -41,8 +41,9 @@ def settings(env: str | None = None, rehearsal: bool = True, **overrides: Any) -
         config_file=GLOBALS.config,
         env=env or GLOBALS.env,
         overrides={k.replace("__", "."): v for k, v in overrides.items()},
-        rehearsal=rehearsal,
     )
+    if loaded.env == "aws" and rehearsal:
+        loaded = rehearse_state.point_at_rehearsal(loaded)
     used = rehearse_state.use_credentials(loaded)
     if used is not None:
         GLOBALS.out.step(
@@ -78,7 +79,7 @@ def locked(command: str, deadline_s: Callable[[Settings], float]) -> Callable[[F
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            loaded = load_settings(config_file=GLOBALS.config, env=GLOBALS.env, rehearsal=False)
+            loaded = load_settings(config_file=GLOBALS.config, env=GLOBALS.env)
             with lock.hold(
                 loaded.state_dir, "pipectl " + command, deadline_s=deadline_s(loaded), on_wait=GLOBALS.out.step
             ):

@@ -73,7 +73,7 @@ def down(
 ) -> None:
     """Stop the local stack; a running job is first stopped with a savepoint. Data is kept unless --purge,
     which names every folder it deletes and asks first (without a terminal it needs --yes)."""
-    from pipectl.stack import stop_stack
+    from pipectl.local_down import stop_stack
 
     result = stop_stack(context.settings(), purge=purge, reporter=context.out(), confirm=None if yes else _ask)
     context.out().emit(result, render.stack_down)

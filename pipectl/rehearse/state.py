@@ -4,7 +4,8 @@
 deletes it. While the file is there and the emulator it names still runs, `--env aws` commands
 (produce, verify, status) use the rehearsal's endpoint, broker, table bucket and credentials,
 and say so on stderr. `pipectl aws deploy` and the other service commands load their settings
-with rehearsal=False and never see it. Stdlib only (config imports this module).
+with rehearsal=False and never see it. The command layer (cli/context.py) aims the settings here;
+the settings loader does not import this module.
 """
 
 from __future__ import annotations

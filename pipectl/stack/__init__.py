@@ -2,18 +2,16 @@
 
 `local up` chooses the runtime (--runtime, else local.runtime; `auto` means docker when a Docker
 engine answers, native otherwise) and records it in <state_dir>/runtime; every later command
-(status, logs, down, job start) uses the recorded one.
+(status, logs, down, job start) uses the recorded one. Stopping the job before the stack goes
+down is pipectl/local_down.py's, above both this package and pipectl/flink/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from pipectl import statefile
 from pipectl.config import Settings
 from pipectl.files import private_dir
-from pipectl.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipectlError
+from pipectl.errors import EXIT_USAGE, PipectlError
 from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase
 from pipectl.stack.docker import DockerStack, engine_address, engine_answers
@@ -105,51 +103,3 @@ def component_log(settings: Settings, component: str, lines: int) -> ComponentLo
     container's log (docker)."""
     stack = get_stack(settings)
     return ComponentLog(component, stack.log_source(component), stack.log_lines(component, lines))
-
-
-SAVEPOINT_ON_DOWN_TIMEOUT_S = 90
-
-
-def _stop_job_first(settings: Settings, stack: Any, reporter: Any) -> list[str]:
-    """Stop a running order_ingest job with a savepoint before the stack goes down (bounded wait)."""
-    from pipectl.flink import jobs
-    from pipectl.progress import SILENT
-
-    if stack.flink_overview() is None:
-        return []
-    try:
-        if jobs.find_job(settings) is None:
-            return []
-        info = jobs.stop(settings, savepoint=True, timeout=SAVEPOINT_ON_DOWN_TIMEOUT_S, reporter=reporter or SILENT)
-    except PipectlError as exc:
-        newest = jobs.newest_point(settings)
-        kept = f"the newest retained checkpoint {newest} is still there" if newest else "no retained checkpoint is kept"
-        message = f"job: stop with savepoint failed ({exc.message}); {kept}"
-        if reporter is not None:
-            reporter.warn(message)
-        return [message]
-    return [f"job {info.job_id}: stopped with savepoint {info.savepoint}"]
-
-
-def stop_stack(
-    settings: Settings, purge: bool = False, reporter: Any = None, confirm: Callable[[str], bool] | None = None
-) -> Any:
-    """`local down`: stop a running job with a savepoint first (unless --purge deletes all state
-    anyway), then stop the components; `purge` also deletes data, checkpoints and the warehouse,
-    after `confirm` (unless None) said yes to a question naming every folder it deletes."""
-    stack = get_stack(settings, reporter)
-    if purge and confirm is not None:
-        doomed = [str(p) for p in stack.purge_paths() if p.exists()]
-        question = (
-            f"Stop the stack and delete for good: {', '.join(doomed)}?"
-            if doomed
-            else "Stop the stack (there is no data to delete yet)?"
-        )
-        if not confirm(question):
-            raise PipectlError(
-                "nothing deleted, nothing stopped", hint="--purge was not confirmed", exit_code=EXIT_INTERRUPTED
-            )
-    messages = [] if purge else _stop_job_first(settings, stack, reporter)
-    status = stack.down(purge=purge)
-    status.messages = messages + status.messages
-    return status

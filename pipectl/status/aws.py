@@ -10,7 +10,7 @@ from typing import Any
 
 from pipectl.aws import application as appcfg
 from pipectl.aws.errors import aws_call
-from pipectl.aws.manage import describe
+from pipectl.aws.app_state import describe
 from pipectl.aws.target import Target, resolve
 from pipectl.config import Settings
 from pipectl.errors import PipectlError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipectl import stack as stack_mod
+from pipectl import local_down, stack as stack_mod
 from pipectl.config import load_settings
 from pipectl.errors import PipectlError
 from pipectl.flink import jobs
@@ -40,7 +40,7 @@ def test_down_when_the_savepoint_fails_says_so_and_names_the_checkpoint(fake: Fa
         raise PipectlError("timed out after 90s waiting for stop with savepoint")
 
     monkeypatch.setattr(jobs, "stop", fail)
-    status = stack_mod.stop_stack(load_settings(), purge=False)
+    status = local_down.stop_stack(load_settings(), purge=False)
     assert fake.downs == [False]
     assert status.messages == [
         "job: stop with savepoint failed (timed out after 90s waiting for stop with savepoint); "
@@ -51,5 +51,5 @@ def test_down_when_the_savepoint_fails_says_so_and_names_the_checkpoint(fake: Fa
 
 def test_down_purge_takes_no_savepoint(fake: FakeStack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jobs, "stop", lambda *a, **k: pytest.fail("no savepoint with --purge"))
-    stack_mod.stop_stack(load_settings(), purge=True)
+    local_down.stop_stack(load_settings(), purge=True)
     assert fake.downs == [True]

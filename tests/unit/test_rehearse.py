@@ -26,7 +26,9 @@ TRACE_17 = (
 
 
 def _settings(tmp_path: Path, **environ: str):
-    return load_settings(tmp_path, env="aws", environ={"PIPECTL_CONFIG": str(tmp_path / "none.toml"), **environ})
+    """The settings as `--env aws` commands load them (aimed at a running rehearsal)."""
+    loaded = load_settings(tmp_path, env="aws", environ={"PIPECTL_CONFIG": str(tmp_path / "none.toml"), **environ})
+    return state.point_at_rehearsal(loaded)
 
 
 def test_properties_are_deploys_request_plus_only_the_endpoint(tmp_path):
@@ -106,7 +108,7 @@ def test_env_aws_points_at_a_running_rehearsal_and_deploy_settings_never_do(tmp_
         assert (s.aws.endpoint_url, s.aws.bootstrap_servers, s.aws.table_bucket_arn, s.aws.region) == (
             "http://127.0.0.1:5055", "127.0.0.1:9098", BUCKET, "us-east-1"
         )
-        service = load_settings(tmp_path, env="aws", rehearsal=False, environ={"PIPECTL_CONFIG": str(tmp_path / "x")})
+        service = load_settings(tmp_path, env="aws", environ={"PIPECTL_CONFIG": str(tmp_path / "x")})
         assert service.rehearsal is None and service.aws.endpoint_url == "" and service.aws.bootstrap_servers == ""
         local = load_settings(tmp_path, env="local", environ={"PIPECTL_CONFIG": str(tmp_path / "x")})
         assert local.rehearsal is None

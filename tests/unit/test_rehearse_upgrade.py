@@ -29,7 +29,6 @@ def _settings(tmp_path: Path):
     return load_settings(
         tmp_path,
         env="aws",
-        rehearsal=False,
         environ={"PIPECTL_CONFIG": str(tmp_path / "none.toml"), "PIPECTL_LOCAL_STATE_DIR": str(tmp_path / ".pipectl")},
     )
 
