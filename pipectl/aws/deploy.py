@@ -30,6 +30,7 @@ from pipectl import build
 from pipectl.aws import application as appcfg
 from pipectl.aws import health, msk, network, upgrade
 from pipectl.aws.errors import aws_call, error_code
+from pipectl.aws.health import Health
 from pipectl.aws.logs import driver_errors, ensure_log_stream
 from pipectl.aws.app_state import app_not_found, console_url, describe, snapshots
 from pipectl.aws.manage import wait_settled
@@ -59,7 +60,8 @@ class DeployResult:
     status: str = ""
     version: int = 0
     vpc: str = ""  # where the subnets came from: settings | MSK cluster NAME | none
-    health: dict = field(default_factory=dict)
+    health: Health | None = None  # the job inside the application after the settle window
+    commits: dict | None = None  # pipectl.aws.commits: what the settle window saw committed
     log_group: str = ""
     console_url: str = ""
     upgrade_check: dict = field(default_factory=dict)  # upgrade.UpgradeCheck of a code change ({}: none)
@@ -350,9 +352,7 @@ def _settle(target: Target, result: DeployResult, since_ms: int, fresh: bool, re
                 hint=cause.fix if cause else health.GENERIC_FIX,
                 log_tail=h.state_changes[-6:],
             )
-    result.health = {"verdict": h.verdict, "reason": h.reason, "uptime_s": h.uptime_s, "restarts": h.restarts_in_window}
-    if commit is not None:
-        result.health["commits"] = commit
+    result.health, result.commits = h, commit
     if any(k.state == "missing" for k in kept):  # a first deploy: the job has created its tables by now
         report_lineage_keeping(target, reporter, apply=True)
 

@@ -88,7 +88,7 @@ class Status:
     region: str
     arn: str
     status: str
-    health: dict | None  # the job inside the application (pipectl.aws.health), when RUNNING
+    health: Health | None  # the job inside the application (pipectl.aws.health), when RUNNING
     version: int
     runtime: str
     parallelism: int | None
@@ -104,12 +104,12 @@ class Status:
     def exit_code(self) -> int:
         """4 when the application is RUNNING but its job restarts, failed, or reads and commits nothing."""
         bad = ("restarting", "failed", "not_committing")
-        return EXIT_UNHEALTHY if self.health and self.health.get("verdict") in bad else 0
+        return EXIT_UNHEALTHY if self.health and self.health.verdict in bad else 0
 
     @property
     def exit_reason(self) -> str:
         return (
-            f"the job is {self.health['verdict']} inside the RUNNING application"
+            f"the job is {self.health.verdict} inside the RUNNING application"
             if self.exit_code and self.health
             else ""
         )
@@ -134,9 +134,9 @@ def status(settings: Settings) -> Status:
     job = None
     if detail["ApplicationStatus"] == appcfg.RUNNING:
         try:
-            job = assess(target).to_dict()
+            job = assess(target)
         except PipectlError as exc:  # no cloudwatch:GetMetricData / logs:FilterLogEvents: say so, keep the rest
-            job = Health("unknown", reason=f"cannot read the job's metrics or log ({exc.message})").to_dict()
+            job = Health("unknown", reason=f"cannot read the job's metrics or log ({exc.message})")
         commit = _commits(target, job)
     return Status(
         application=target.aws.application_name,
@@ -157,15 +157,15 @@ def status(settings: Settings) -> Status:
     )
 
 
-def _commits(target: Target, job: dict) -> dict | None:
+def _commits(target: Target, job: Health) -> dict | None:
     """Look back over the health window (at least two checkpoint intervals) for commits; a job that
     reads records and commits nothing is "running, not committing" (verdict not_committing)."""
     if target.aws.table_bucket_arn == "":
         return None
     look_back = max(WINDOW_S, 2 * target.aws.checkpoint_interval_s)
     found = commits.check(target, int((time.time() - look_back) * 1000))
-    if found.state == "not_committing" and job.get("verdict") == "running":
-        job["verdict"], job["reason"] = "not_committing", found.reason
+    if found.state == "not_committing" and job.verdict == "running":
+        job.verdict, job.reason = "not_committing", found.reason
     return found.to_dict()
 
 

@@ -66,6 +66,7 @@ def _render_deploy(console: Console, r: aws_deploy.DeployResult) -> None:
             ),
             ("status", f"{r.status} (version {r.version})"),
             ("job", render_aws.health_line(r.health)),
+            ("commits", render_aws.commit_line(r.commits) if r.commits else None),
             ("vpc", r.vpc),
             ("logs", r.log_group),
             ("console", r.console_url),

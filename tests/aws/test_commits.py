@@ -116,10 +116,11 @@ def test_commits_from_the_job_pass_the_settle_window_and_show_in_status(world, t
     m = re.fullmatch(rf"✓ committed to analytics\.orders: snapshot (\d+) at \S+ \(job {job_id}, checkpoint (\d+)\)", line)
     assert m, line
     assert (job_id, int(m.group(1))) == commits[int(m.group(2)) - 1]  # the snapshot of that checkpoint
-    health = json.loads(proc.stdout)["health"]
-    assert health["commits"]["state"] == "committing"
-    assert health["commits"]["newest"]["job_id"] == job_id
-    assert health["commits"]["job_ids"] == [job_id]
+    doc = json.loads(proc.stdout)
+    assert doc["health"]["verdict"] == "running"
+    assert doc["commits"]["state"] == "committing"
+    assert doc["commits"]["newest"]["job_id"] == job_id
+    assert doc["commits"]["job_ids"] == [job_id]
 
     status = world.run("aws", "status", env=FAST)
     assert status.returncode == 0, status.stderr
@@ -131,4 +132,4 @@ def test_no_records_means_no_commit_is_expected(world, table):
     moto_runtime.JOBS[APP] = moto_runtime.JobScript(records_per_s=0)  # publishes no numRecordsIn
     proc = world.run("aws", "deploy", "--skip-build", "--output", "json", env=FAST)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["health"]["commits"]["state"] == "unknown"
+    assert json.loads(proc.stdout)["commits"]["state"] == "unknown"

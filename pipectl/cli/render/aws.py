@@ -28,16 +28,14 @@ def artifact(console: Console, a: Artifact) -> None:
     kv(console, [("artifact", a.path), ("size", f"{a.size:,} bytes"), ("sha256", a.sha256), ("entries", a.entries)])
 
 
-def health_line(h: Health | dict | None) -> str:
-    if not h:
+def health_line(h: Health | None) -> str:
+    if h is None:
         return "-"
-    h = h if isinstance(h, dict) else h.to_dict()
-    if h.get("verdict") == "not_committing":
-        return str(h.get("reason"))  # "running, not committing: ..."
-    line = f"{h.get('verdict')}: {h.get('reason')}"
-    cause = h.get("cause")
-    if cause and h.get("verdict") != "running":
-        line += f" ({cause['exception']} -- {cause['fix']})"
+    if h.verdict == "not_committing":
+        return h.reason  # "running, not committing: ..."
+    line = f"{h.verdict}: {h.reason}"
+    if h.cause and h.verdict != "running":
+        line += f" ({h.cause.exception} -- {h.cause.fix})"
     return line
 
 
