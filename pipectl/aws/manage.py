@@ -109,9 +109,7 @@ class Status:
     @property
     def exit_reason(self) -> str:
         return (
-            f"the job is {self.health.verdict} inside the RUNNING application"
-            if self.exit_code and self.health
-            else ""
+            f"the job is {self.health.verdict} inside the RUNNING application" if self.exit_code and self.health else ""
         )
 
     def to_dict(self) -> dict:

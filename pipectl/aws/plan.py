@@ -1,7 +1,7 @@
 """`pipectl aws deploy --plan` and `pipectl aws diff`: what deploy would change, changing nothing.
 
 `plan` runs deploy's read-only phases (settings, package, MSK, VPC, the stored code object) and
-compares the application it would make (deploy.desired_for) with DescribeApplication: create or
+compares the application it would make (desired.desired_for, shared with deploy) with DescribeApplication: create or
 update, each property-group key that changes (old -> new, secret-looking values masked), the code
 (by content hash), parallelism, checkpointing, the VPC, and the snapshot a start or restart would
 restore from, and whether the new release can take the running application's state (the same
@@ -20,7 +20,8 @@ from typing import Any
 from pipectl import build
 from pipectl.aws import application as appcfg
 from pipectl.aws import upgrade
-from pipectl.aws.deploy import code_key, desired_for, stored_object
+from pipectl.aws.code import code_key, stored_object
+from pipectl.aws.desired import desired_for, network_of
 from pipectl.aws.logs import stream_arn
 from pipectl.aws.app_state import describe
 from pipectl.aws.restore import RESTORE_LATEST, RESTORE_NONE
@@ -148,9 +149,7 @@ def changes_between(detail: dict, desired: appcfg.Desired, *, with_code: bool) -
 def _desired(target: Target, reporter: Reporter, artifact: build.Artifact | None) -> tuple[appcfg.Desired, bool]:
     """(the application deploy would make, is the zip already stored?) from read-only calls:
     nothing is uploaded or created."""
-    from pipectl.aws.deploy import _network
-
-    servers, vpc = _network(target, reporter)
+    servers, vpc = network_of(target, reporter)
     group = f"arn:{target.partition}:logs:{target.region}:{target.account}:log-group:{target.log_group}"
     arn = stream_arn(group, target.log_stream)
     if artifact is None:

@@ -59,6 +59,7 @@ def test_first_deploy_uploads_creates_and_runs(world):
         f"code         s3://pipectl-code/{key}",
         "started      yes",
         "status       RUNNING (version 1)",
+        "commits      no numRecordsIn metric from the application yet",
         "vpc          none",
         f"logs         /aws/kinesis-analytics/{APP}",
         f"console      https://{REGION}.console.aws.amazon.com/flink/home?region={REGION}#/application/{APP}",
@@ -301,7 +302,7 @@ def test_json_mode_prints_one_document(world):
     assert sorted(doc) == sorted(
         [
             "application", "region", "arn", "action", "changes", "code", "code_version", "uploaded", "started",
-            "restored_from", "status", "version", "vpc", "health", "log_group", "console_url", "upgrade_check",
+            "restored_from", "status", "version", "vpc", "health", "commits", "log_group", "console_url", "upgrade_check",
         ]
     )
     assert doc["arn"] == f"arn:aws:kinesisanalytics:{REGION}:123456789012:application/{APP}"
