@@ -38,7 +38,10 @@ def _stop_job_first(settings: Settings, stack: StackBase, reporter: Reporter | N
 
 
 def stop_stack(
-    settings: Settings, purge: bool = False, reporter: Reporter | None = None, confirm: Callable[[str], bool] | None = None
+    settings: Settings,
+    purge: bool = False,
+    reporter: Reporter | None = None,
+    confirm: Callable[[str], bool] | None = None,
 ) -> StackStatus:
     """`local down`: stop a running job with a savepoint first (unless --purge deletes all state
     anyway), then stop the components; `purge` also deletes data, checkpoints and the warehouse,

@@ -4,6 +4,7 @@ the abstract methods each runtime (native, docker) implements."""
 from __future__ import annotations
 
 import re
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 from collections.abc import Callable
@@ -118,14 +119,75 @@ class StackBase(ABC):
         self.check_component(name)
         return self.state / "logs" / f"{name}.log"
 
+    # ------------------------------------------------------------------ up / down (the same sequence for both runtimes)
+    def up(self) -> StackStatus:
+        """Start (or reuse) Kafka, the JobManager and a TaskManager, in that order; return only when
+        each answers. What "start" and "reuse" mean is the runtime's (`_prepare`, `_bring`)."""
+        self._check_artifacts()
+        self._prepare()
+        messages: list[str] = []
+        for name in COMPONENTS:
+            messages.append(self._bring(name))
+            messages += self._await(name)
+        status = self.status()
+        status.messages = messages
+        return status
+
+    def _await(self, name: str) -> list[str]:
+        """Wait until the component answers: Kafka (then its topic exists), the JobManager's REST API,
+        the TaskManager registered as the live process."""
+        timeout = self.s.local.start_timeout_s
+        if name == "kafka":
+            self._wait("kafka", self.kafka_healthy, timeout=timeout)
+            self.r.done(f"Kafka answers on {self.s.kafka_bootstrap}")
+            p = self.s.pipeline
+            created = kafka_admin.ensure_topic(self.s.kafka_bootstrap, p.topic, p.partitions)
+            return [f"topic {p.topic}: " + (f"created with {p.partitions} partitions" if created else "exists")]
+        if name == "jobmanager":
+            self._wait("jobmanager", self.flink_overview, timeout=timeout)
+            self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
+            return []
+        self._wait("taskmanager", self.taskmanager_registered, timeout=timeout)
+        live = self.live_taskmanager() or {}
+        self.r.done(f"Flink TaskManager registered ({live.get('slotsNumber', '?')} slots)")
+        return []
+
+    def down(self, purge: bool = False) -> StackStatus:
+        """Stop everything (the runtime's `_stop_components`); `purge` also deletes what
+        `purge_paths` names: data, checkpoints, savepoints, the warehouse and the job record."""
+        messages = self._stop_components()
+        if purge:
+            for path in self.purge_paths():
+                if path.is_dir():
+                    shutil.rmtree(path)
+                    messages.append(f"deleted {path}")
+                elif path.exists():
+                    path.unlink()
+        status = self.status()
+        status.messages = messages
+        return status
+
     # ------------------------------------------------------------------ per runtime
     @abstractmethod
-    def up(self) -> StackStatus:
-        """Start (or reuse) Kafka, the JobManager and a TaskManager; wait until each answers."""
+    def _check_artifacts(self) -> None:
+        """Refuse, in one line, when what the runtime needs is not built."""
 
     @abstractmethod
-    def down(self, purge: bool = False) -> StackStatus:
-        """Stop everything; `purge` also deletes data, checkpoints, savepoints and the warehouse."""
+    def _prepare(self) -> None:
+        """Before the components: folders, and whatever else the runtime needs (conf, network, images)."""
+
+    @abstractmethod
+    def _bring(self, name: str) -> str:
+        """Start the component, reuse it when it runs, or wait for the runtime's own restart of it;
+        return what was done, for the messages of `up`."""
+
+    @abstractmethod
+    def _stop_components(self) -> list[str]:
+        """Stop the TaskManager, the JobManager and Kafka; one message each."""
+
+    @abstractmethod
+    def live_taskmanager(self) -> dict | None:
+        """The JobManager's entry of the TaskManager that is the live process now, if any."""
 
     @abstractmethod
     def status(self) -> StackStatus:

@@ -14,33 +14,22 @@ containers; Kafka's data lives in <state>/docker/kafka. Kafka runs as the host u
 containers start as root, make the user's uid known inside the image and run Flink as the user
 (compose/flink/as-caller.sh), so everything they write stays the user's, whatever the uid.
 
-Over 400 lines: the runtime (up, status, down, submit), its image builds and the wheelhouse in
-one module, next to spec.py (what the containers are).
+The images and the wheelhouse are built by images.py; what the containers are is spec.py's.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
-import time
 from pathlib import Path
 
-from pipectl import kafka_admin
 from pipectl.config import Settings
 from pipectl.errors import EXIT_UNHEALTHY, EXIT_USAGE, NotFoundError, PipectlError
 from pipectl.progress import SILENT, Reporter
-from pipectl.stack import spec
+from pipectl.stack import images, spec
 from pipectl.stack.base import StackBase
 from pipectl.stack.model import ComponentStatus, StackStatus
 
 COMPONENTS = spec.COMPONENTS
-ENV_BASE_IMAGE = "PIPECTL_DOCKER_BASE_IMAGE"
-ENV_WHEELHOUSE = "PIPECTL_DOCKER_WHEELHOUSE"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 LABEL = "io.pipectl.component"
 STATE_LABEL = "io.pipectl.state-dir"  # the state folder a container belongs to
@@ -88,80 +77,13 @@ def connect(timeout: float = 600.0):
         ) from None
 
 
-# ---------------------------------------------------------------------------------- wheelhouse
-def python_pins(lock: Path) -> list[str]:
-    """`name==version` from requirements.lock for the packages the Flink image needs."""
-    wanted = set(spec.FLINK_PYTHON_PACKAGES)
-    pins = []
-    for line in lock.read_text().splitlines():
-        m = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)", line.strip())
-        if m and _norm(m.group(1)) in wanted:
-            pins.append(f"{_norm(m.group(1))}=={m.group(2)}")
-    missing = wanted - {p.split("==")[0] for p in pins}
-    if missing:
-        raise NotFoundError(f"{lock.name} pins no version of {', '.join(sorted(missing))}", hint="run 'make lock'")
-    return pins
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _has_wheel(folder: Path, pin: str) -> bool:
-    name, version = pin.split("==")
-    stem = re.sub(r"[-_.]+", "_", name).lower() + "-" + version + "-"
-    return any(f.name.lower().startswith(stem) for f in folder.glob("*.whl"))
-
-
-def ensure_wheelhouse(dest: Path, lock: Path, reporter: Reporter = SILENT) -> Path:
-    """Wheels of the pinned packages (and of pip, which a base without pip installs them with)
-    in `dest`, made on the host with `pip wheel` when missing."""
-    import importlib.metadata
-
-    try:
-        pip_version = importlib.metadata.version("pip")
-    except importlib.metadata.PackageNotFoundError:
-        raise NotFoundError(
-            f"pip is not installed in {sys.executable}; it fetches the Flink image's wheels",
-            hint=f"install it ({sys.executable} -m ensurepip), or fill {ENV_WHEELHOUSE} with the wheels",
-        ) from None
-    pins = python_pins(lock) + [f"pip=={pip_version}"]
-    dest.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in pins if not _has_wheel(dest, p)]
-    if missing:
-        reporter.step(f"fetching Python wheels for the Flink image into {dest}")
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--wheel-dir",
-                str(dest),
-                *missing,
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0 or not all(_has_wheel(dest, p) for p in pins):
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise PipectlError(
-                f"could not fetch the Flink image's Python wheels: {last[0]}",
-                hint=f"check the package index is reachable, or fill {dest} with wheels of {', '.join(pins)}",
-            )
-        reporter.done(f"wheels ready in {dest}")
-    return dest
-
-
 # ---------------------------------------------------------------------------------- the stack
 class DockerStack(StackBase):
     runtime = "docker"
 
     def __init__(self, settings: Settings, reporter: Reporter = SILENT):
         super().__init__(settings, reporter)
+        self._states: dict[str, str] = {}  # each container's state when `up` began
         self.layout = spec.runtime_layout(settings)
         self.services = {svc.name: svc for svc in spec.services(self.layout)}
         self._client = None
@@ -259,9 +181,7 @@ class DockerStack(StackBase):
         return int((self.live_taskmanager() or {}).get("slotsNumber", 0)) >= 1
 
     # ------------------------------------------------------------------ up
-    def up(self) -> StackStatus:
-        messages: list[str] = []
-        self._check_artifacts()
+    def _prepare(self) -> None:
         for d in (
             self.state / "logs",
             Path(self.layout.kafka_data_host),
@@ -269,59 +189,38 @@ class DockerStack(StackBase):
             Path(self.layout.warehouse_host),
         ):
             d.mkdir(parents=True, exist_ok=True)
-        client = self.client
         self._ensure_network()
-
-        states = {n: self._state(self.container(n)) for n in COMPONENTS}
+        self._states = {n: self._state(self.container(n)) for n in COMPONENTS}
         # a container in its restart policy's back-off comes back by itself: wait for it
-        missing = [n for n in COMPONENTS if states[n] not in ("running", "restarting")]
+        missing = {self.services[n].image for n in COMPONENTS if self._states[n] not in ("running", "restarting")}
         if missing:
-            self._build_images({self.services[n].image for n in missing})
+            images.build(self.client, self.s, list(self.services.values()), missing, self.r)
 
-        for name in COMPONENTS:
+    def _bring(self, name: str) -> str:
+        """A running container is reused; one in its restart policy's back-off is waited for."""
+        state = self._states[name]
+        if state not in ("running", "restarting"):
             svc = self.services[name]
-            if name in missing:
-                self._ensure_ports_free(name)
-                old = self.container(name)
-                if old is not None:
-                    old.remove(force=True)
-                self.r.step(f"starting {name} ({svc.container_name})")
-                self._create(client, svc).start()
-                messages.append(f"{name}: started")
-            elif states[name] == "restarting":
-                container = self.container(name)
-                restarts = container.attrs.get("RestartCount", 0) if container is not None else 0
-                message = (
-                    f"{name}: not running; Docker's restart policy starts it again (restart {restarts + 1}), "
-                    "waiting for it"
-                )
-                self.r.step(message)
-                messages.append(message)
-            elif name == "taskmanager" and not self.taskmanager_registered():
-                message = "taskmanager: container running, its TaskManager not registered yet, waiting for it"
-                self.r.step(message)
-                messages.append(message)
-            else:
-                messages.append(f"{name}: found running, reusing it")
-            if name == "kafka":
-                self._wait("kafka", self.kafka_healthy, timeout=self.s.local.start_timeout_s)
-                self.r.done(f"Kafka answers on {self.s.kafka_bootstrap}")
-                created = kafka_admin.ensure_topic(
-                    self.s.kafka_bootstrap, self.s.pipeline.topic, self.s.pipeline.partitions
-                )
-                messages.append(
-                    f"topic {self.s.pipeline.topic}: "
-                    + (f"created with {self.s.pipeline.partitions} partitions" if created else "exists")
-                )
-            elif name == "jobmanager":
-                self._wait("jobmanager", self.flink_overview, timeout=self.s.local.start_timeout_s)
-                self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
-            else:
-                self._wait("taskmanager", self.taskmanager_registered, timeout=self.s.local.start_timeout_s)
-                self.r.done("Flink TaskManager registered")
-        status = self.status()
-        status.messages = messages
-        return status
+            self._ensure_ports_free(name)
+            old = self.container(name)
+            if old is not None:
+                old.remove(force=True)
+            self.r.step(f"starting {name} ({svc.container_name})")
+            self._create(self.client, svc).start()
+            return f"{name}: started"
+        if state == "restarting":
+            container = self.container(name)
+            restarts = container.attrs.get("RestartCount", 0) if container is not None else 0
+            message = (
+                f"{name}: not running; Docker's restart policy starts it again (restart {restarts + 1}), waiting for it"
+            )
+            self.r.step(message)
+            return message
+        if name == "taskmanager" and not self.taskmanager_registered():
+            message = "taskmanager: container running, its TaskManager not registered yet, waiting for it"
+            self.r.step(message)
+            return message
+        return f"{name}: found running, reusing it"
 
     def start_taskmanager(self) -> None:
         """Start (or restart) only the TaskManager; used after a crash."""
@@ -365,119 +264,6 @@ class DockerStack(StackBase):
             # a TaskManager that dies comes back by itself (as the native stack's supervisor does)
             restart_policy={"Name": "on-failure"} if svc.name == "taskmanager" else None,
         )
-
-    # ------------------------------------------------------------------ images
-    def _build_images(self, images: set[str]) -> None:
-        base = os.environ.get(ENV_BASE_IMAGE, "").strip()
-        wheelhouse = Path(os.environ.get(ENV_WHEELHOUSE) or self.s.target_dir / "docker" / "wheels")
-        built: set[str] = set()
-        for svc in self.services.values():
-            if svc.image not in images or svc.image in built:
-                continue
-            built.add(svc.image)
-            args = dict(svc.build.args)
-            if base:
-                args["BASE_IMAGE"] = base
-            self._ensure_base_image(args["BASE_IMAGE"])
-            extra: dict[str, Path] = {}
-            if "PYTHON_PACKAGES" in args:
-                ensure_wheelhouse(wheelhouse, self.s.project_dir / "requirements.lock", self.r)
-                args["PYTHON_PACKAGES"] = "wheels"
-                extra[spec.WHEELS_DIR + "/"] = wheelhouse
-            self._build(svc, args, extra)
-
-    def _ensure_base_image(self, image: str) -> None:
-        """The base image is in the engine, or is pulled now; else one line naming the offline build."""
-        from docker.errors import APIError, ImageNotFound
-
-        try:
-            self.client.images.get(image)
-            return
-        except ImageNotFound:
-            pass
-        if "@" in image:  # pinned by digest: the SDK splits name and digest itself
-            name, tag = image, None
-        else:
-            name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
-        self.r.step(f"pulling base image {image}")
-        try:
-            self.client.images.pull(name, tag=tag)
-        except APIError as exc:
-            reason = (exc.explanation or str(exc)).strip().splitlines()[-1][:160]
-            raise PipectlError(
-                f"the base image {image} is not in the Docker engine and cannot be pulled ({reason})",
-                hint=f"build offline from a local base: set {ENV_BASE_IMAGE} (the BASE_IMAGE build argument) "
-                "to an image the engine has, see 'Offline build' in docs/docker.md",
-            ) from None
-        self.r.done(f"base image {image} pulled")
-
-    def _context(self, svc: spec.Service, replace: dict[str, Path]):
-        """The build context as a tar file: the Dockerfile and the inputs the spec lists."""
-        root = self.s.project_dir
-        f = tempfile.TemporaryFile()
-        with tarfile.open(fileobj=f, mode="w") as tar:
-
-            def add(path: Path, arcname: str) -> None:
-                info = tar.gettarinfo(str(path), arcname)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                if info.isdir():
-                    tar.addfile(info)
-                    return
-                with open(path, "rb") as fh:
-                    tar.addfile(info, fh)
-
-            add(root / svc.build.dockerfile, svc.build.dockerfile)
-            for item in svc.build.inputs:
-                src = replace.get(item, root / item.rstrip("/"))
-                if not src.exists():
-                    raise NotFoundError(f"{src} is missing (needed to build {svc.image})", hint="run 'make build'")
-                if src.is_dir():
-                    add(src, item.rstrip("/"))
-                    for p in sorted(src.rglob("*")):
-                        if "__pycache__" in p.parts or p.suffix == ".pyc" or p.name == ".gitignore":
-                            continue
-                        add(p, item.rstrip("/") + "/" + p.relative_to(src).as_posix())
-                else:
-                    add(src, item)
-        f.seek(0)
-        return f
-
-    def _build(self, svc: spec.Service, args: dict[str, str], replace: dict[str, Path]) -> None:
-        from docker.errors import APIError
-
-        log = self.state / "logs" / f"build-{svc.image.split(':')[0]}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self.r.step(f"building image {svc.image} (base {args['BASE_IMAGE']})")
-        started = time.monotonic()
-        error = None
-        context = self._context(svc, replace)
-        try:
-            with open(log, "w") as out:
-                stream = self.client.api.build(
-                    fileobj=context,
-                    custom_context=True,
-                    dockerfile=svc.build.dockerfile,
-                    tag=svc.image,
-                    buildargs=args,
-                    rm=True,
-                    forcerm=True,
-                    decode=True,
-                )
-                for chunk in stream:
-                    if "stream" in chunk:
-                        out.write(chunk["stream"])
-                    if "error" in chunk:
-                        error = chunk["error"].strip()
-                        out.write(error + "\n")
-        except APIError as exc:
-            error = exc.explanation or str(exc)
-        finally:
-            context.close()
-        if error:
-            hint = f"full build log in {log}"
-            raise PipectlError(f"building {svc.image} failed: {error.splitlines()[-1][:300]}", hint=hint)
-        self.r.done(f"image {svc.image} built in {time.monotonic() - started:.0f}s")
 
     # ------------------------------------------------------------------ job submission
     def submit_job(self, job_env: dict[str, str], restore: str | None) -> tuple[int, str]:
@@ -551,7 +337,7 @@ class DockerStack(StackBase):
         flink = Path(self.layout.flink_state_host)
         return [Path(self.layout.kafka_data_host).parent, flink / "checkpoints", flink / "savepoints"]
 
-    def down(self, purge: bool = False) -> StackStatus:
+    def _stop_components(self) -> list[str]:
         from docker.errors import APIError, NotFound
 
         messages = []
@@ -571,19 +357,4 @@ class DockerStack(StackBase):
             self.client.networks.get(self.layout.network).remove()
         except (NotFound, APIError):
             pass
-        if purge:
-            for path in (
-                Path(self.layout.kafka_data_host).parent,
-                Path(self.layout.flink_state_host) / "checkpoints",
-                Path(self.layout.flink_state_host) / "savepoints",
-                self.s.warehouse_dir,
-                self.state / "job.json",
-            ):
-                if path.is_dir():
-                    shutil.rmtree(path)
-                    messages.append(f"deleted {path}")
-                elif path.exists():
-                    path.unlink()
-        status = self.status()
-        status.messages = messages
-        return status
+        return messages

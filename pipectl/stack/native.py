@@ -9,12 +9,11 @@ Everything lives under the state folder (default ./.pipectl):
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from pipectl import kafka_admin, procs
+from pipectl import procs
 from pipectl.config import Settings
 from pipectl.launch import kafka as kafka_launch
 from pipectl.launch.flink import client_argv, default_java_opts, flink_env, flink_home, marker, start_argv, write_conf
@@ -47,45 +46,26 @@ class NativeStack(StackBase):
         return procs.read(self.run_dir, name)
 
     # ------------------------------------------------------------------ up
-    def up(self) -> StackStatus:
-        messages: list[str] = []
-        self._check_artifacts()
+    def _prepare(self) -> None:
         for d in (self.run_dir, self.log_dir, self.kafka_dir, self.flink_dir, self.s.warehouse_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self._write_flink_conf()
 
-        if procs.is_alive(self.proc("kafka")):
-            messages.append("kafka: found running, reusing it")
-        else:
+    def _bring(self, name: str) -> str:
+        """A process that is alive is reused; the TaskManager only when it is the one registered."""
+        if name == "taskmanager":
+            return self._bring_taskmanager()
+        if procs.is_alive(self.proc(name)):
+            return f"{name}: found running, reusing it"
+        if name == "kafka":
             self.ensure_ports_free("kafka", [self.s.local.kafka_port, self.s.local.kafka_controller_port])
             self.r.step(f"starting Kafka on {self.s.kafka_bootstrap}")
             self._start_kafka()
-            messages.append("kafka: started")
-        self._wait("kafka", self.kafka_healthy, timeout=self.s.local.start_timeout_s)
-        self.r.done(f"Kafka answers on {self.s.kafka_bootstrap}")
-        created = kafka_admin.ensure_topic(self.s.kafka_bootstrap, self.s.pipeline.topic, self.s.pipeline.partitions)
-        messages.append(
-            f"topic {self.s.pipeline.topic}: "
-            + (f"created with {self.s.pipeline.partitions} partitions" if created else "exists")
-        )
-
-        self._write_flink_conf()
-        if procs.is_alive(self.proc("jobmanager")):
-            messages.append("jobmanager: found running, reusing it")
         else:
             self.ensure_ports_free("jobmanager", [self.s.local.flink_port, self.s.local.flink_rpc_port])
             self.r.step(f"starting Flink JobManager on {self.s.flink_rest_url}")
             self._start_flink("jobmanager")
-            messages.append("jobmanager: started")
-        self._wait("jobmanager", self.flink_overview, timeout=self.s.local.start_timeout_s)
-        self.r.done(f"Flink JobManager answers on {self.s.flink_rest_url}")
-
-        messages.append(self._bring_taskmanager())
-        self._wait("taskmanager", self.taskmanager_registered, timeout=self.s.local.start_timeout_s)
-        live = self.live_taskmanager() or {}
-        self.r.done(f"Flink TaskManager registered ({live.get('slotsNumber', '?')} slots)")
-        status = self.status()
-        status.messages = messages
-        return status
+        return f"{name}: started"
 
     def start_taskmanager(self) -> None:
         """Start (or restart) only the TaskManager; used after a crash."""
@@ -339,7 +319,7 @@ class NativeStack(StackBase):
     def any_running(self) -> bool:
         return any(c.pid for c in self.status().components)
 
-    def down(self, purge: bool = False) -> StackStatus:
+    def _stop_components(self) -> list[str]:
         messages = []
         # the supervisor first: SIGTERM to its process group stops it and the TaskManager, without a restart
         supervised = procs.stop(self.run_dir, self.proc(SUPERVISOR), timeout=25)
@@ -351,22 +331,7 @@ class NativeStack(StackBase):
                 messages.append(f"{name}: stopped")
             else:
                 messages.append(f"{name}: not running")
-        if purge:
-            for path in (
-                self.kafka_dir,
-                self.flink_dir / "checkpoints",
-                self.flink_dir / "savepoints",
-                self.s.warehouse_dir,
-                self.state / "job.json",
-            ):
-                if path.is_dir():
-                    shutil.rmtree(path)
-                    messages.append(f"deleted {path}")
-                elif path.exists():
-                    path.unlink()
-        status = self.status()
-        status.messages = messages
-        return status
+        return messages
 
 
 def _ago(epoch: float | None) -> str:

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import StaticTable
 
-from pipectl.stack.docker import ensure_wheelhouse
+from pipectl.stack.images import ensure_wheelhouse
 from tests.conftest import REPO, iceberg_counts, wait_settled
 from tests.docker.conftest import COMPOSE_OFFSET, committed_rows, ports, skip_or_fail
 

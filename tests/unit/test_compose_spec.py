@@ -88,7 +88,7 @@ def test_dockerfile_defaults_and_inputs_match_the_spec(service):
 
 
 def test_flink_image_python_packages_are_the_spec_list_pinned_in_the_lock():
-    from pipectl.stack.docker import python_pins
+    from pipectl.stack.images import python_pins
 
     names = re.search(r"grep -iE '\^\(([^)]+)\)==", _dockerfile(spec.FLINK_DOCKERFILE)).group(1).split("|")
     assert tuple(names) == spec.FLINK_PYTHON_PACKAGES
@@ -127,6 +127,7 @@ def test_runtime_layout_mounts_host_folders_at_the_same_paths(tmp_path):
 
 def test_build_context_holds_only_what_the_dockerfile_copies(tmp_path):
     from pipectl.stack.docker import DockerStack
+    from pipectl.stack.images import Builder
 
     settings = load_settings(REPO, environ={"PIPECTL_LOCAL_STATE_DIR": str(tmp_path / "state"),
                                             "PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT": "true"})
@@ -136,7 +137,8 @@ def test_build_context_holds_only_what_the_dockerfile_copies(tmp_path):
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"")
-    with tarfile.open(fileobj=stack._context(stack.services["jobmanager"], {"compose/wheels/": wheels})) as tar:
+    context = Builder(None, settings)._context(stack.services["jobmanager"], {"compose/wheels/": wheels})
+    with tarfile.open(fileobj=context) as tar:
         names = set(tar.getnames())
     assert {"compose/flink/Dockerfile", "requirements.lock", "compose/wheels/x-1.0-py3-none-any.whl",
             "target/pyflink-dependencies.jar", "compose/flink/entrypoint.sh", "compose/flink/as-caller.sh",
