@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import threading
 
 import typer
 from rich.console import Console, Group, RenderableType
@@ -13,6 +15,7 @@ from pipectl import fmt
 from pipectl import status as lib
 from pipectl.cli import context
 from pipectl.cli.sparkline import sparkline
+from pipectl.config import Settings
 from pipectl.errors import EXIT_USAGE, Exit, Outcome, PipectlError
 from pipectl.flink.job_state import ENDED_STATES
 
@@ -40,14 +43,19 @@ def register(app: typer.Typer) -> None:
         the worst. Exit code 0 healthy, 6 degraded, 4 down (docs/status.md has the rules and the JSON)."""
         s = context.settings()
         if watch:
-            _watch(lib.watch(s, interval))
+            _watch(s, interval)
             return
         result = lib.collect(s, interval)
         context.out().emit(result, render)
         context.finish(result)
 
 
-def _watch(statuses) -> None:
+def _watch(settings: Settings, interval: float) -> None:
+    """Refresh until Ctrl-C. Ctrl-C only asks to stop: the collection under way ends (each of its
+    reads has a timeout) and then the command does, with the last status's exit code. A
+    KeyboardInterrupt raised inside a Kafka client call can be swallowed by the client
+    (kafka-python catches BaseException in its event loop), which left --watch running after
+    Ctrl-C; the flag cannot be lost that way. A second Ctrl-C interrupts at once."""
     out = context.out()
     if out.json_mode:
         raise PipectlError(
@@ -57,14 +65,25 @@ def _watch(statuses) -> None:
         )
     from rich.live import Live  # pulls in rich's terminal control (~0.1 s): only for --watch
 
+    stop = threading.Event()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     last: Outcome = Exit()
-    with Live(console=out.console, auto_refresh=False, transient=False) as live:
-        try:
-            for st in statuses:
-                live.update(view(st, sparklines=True), refresh=True)
-                last = st
-        except KeyboardInterrupt:
-            pass
+    try:
+        with Live(console=out.console, auto_refresh=False, transient=False) as live:
+            try:
+                for st in lib.watch(settings, interval, stop=stop):
+                    live.update(view(st, sparklines=True), refresh=True)
+                    last = st
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
     context.finish(last)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -19,15 +20,19 @@ def collect(settings: Settings, interval_s: float = 2.0, memory: Memory | None =
     return COLLECTORS[settings.env](settings, interval_s, memory or Memory())
 
 
-def watch(settings: Settings, every_s: float = 2.0, count: int | None = None) -> Iterator[PipelineStatus]:
-    """collect() again and again, `every_s` apart; each status carries the history of the
-    produce rate, the lag and the records read by the job (for sparklines)."""
+def watch(
+    settings: Settings, every_s: float = 2.0, count: int | None = None, stop: threading.Event | None = None
+) -> Iterator[PipelineStatus]:
+    """collect() again and again, `every_s` apart, until `count` statuses or `stop` is set; each
+    status carries the history of the produce rate, the lag and the records read by the job (for
+    sparklines). `stop` is checked between collections and ends the wait between them at once."""
     memory = Memory()
+    stop = stop or threading.Event()
     n = 0
-    while count is None or n < count:
+    while (count is None or n < count) and not stop.is_set():
         began = time.monotonic()
         yield collect(settings, every_s, memory)
         n += 1
         rest = every_s - (time.monotonic() - began)
         if rest > 0 and (count is None or n < count):
-            time.sleep(rest)
+            stop.wait(rest)
