@@ -313,3 +313,8 @@ def rehearse(
         ),
         render_aws.rehearsal,
     )
+
+
+def register(root: typer.Typer) -> None:
+    """Add this command group to the root command (every command module registers the same way)."""
+    root.add_typer(app, name="aws")

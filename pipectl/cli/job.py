@@ -90,3 +90,8 @@ def upgrade(
         ),
         render.upgrade_report,
     )
+
+
+def register(root: typer.Typer) -> None:
+    """Add this command group to the root command (every command module registers the same way)."""
+    root.add_typer(app, name="job")

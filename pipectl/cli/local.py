@@ -77,3 +77,8 @@ def down(
 
     result = stop_stack(context.settings(), purge=purge, reporter=context.out(), confirm=None if yes else _ask)
     context.out().emit(result, render.stack_down)
+
+
+def register(root: typer.Typer) -> None:
+    """Add this command group to the root command (every command module registers the same way)."""
+    root.add_typer(app, name="local")

@@ -39,14 +39,8 @@ def root(
 
 
 # in the order a newcomer uses them (no command module imports an SDK at import time)
-app.add_typer(local.app, name="local")
-app.add_typer(job.app, name="job")
-app.add_typer(produce.app, name="produce")
-verify.register(app)
-status.register(app)
-doctor.register(app)
-maintain.register(app)
-app.add_typer(aws.app, name="aws")
+for module in (local, job, produce, verify, status, doctor, maintain, aws):
+    module.register(app)
 
 _GLOBAL_VALUED = {"--output": "output", "--env": "env", "--config": "config"}
 

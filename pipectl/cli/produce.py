@@ -64,3 +64,8 @@ def _defaults(settings: Settings, raw: RawOptions) -> dict[str, Any]:
 
 
 app.command("orders")(orders_command(_orders))
+
+
+def register(root: typer.Typer) -> None:
+    """Add this command group to the root command (every command module registers the same way)."""
+    root.add_typer(app, name="produce")
