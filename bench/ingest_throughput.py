@@ -22,8 +22,14 @@ as in production, and end at the Iceberg commit that makes the last row visible 
 summary, polled every 0.2 s): each commits every --checkpoint-s, so each waits for its next commit
 after the last record alike. Each reader runs --repeat times (rounds over all readers, so that a change of load hits every reader alike); the best run counts.
 Also given: records per CPU-second of the process that did the work (the TaskManager, or the Connect
-worker), read from /proc/<pid>/stat, and the load average (1 min) before and after each run: a run
-with either above 1.5 is marked "disturbed" and is not a run of record.
+worker), read from /proc/<pid>/stat, and the load average (1 min) before and after each run.
+Quiet: before each run the bench waits (up to --cool-down-s) for the load average to fall below
+1.0, since the 1-minute average still counts the previous reader for minutes. During each run it
+measures the CPU that processes other than the bench's own used (all busy CPU time in /proc/stat,
+less that of the stack's processes, the Connect worker and the bench with its children), in cores.
+A run is "disturbed", and not a run of record, when the load average was above 1.5 when it began,
+or when other processes used more than 0.25 of a core on average during it. The load average after
+a run counts the reader itself (up to --parallelism cores) and is given for the record only.
 
 Freshness (--freshness-intervals): the job at each checkpoint interval, --freshness-rate events/s for
 --freshness-seconds (event_time = send time), each on a topic and table of its own; for every row,
@@ -68,6 +74,10 @@ CONNECT_REST = f"http://127.0.0.1:{38083 + _OFFSET}"
 TOPIC = "orders.bench.v1"
 NAMESPACE = "analytics"
 DISTURBED_LOAD = 1.5
+DISTURBED_OTHER_CORES = 0.25  # CPU used by processes that are not the bench's, averaged over the run
+COOL_LOAD = 1.0
+COOL_DOWN_S = 180.0  # --cool-down-s
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 READERS = ("raw", "json", "blackhole", "naive", "iceberg", "connect")
 LABELS = {
@@ -197,6 +207,52 @@ def load1() -> float:
     return os.getloadavg()[0]
 
 
+def cool_down(limit_s: float) -> float:
+    """Wait until the 1-minute load average is below COOL_LOAD (at most `limit_s`); the load then."""
+    deadline = time.monotonic() + limit_s
+    while load1() >= COOL_LOAD and time.monotonic() < deadline:
+        time.sleep(2)
+    return load1()
+
+
+def _busy_ticks() -> int:
+    """CPU time all CPUs spent busy since boot (everything but idle and iowait), in clock ticks."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
+
+
+def _own_ticks() -> int:
+    """CPU time of the bench's own processes: those run from bench/out (the stack's Kafka, JobManager,
+    TaskManager; the Connect worker) and this process with its waited-for children (pipectl, flink run)."""
+    total = 0
+    mine = (str(OUT), str(CONNECT_JARS))
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(proc.name) == os.getpid():
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        elif any(m in cmdline for m in mine):
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+class Others:
+    """The CPU, in cores, that processes other than the bench's used between start and `cores()`."""
+
+    def __init__(self) -> None:
+        self.t0, self.busy0, self.own0 = time.monotonic(), _busy_ticks(), _own_ticks()
+
+    def cores(self) -> float:
+        seconds = time.monotonic() - self.t0
+        other = (_busy_ticks() - self.busy0) - (_own_ticks() - self.own0)
+        return max(0.0, other / CLK_TCK / seconds) if seconds > 0 else 0.0
+
+
 @dataclasses.dataclass
 class Run:
     reader: str
@@ -205,6 +261,7 @@ class Run:
     cpu: float  # CPU seconds of the process doing the work
     load_before: float
     load_after: float
+    others: float = 0.0  # cores used by processes other than the bench's during the run
     files: str = ""
     profile: str = ""
 
@@ -218,7 +275,7 @@ class Run:
 
     @property
     def disturbed(self) -> bool:
-        return max(self.load_before, self.load_after) > DISTURBED_LOAD
+        return self.load_before > DISTURBED_LOAD or self.others > DISTURBED_OTHER_CORES
 
 
 def run_flink(env, sink: str, events: int, expected: int, warehouse: Path, rep: int, timeout_s: float = 900,
@@ -227,7 +284,8 @@ def run_flink(env, sink: str, events: int, expected: int, warehouse: Path, rep: 
     job_env = dict(env, ORDER_INGEST_SINK=sink, PIPECTL_PIPELINE_CONSUMER_GROUP=f"bench-{sink}-{time.time_ns()}",
                    PIPECTL_PIPELINE_TABLE=table, PIPECTL_PIPELINE_REJECTED_TABLE=f"{table}_rejected")
     tm = taskmanager_pid(env)
-    load_before = load1()
+    load_before = cool_down(COOL_DOWN_S)
+    others = Others()
     cpu0 = cpu_seconds(tm)  # before the submission: the TaskManager is idle until then
     known = {j["jid"] for j in rest("/jobs/overview")["jobs"]}
     # `job start` returns only after its checks; a fast job can be done by then: submit in the
@@ -273,7 +331,7 @@ def run_flink(env, sink: str, events: int, expected: int, warehouse: Path, rep: 
                 cpu = cpu_seconds(tm) - cpu0
                 summary = recording.stop() if recording else ""
                 files = file_stats(warehouse, table) if sink in ICEBERG_READERS else ""
-                return Run(sink, events, end - t0, cpu, load_before, load1(), files, summary)
+                return Run(sink, events, end - t0, cpu, load_before, load1(), others.cores(), files, summary)
             if time.monotonic() > deadline:
                 raise SystemExit(f"{sink}: not done after {timeout_s:.0f} s ({source_records(job_id):,} records read)")
             time.sleep(0.2)
@@ -351,7 +409,8 @@ class ConnectWorker:
             "iceberg.control.commit.interval-ms": str(self.checkpoint_s * 1000),
             "consumer.override.auto.offset.reset": "earliest",
         }
-        load_before = load1()
+        load_before = cool_down(COOL_DOWN_S)
+        others = Others()
         cpu0 = cpu_seconds(self.proc.pid)
         recording = Profile(self.proc.pid, f"connect-{rep}") if profile else None
         t0 = time.time()
@@ -363,7 +422,7 @@ class ConnectWorker:
                 if committed_rows(self.warehouse, table) >= expected:
                     cpu = cpu_seconds(self.proc.pid) - cpu0
                     summary = recording.stop() if recording else ""
-                    return Run("connect", events, now - t0, cpu, load_before, load1(),
+                    return Run("connect", events, now - t0, cpu, load_before, load1(), others.cores(),
                                file_stats(self.warehouse, table), summary)
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"connect: not done after {time.monotonic() - deadline + timeout_s:.0f} s "
@@ -433,7 +492,7 @@ def machine() -> str:
 def table_markdown(best: dict[str, Run], runs: list[Run]) -> str:
     base = best.get("json")
     lines = ["| what reads the topic | records/s | vs json | records per CPU-second | vs json, per CPU-second "
-             "| wall time | load before → after |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "| wall time | load before → after | others' CPU |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for reader in READERS:
         r = best.get(reader)
         if r is None:
@@ -442,7 +501,7 @@ def table_markdown(best: dict[str, Run], runs: list[Run]) -> str:
         vs_cpu = f"{r.per_cpu / base.per_cpu:.2f}" if base else ""
         mark = " **disturbed**" if r.disturbed else ""
         lines.append(f"| {LABELS[reader]} | {r.rate:,.0f} | {vs} | {r.per_cpu:,.0f} | {vs_cpu} | {r.seconds:.1f} s "
-                     f"| {r.load_before:.2f} → {r.load_after:.2f}{mark} |")
+                     f"| {r.load_before:.2f} → {r.load_after:.2f} | {r.others:.2f} cores{mark} |")
     out = "\n".join(lines)
     ratios = []
     for num, den, target in (("blackhole", "json", 0.8), ("iceberg", "naive", 1.2), ("iceberg", "connect", 1.0)):
@@ -454,7 +513,8 @@ def table_markdown(best: dict[str, Run], runs: list[Run]) -> str:
     files = [f"- {r.reader}: {r.files}" for r in best.values() if r.files]
     disturbed = sum(r.disturbed for r in runs)
     notes = [f"\nBest of {len(runs) // max(1, len(best))} runs per reader; {disturbed} of {len(runs)} runs disturbed "
-             f"(load average above {DISTURBED_LOAD} before or after)."]
+             f"(load average above {DISTURBED_LOAD} at the start, or others' CPU above {DISTURBED_OTHER_CORES} "
+             f"cores); the load after a run counts the reader itself."]
     return "\n".join([out, "", *ratios, "", "Data files (best run):", *files, *notes])
 
 
@@ -472,7 +532,11 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="record blackhole, naive, iceberg and connect with Java Flight Recorder and print where the CPU goes")
     ap.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    ap.add_argument("--cool-down-s", type=float, default=180,
+                    help=f"before each run, wait up to this long for the load average to fall below {COOL_LOAD} (default 180)")
     a = ap.parse_args()
+    global COOL_DOWN_S
+    COOL_DOWN_S = a.cool_down_s
     only = set(a.only.split(","))
     unknown = only - {*READERS, "freshness"}
     if unknown:
@@ -518,7 +582,8 @@ def main():
                     best[reader] = run
                 flag = "  DISTURBED" if run.disturbed else ""
                 print(f"  run {rep} {reader:10} {run.rate:>9,.0f} records/s {run.per_cpu:>9,.0f} records/CPU-s "
-                      f"({run.seconds:.1f} s; CPU {run.cpu:.1f} s; load {run.load_before:.2f} → {run.load_after:.2f}){flag}",
+                      f"({run.seconds:.1f} s; CPU {run.cpu:.1f} s; load {run.load_before:.2f} → {run.load_after:.2f}; "
+                      f"others {run.others:.2f} cores){flag}",
                       flush=True)
                 if run.files:
                     print(f"      {run.files}", flush=True)
@@ -528,16 +593,18 @@ def main():
             print("\n" + table_markdown(best, runs), flush=True)
         if "freshness" in only:
             print("\n| checkpoint interval | p50 | p95 | max | target p95 ≤ interval + 2 s | data files per hour "
-                  "| commits | load before → after |\n|---:|---:|---:|---:|---|---:|---:|---:|", flush=True)
+                  "| commits | load before → after | others' CPU |\n|---:|---:|---:|---:|---|---:|---:|---:|---:|", flush=True)
             for interval in (int(x) for x in a.freshness_intervals.split(",")):
-                before = load1()
+                before = cool_down(COOL_DOWN_S)
+                others = Others()
                 lags, files, commits = freshness(env, warehouse, a.freshness_rate, a.freshness_seconds, interval)
                 q = statistics.quantiles(lags, n=100)
                 after = load1()
                 ok = "met" if q[94] <= interval + 2 else "NOT met"
-                mark = " **disturbed**" if max(before, after) > DISTURBED_LOAD else ""
+                busy = others.cores()
+                mark = " **disturbed**" if before > DISTURBED_LOAD or busy > DISTURBED_OTHER_CORES else ""
                 print(f"| {interval} s | {q[49]:.1f} s | {q[94]:.1f} s | {max(lags):.1f} s | {ok} "
-                      f"| {files / a.freshness_seconds * 3600:,.0f} | {commits} | {before:.2f} → {after:.2f}{mark} |", flush=True)
+                      f"| {files / a.freshness_seconds * 3600:,.0f} | {commits} | {before:.2f} → {after:.2f} | {busy:.2f} cores{mark} |", flush=True)
             print(f"\n({a.freshness_rate} events/s for {a.freshness_seconds} s per interval, "
                   f"{a.freshness_rate * a.freshness_seconds:,} rows each; data files per hour = files written / "
                   f"{a.freshness_seconds} s x 3600)", flush=True)
