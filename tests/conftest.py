@@ -85,6 +85,42 @@ def kafka_bootstrap(request) -> str:
     return TEST_BOOTSTRAP
 
 
+def scenario_env(env: dict, name: str, **extra: str) -> dict:
+    """`env` with a topic, tables and consumer group of the scenario's own, so that scenarios share
+    one stack without reading each other's data."""
+    return dict(
+        env,
+        PIPECTL_PIPELINE_TOPIC=f"orders.{name}.v1",
+        PIPECTL_PIPELINE_TABLE=f"orders_{name}",
+        PIPECTL_PIPELINE_REJECTED_TABLE=f"orders_{name}_rejected",
+        PIPECTL_PIPELINE_CONSUMER_GROUP=name,
+        **extra,
+    )
+
+
+def topic_records(bootstrap: str, topic: str, group: str = "test") -> dict[tuple[int, int], bytes]:
+    """Every record of the topic as it is now, by (partition, offset), read with a client pipectl does
+    not use (confluent-kafka); fails when they cannot all be read within 120 s."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{group}-{time.time()}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+        out: dict[tuple[int, int], bytes] = {}
+        deadline = time.monotonic() + 120
+        while len(out) < sum(ends.values()) and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is not None and msg.error() is None:
+                out[(msg.partition(), msg.offset())] = msg.value()
+        assert len(out) == sum(ends.values()), (len(out), ends)
+        return out
+    finally:
+        consumer.close()
+
+
 def wait_for(predicate, timeout: float, what: str):
     """Poll `predicate` each second until it returns something true (returned), or fail the test."""
     deadline = time.monotonic() + timeout

@@ -29,6 +29,7 @@ import pytest
 from pipectl import procs
 from tests.conftest import (
     REPO,
+    topic_records,
     consumer_lag,
     flink_get,
     kill_process,
@@ -311,28 +312,6 @@ def _s3tables_table(state: dict, name: str):
         "s3.access-key-id": state["access_key_id"], "s3.secret-access-key": state["secret_access_key"]})
 
 
-def _topic_records(port: str, topic: str = "orders.created.v1") -> dict[tuple[int, int], bytes]:
-    """Every record of the topic, read on the broker's internal PLAINTEXT listener."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{port}", "group.id": f"rehearsal-test-{time.time()}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}
-        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
-        out: dict[tuple[int, int], bytes] = {}
-        deadline = time.monotonic() + 120
-        while len(out) < sum(ends.values()) and time.monotonic() < deadline:
-            msg = consumer.poll(1.0)
-            if msg is not None and msg.error() is None:
-                out[(msg.partition(), msg.offset())] = msg.value()
-        assert len(out) == sum(ends.values()), (len(out), ends)
-        return out
-    finally:
-        consumer.close()
-
-
 def check_every_record(state: dict, port: str) -> Counter:
     """Every record of the topic is in exactly one of the two tables; a valid version 1 event in
     analytics.orders with discount_amount and coupon_code null, a valid version 2 one with both as
@@ -349,7 +328,7 @@ def check_every_record(state: dict, port: str) -> Counter:
     assert len({r["event_id"] for r in orders}) == len(orders)  # distinct ids = rows
     keys = Counter((r["kafka_partition"], r["kafka_offset"]) for r in orders + rejected)
     assert [k for k, n in keys.items() if n > 1] == []  # 0 doubled
-    records = _topic_records(port)
+    records = topic_records(f"127.0.0.1:{port}", "orders.created.v1", "rehearsal-test")
     assert set(keys) == set(records)  # 0 lost
     by_key = {(r["kafka_partition"], r["kafka_offset"]): ("orders", r) for r in orders}
     by_key.update({(r["kafka_partition"], r["kafka_offset"]): ("rejected", r) for r in rejected})

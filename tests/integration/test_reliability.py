@@ -24,6 +24,7 @@ from pyiceberg.table import StaticTable
 
 from tests.conftest import (
     REPO,
+    scenario_env,
     completed_checkpoint_id,
     iceberg_counts,
     kill_process,
@@ -38,17 +39,6 @@ pytestmark = pytest.mark.e2e
 
 
 # ---------------------------------------------------------------------------------- helpers
-def scenario_env(stack: dict, name: str) -> dict:
-    return dict(
-        stack,
-        PIPECTL_PIPELINE_TOPIC=f"orders.{name}.v1",
-        PIPECTL_PIPELINE_TABLE=f"orders_{name}",
-        PIPECTL_PIPELINE_REJECTED_TABLE=f"orders_{name}_rejected",
-        PIPECTL_PIPELINE_CONSUMER_GROUP=name,
-        PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3",
-    )
-
-
 def read_table(env: dict, table: str) -> tuple[int, int]:
     """(rows, distinct event ids) of a table, from its files."""
     return iceberg_counts(env["PIPECTL_LOCAL_WAREHOUSE"], table)
@@ -124,7 +114,7 @@ def stop_job(env: dict) -> None:
 def test_stop_start_then_down_while_running_then_up_start(native_stack):
     """The issue's end-of-day routine: job stop + job start; `local down` while the job runs; the
     next morning `local up` + `job start`. Then a stale savepoint is refused, and maintenance."""
-    env = scenario_env(native_stack, "routine")
+    env = scenario_env(native_stack, "routine", PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3")
     figures: dict = {}
     t0 = time.monotonic()
     assert run_pipectl(env, "local", "up").returncode == 0  # creates this scenario's topic
@@ -190,7 +180,7 @@ def test_stop_start_then_down_while_running_then_up_start(native_stack):
 def test_power_cut_kill_9_of_the_whole_stack(native_stack):
     """kill -9 of the JobManager, the TaskManager (and its supervisor) and Kafka together while
     events flow; `local up` + `job start` resume from the newest retained checkpoint."""
-    env = scenario_env(native_stack, "powercut")
+    env = scenario_env(native_stack, "powercut", PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3")
     figures: dict = {}
     t0 = time.monotonic()
     assert run_pipectl(env, "local", "up").returncode == 0
@@ -226,7 +216,7 @@ def test_power_cut_kill_9_of_the_whole_stack(native_stack):
 def test_taskmanager_comes_back_by_itself(native_stack):
     """kill -9 of the TaskManager: its supervisor starts it again, `local status` shows the restart,
     and the job recovers (a checkpoint completes after the fault) without any user action."""
-    env = scenario_env(native_stack, "tmrestart")
+    env = scenario_env(native_stack, "tmrestart", PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3")
     figures: dict = {}
     assert run_pipectl(env, "local", "up").returncode == 0
     code, started = run_json(env, "job", "start", "--fresh")
@@ -262,7 +252,7 @@ def test_broker_restart_loses_nothing(native_stack):
     """Kafka killed mid-stream and brought back with `local up`: the producer accounts for every
     event through the outage (shorter than its delivery timeout), the job loses nothing; a producer
     whose delivery timeout is shorter than the outage reports its failures."""
-    env = scenario_env(native_stack, "brokerrestart")
+    env = scenario_env(native_stack, "brokerrestart", PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3")
     short_env = dict(env, PIPECTL_PIPELINE_TOPIC="orders.brokerrestart-short.v1")
     figures: dict = {}
     assert run_pipectl(short_env, "local", "up").returncode == 0  # creates the second topic

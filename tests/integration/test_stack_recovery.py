@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TEST_PORTS, iceberg_counts, run_json, run_pipectl, wait_for
+from tests.conftest import REPO, TEST_PORTS, iceberg_counts, run_json, run_pipectl, scenario_env, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +56,6 @@ def own_stack(tmp_path_factory) -> dict:
         down = run_pipectl(env, "local", "down", timeout=400)
         assert down.returncode == 0, down.stderr
         assert not stack_processes(env), "processes left after local down"
-
-
-def scenario(env: dict, name: str) -> dict:
-    return dict(
-        env,
-        PIPECTL_PIPELINE_TOPIC=f"orders.{name}.v1",
-        PIPECTL_PIPELINE_TABLE=f"orders_{name}",
-        PIPECTL_PIPELINE_REJECTED_TABLE=f"orders_{name}_rejected",
-        PIPECTL_PIPELINE_CONSUMER_GROUP=name,
-    )
 
 
 def rest(env: dict, path: str):
@@ -164,7 +154,7 @@ def stop_jobs(env: dict) -> None:
 
 # ---------------------------------------------------------------------------------- (a)
 def test_local_up_inside_the_supervisors_backoff_brings_back_a_live_taskmanager(own_stack):
-    env = scenario(own_stack, "tmbackoff")
+    env = scenario_env(own_stack, "tmbackoff")
     figures: dict = {}
     stop_jobs(env)
     assert run_pipectl(env, "local", "up").returncode == 0  # this scenario's topic
@@ -287,7 +277,7 @@ def test_local_up_waits_for_a_supervisor_that_backs_off_and_says_so(own_stack):
 
 # ---------------------------------------------------------------------------------- (b)
 def test_two_job_starts_at_once_submit_one_job(own_stack):
-    env = scenario(own_stack, "twostarts")
+    env = scenario_env(own_stack, "twostarts")
     stop_jobs(env)
     assert run_pipectl(env, "local", "up").returncode == 0
     try:

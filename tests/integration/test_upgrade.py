@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from pyiceberg.table import StaticTable
 
-from tests.conftest import REPO, TEST_BOOTSTRAP, run_json, run_pipectl  # and the old_release fixture
+from tests.conftest import REPO, TEST_BOOTSTRAP, run_json, run_pipectl, topic_records  # and the old_release fixture
 
 pytestmark = pytest.mark.integration
 
@@ -64,26 +64,6 @@ def _acked(proc: subprocess.Popen) -> int:
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     return json.loads(out)["acked"]
-
-
-def _topic_records() -> dict[tuple[int, int], bytes]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": TEST_BOOTSTRAP, "group.id": f"upgrade-test-{time.time()}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    try:
-        meta = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC]
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in meta.partitions}
-        consumer.assign([TopicPartition(TOPIC, p, 0) for p in meta.partitions])
-        out: dict[tuple[int, int], bytes] = {}
-        deadline = time.monotonic() + 120
-        while sum(1 for k in out) < sum(ends.values()) and time.monotonic() < deadline:
-            msg = consumer.poll(1.0)
-            if msg is not None and msg.error() is None:
-                out[(msg.partition(), msg.offset())] = msg.value()
-        return out
-    finally:
-        consumer.close()
 
 
 def _rows(warehouse: Path, table: str) -> list[dict]:
@@ -141,7 +121,7 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     assert after.returncode == 0, err[-2000:]
     valid_after = json.loads(out)["valid"]
     total = 2000 + sent_during["acked"] + 2000
-    records = _topic_records()
+    records = topic_records(TEST_BOOTSTRAP, TOPIC, "upgrade-test")
     assert len(records) == total
     orders, rejected = _wait_stored(warehouse, total)
 
