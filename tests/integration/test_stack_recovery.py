@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -313,21 +314,40 @@ def test_local_up_while_local_down_runs_leaves_no_orphan(own_stack):
         [sys.executable, "-m", "pipectl", "local", "down"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
+    up = None
     try:
         wait_for(lambda: "pipectl local down" in lock_file.read_text(), 60, "local down to hold the lock")
-        up = run_pipectl(env, "local", "up", timeout=600)
+        # `down` is paused while it holds the lock, so that `up` surely comes while it runs (without the
+        # pause, a quick `down` could be done before `up` has started, and the test would prove nothing)
+        os.kill(down.pid, signal.SIGSTOP)
+        up = subprocess.Popen(
+            [sys.executable, "-m", "pipectl", "local", "up"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        )
+        up_err: list[str] = []
+        reader = threading.Thread(target=lambda: up_err.extend(up.stderr), daemon=True)
+        reader.start()
+        wait_for(lambda: any("waiting for `pipectl local down`" in line for line in up_err), 120,
+                 "local up to wait for local down")
+        os.kill(down.pid, signal.SIGCONT)
         down_out, down_err = down.communicate(timeout=300)
+        up_out = up.stdout.read()
+        up.wait(timeout=600)
+        reader.join(timeout=30)
     finally:
-        if down.poll() is None:
-            down.kill()
-            down.wait()
+        for proc in (down, up):
+            if proc is not None and proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.kill()
+                proc.wait()
     assert down.returncode == 0, down_err
     for name in ("taskmanager", "jobmanager", "kafka"):
         assert f"{name}: stopped" in down_out, down_out
-    assert up.returncode == 0, up.stderr
-    assert f"waiting for `pipectl local down` (pid {down.pid}" in up.stderr, up.stderr
+    stderr = "".join(up_err)
+    assert up.returncode == 0, stderr
+    assert f"waiting for `pipectl local down` (pid {down.pid}" in stderr, stderr
     for name in ("kafka", "jobmanager", "taskmanager"):  # up ran after down had finished
-        assert f"{name}: started" in up.stdout, up.stdout
+        assert f"{name}: started" in up_out, up_out
 
     recorded = {pid_of(env, name): name for name in RUN_FILES}
     assert all(alive(pid) for pid in recorded), recorded  # no stale pid file
