@@ -21,8 +21,8 @@ import pytest
 
 from pipectl import kafka_admin
 from pipectl.flink import resume
-from tests.conftest import run_json, run_pipectl
-from tests.integration.test_reliability import produce, produced, read_table, rows_in, scenario_env, wait_for
+from tests.conftest import run_json, run_pipectl, scenario_env
+from tests.integration.test_reliability import produce, produced, read_table, rows_in, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def maintain(env: dict, *extra: str, job_running: bool = False) -> dict:
 
 
 def test_maintain_then_resume_stays_exactly_once(native_stack):
-    env = scenario_env(native_stack, "maintresume")
+    env = scenario_env(native_stack, "maintresume", PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3")
     orders, rejected = env["PIPECTL_PIPELINE_TABLE"], env["PIPECTL_PIPELINE_REJECTED_TABLE"]
     figures: dict = {}
     sent = []
@@ -136,7 +136,7 @@ def test_a_start_that_fails_names_the_root_exception_and_does_not_spin(native_st
     """A job that cannot run (its topic does not exist: the broker creates none by itself) fails
     in Flink's restart loop: `job start` names the root exception in one line, cancels the job and
     exits 4; `job status` and `status` name it too."""
-    env = dict(scenario_env(native_stack, "nosuchtopic"), NO_COLOR="1", COLUMNS="400")
+    env = dict(scenario_env(native_stack, "nosuchtopic", PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3"), NO_COLOR="1", COLUMNS="400")
     started = run_pipectl(env, "job", "start", "--fresh", timeout=300)
     assert started.returncode == 4, started.stdout + started.stderr
     lines = started.stderr.strip().splitlines()
