@@ -222,10 +222,11 @@ def _busy_ticks() -> int:
 
 
 def _own_ticks() -> int:
-    """CPU time of the bench's own processes: those run from bench/out (the stack's Kafka, JobManager,
-    TaskManager; the Connect worker) and this process with its waited-for children (pipectl, flink run)."""
-    total = 0
-    mine = (str(OUT), str(CONNECT_JARS))
+    """CPU time of the bench's own processes: those run from bench/out or target/bench-connect (the
+    stack's Kafka, JobManager and TaskManager; the Connect worker), this process and its descendants
+    (pipectl, flink run: alive ones by their own figures, ended ones through this process's
+    cutime/cstime)."""
+    stats: dict[int, tuple[int, list[str], str]] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -234,10 +235,23 @@ def _own_ticks() -> int:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # ended meanwhile
             continue
-        if int(proc.name) == os.getpid():
-            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-        elif any(m in cmdline for m in mine):
-            total += int(fields[11]) + int(fields[12])
+        stats[int(proc.name)] = (int(fields[1]), fields, cmdline)  # (ppid, fields, cmdline)
+    me = os.getpid()
+
+    def descends(pid: int) -> bool:
+        seen = 0
+        while pid > 1 and seen < 64:
+            if pid == me:
+                return True
+            pid = stats[pid][0] if pid in stats else 0
+            seen += 1
+        return False
+
+    mine = (str(OUT), str(CONNECT_JARS), "target/bench-connect")
+    total = 0
+    for pid, (_, fields, cmdline) in stats.items():
+        if pid == me or descends(pid) or any(m in cmdline for m in mine):
+            total += sum(int(f) for f in fields[11:15])  # utime stime, and cutime cstime of what it waited for
     return total
 
 
