@@ -74,7 +74,9 @@ class LocalSettings:
     flink_port: int = 8081
     flink_rpc_port: int = 6123
     taskmanager_slots: int = 2
-    taskmanager_memory: str = "1728m"
+    # the TaskManager's whole process; 512 MB of it are metaspace (TASKMANAGER_METASPACE), 256 MB more than
+    # Flink's default, so the Flink memory stays what it was at 1728m
+    taskmanager_memory: str = "1984m"
     jobmanager_memory: str = "1024m"
     kafka_heap: str = "512m"
     start_timeout_s: int = 90

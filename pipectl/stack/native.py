@@ -22,6 +22,7 @@ from pipectl.progress import SILENT, Reporter
 from pipectl.stack.base import StackBase, match_taskmanager
 from pipectl.stack.model import ComponentStatus, StackStatus
 from pipectl.stack.supervise import read_restarts, restarts_file
+from pipectl.launch.flink import TASKMANAGER_METASPACE
 
 SUPERVISOR = "tm-supervisor"
 
@@ -194,6 +195,7 @@ class NativeStack(StackBase):
             "taskmanager.bind-host": host,
             "taskmanager.host": host,
             "taskmanager.memory.process.size": self.s.local.taskmanager_memory,
+            "taskmanager.memory.jvm-metaspace.size": TASKMANAGER_METASPACE,
             "taskmanager.numberOfTaskSlots": self.s.local.taskmanager_slots,
             "parallelism.default": self.s.pipeline.parallelism,
             "rest.address": host,

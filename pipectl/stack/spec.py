@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass, field
 
 from pipectl.config import LocalSettings, PipelineSettings, Settings
+from pipectl.launch.flink import TASKMANAGER_METASPACE
 
 COMPONENTS = ("kafka", "jobmanager", "taskmanager")
 
@@ -184,6 +185,7 @@ def flink_properties(layout: Layout) -> str:
         "taskmanager.bind-host": "0.0.0.0",
         "taskmanager.host": "taskmanager",
         "taskmanager.memory.process.size": local.taskmanager_memory,
+        "taskmanager.memory.jvm-metaspace.size": TASKMANAGER_METASPACE,
         "taskmanager.numberOfTaskSlots": local.taskmanager_slots,
         "parallelism.default": pipeline.parallelism,
         "rest.address": "jobmanager",
