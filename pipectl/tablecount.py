@@ -20,12 +20,10 @@ than once is counted again on the ids themselves: the answer is exact.
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
@@ -130,72 +128,21 @@ def _source(con, table: Table, snapshot: Snapshot, columns: tuple[str, ...]) -> 
     pa.set_memory_pool(pa.system_memory_pool())
 
     # one data file at a time: pyiceberg's own batch reader submits every file to its thread pool at
-    # once and holds what they read until it is consumed, so its memory grows with the table. The
-    # next file is decoded while DuckDB stores this one (at most READ_AHEAD batches wait between them).
+    # once and holds what they read until it is consumed, so its memory grows with the table
     projection = scan.projection()
     reader = ArrowScan(scan.table_metadata, scan.io, projection, scan.row_filter, scan.case_sensitive)
     created = False
-    batches = (batch for task in scan.plan_files() for batch in reader.to_record_batches([task]))
-    for batch in read_ahead(batches, READ_AHEAD):
-        con.register("batch", batch)
-        con.execute("INSERT INTO src SELECT * FROM batch" if created else "CREATE TABLE src AS SELECT * FROM batch")
-        con.unregister("batch")
-        created = True
+    for task in scan.plan_files():
+        for batch in reader.to_record_batches([task]):
+            con.register("batch", batch)
+            con.execute("INSERT INTO src SELECT * FROM batch" if created else "CREATE TABLE src AS SELECT * FROM batch")
+            con.unregister("batch")
+            created = True
     if not created:
         con.execute(
             "CREATE TABLE src AS SELECT " + ", ".join(f'NULL::VARCHAR AS "{c}"' for c in columns) + " WHERE false"
         )
     return "stream"
-
-
-READ_AHEAD = 2  # batches decoded ahead of DuckDB by the stream engine (each is at most one data file's)
-_END = object()
-
-
-class _Failed:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
-    """`items`, produced by a thread of their own up to `depth` ahead of the consumer: the producer's
-    work (decoding Parquet, which releases the GIL) overlaps the consumer's. Bounded: at most `depth`
-    items wait. An exception of the producer is raised in the consumer; a consumer that stops early
-    stops the producer."""
-    waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                waiting.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put(_Failed(exc))
-
-    worker = threading.Thread(target=produce, name="pipectl-verify-read", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = waiting.get()
-            if item is _END:
-                return
-            if isinstance(item, _Failed):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=30)
 
 
 def count_ids(
