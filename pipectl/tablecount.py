@@ -152,19 +152,20 @@ def count_ids(
 
     def run(con) -> IdCounts:
         engine = _source(con, table, snapshot, (id_column, day_column))
-        con.execute(f'CREATE TABLE by_hash AS SELECT hash("{id_column}") AS h, count(*) AS n FROM src GROUP BY h')
+        _aggregate(con, f'CREATE TABLE by_hash AS SELECT hash("{id_column}") AS h, count(*) AS n FROM src GROUP BY h')
         rows, groups = con.execute("SELECT coalesce(sum(n), 0), count(*) FROM by_hash").fetchone() or (0, 0)
         # hashes seen more than once: true duplicates, or (rarely) two ids with one hash
         shared = con.execute("SELECT count(*) FROM by_hash WHERE n > 1").fetchone() or (0,)
         distinct = int(groups)
         if shared[0]:
-            exact = con.execute(
+            exact = _aggregate(
+                con,
                 f'SELECT count(DISTINCT "{id_column}") FROM src '
-                f'WHERE hash("{id_column}") IN (SELECT h FROM by_hash WHERE n > 1)'
+                f'WHERE hash("{id_column}") IN (SELECT h FROM by_hash WHERE n > 1)',
             ).fetchone()
             distinct += int(exact[0] if exact else 0) - int(shared[0])
-        days = con.execute(
-            f'SELECT CAST("{day_column}" AS VARCHAR), count(*) FROM src GROUP BY 1 ORDER BY 1'
+        days = _aggregate(
+            con, f'SELECT CAST("{day_column}" AS VARCHAR), count(*) FROM src GROUP BY 1 ORDER BY 1'
         ).fetchall()
         return IdCounts(int(rows), distinct, [(str(d), int(n)) for d, n in days], engine)
 
@@ -176,11 +177,24 @@ def count_by(table: Table, snapshot: Snapshot, column: str) -> tuple[int, dict[s
 
     def run(con) -> dict[str, int]:
         _source(con, table, snapshot, (column,))
-        grouped = con.execute(f'SELECT "{column}", count(*) FROM src GROUP BY 1').fetchall()
+        grouped = _aggregate(con, f'SELECT "{column}", count(*) FROM src GROUP BY 1').fetchall()
         return {("" if value is None else str(value)): int(n) for value, n in grouped}
 
     counts = _counting(run)
     return sum(counts.values()), counts
+
+
+def _aggregate(con: Any, sql: str) -> Any:
+    """Run a grouping query over `src`. DuckDB can run out of its limit when every thread holds a
+    partition at once; the query then runs again on one thread, over the data already loaded (the
+    stream engine's load is most of its time: starting over cost 6 s of 13 at 10 million rows)."""
+    import duckdb
+
+    try:
+        return con.execute(sql)
+    except duckdb.OutOfMemoryException:
+        con.execute("SET threads = 1")
+        return con.execute(sql)
 
 
 def _counting(run: Callable[[Any], T]) -> T:
