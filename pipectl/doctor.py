@@ -19,7 +19,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from pipectl.aws.network import findings
 from pipectl.config import Settings
@@ -32,7 +32,11 @@ from pipectl.aws.app_state import describe
 from pipectl.aws.resources import resources
 from pipectl.aws.target import HINT, Target, check_settings, make_session
 
-OK, WARN, MISSING, WRONG = "ok", "warn", "missing", "wrong"
+CheckStatus = Literal["ok", "warn", "missing", "wrong"]
+OK: Final = "ok"
+WARN: Final = "warn"
+MISSING: Final = "missing"
+WRONG: Final = "wrong"
 FAILING = (MISSING, WRONG)
 JAVA_MAJOR = 17
 PYTHON = (3, 11)
@@ -43,7 +47,7 @@ DISK_FAIL_BYTES = 256 * 1024**2
 @dataclass
 class Check:
     name: str
-    status: str  # ok | warn | missing | wrong
+    status: CheckStatus
     detail: str
     fix: str = ""
 

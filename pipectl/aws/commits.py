@@ -18,6 +18,8 @@ https://docs.aws.amazon.com/managed-flink/latest/java/metrics-dimensions.html):
 
 from __future__ import annotations
 
+from typing import Literal
+
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
@@ -44,7 +46,7 @@ class Commit:
 
 @dataclass
 class CommitCheck:
-    state: str  # committing | not_committing | idle | unknown
+    state: Literal["committing", "not_committing", "idle", "unknown"]
     reason: str
     newest: Commit | None = None
     records_in_window: float | None = None

@@ -22,7 +22,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pipectl.aws.app_state import describe
 from pipectl.aws.causes import GENERIC_FIX, Cause, explain, root_exception
@@ -43,11 +43,17 @@ STATE_RE = re.compile(
 )
 
 
+# "not_committing": running and reading, but no commit (commits.py); "left": the application left
+# RUNNING during deploy's settle window; "driver": the Python driver logged errors in it; "error": the
+# facts could not be read
+Verdict = Literal["running", "restarting", "failed", "unknown", "not_committing", "left", "driver", "error"]
+
+
 @dataclass
 class Health:
     """The job's health from metrics and logs. verdict: running | restarting | failed | unknown."""
 
-    verdict: str
+    verdict: Verdict
     uptime_s: float | None = None
     downtime_ms: float | None = None
     restarts: int | None = None  # fullRestarts (since the job was submitted)

@@ -8,12 +8,16 @@ import dataclasses
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, Literal, TypeVar
 
 from pipectl.errors import EXIT_DEGRADED, EXIT_UNHEALTHY
 from pipectl.flink.job_state import CheckpointSummary
 
-HEALTHY, DEGRADED, DOWN, UNKNOWN = "healthy", "degraded", "down", "unknown"
+Verdict = Literal["healthy", "degraded", "down", "unknown"]
+HEALTHY: Final = "healthy"
+DEGRADED: Final = "degraded"
+DOWN: Final = "down"
+UNKNOWN: Final = "unknown"
 VERDICTS = (HEALTHY, UNKNOWN, DEGRADED, DOWN)
 # unknown: the stage cannot be observed from here; it does not make the overall verdict worse
 RANK = {HEALTHY: 0, UNKNOWN: 0, DEGRADED: 1, DOWN: 2}
@@ -198,7 +202,7 @@ F = TypeVar("F", bound=Facts)
 @dataclass
 class Stage(Generic[F]):
     name: str  # kafka | flink | iceberg
-    verdict: str
+    verdict: Verdict
     reason: str  # the first problem, or a one-line summary when healthy
     problems: list[str]
     facts: F

@@ -24,9 +24,10 @@ from pipectl.status.model import (
     MskFacts,
     PipelineStatus,
     Stage,
+    Verdict,
 )
 
-Judged = tuple[str, list[str]]  # (verdict, problems)
+Judged = tuple[Verdict, list[str]]  # (verdict, problems)
 
 APP_SETTLING = ("STARTING", "UPDATING", "AUTOSCALING", "MAINTENANCE", "ROLLING_BACK")
 
