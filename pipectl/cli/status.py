@@ -70,7 +70,9 @@ def _watch(settings: Settings, interval: float) -> None:
     def on_interrupt(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        stop.set()
+        # set from another thread: the handler runs in the main thread, which may hold the Event's
+        # own lock at that moment (inside stop.wait), and that lock is not reentrant
+        threading.Thread(target=stop.set, daemon=True).start()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     last: Outcome = Exit()
