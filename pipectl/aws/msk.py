@@ -89,6 +89,7 @@ def _brokers_of_cluster(settings: Settings, iam: bool) -> str:
 
 
 def bootstrap_servers(target: Target, reporter: Reporter) -> str:
+    """The brokers the job reaches with IAM auth: aws.bootstrap_servers, else the cluster's IAM ones."""
     aws = target.aws
     if aws.bootstrap_servers:
         return ",".join(b.strip() for b in aws.bootstrap_servers.split(",") if b.strip())
