@@ -197,10 +197,16 @@ def taskmanager_pid(env: dict) -> int:
     return next(c["pid"] for c in status["components"] if c["name"] == "taskmanager")
 
 
+def stat_fields(proc: Path) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: [1] ppid, [11] utime, [12] stime,
+    [13] cutime, [14] cstime (clock ticks)."""
+    return (proc / "stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = stat_fields(Path(f"/proc/{pid}"))
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def load1() -> float:
@@ -232,7 +238,7 @@ def _own_ticks() -> int:
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(proc)
         except OSError:  # ended meanwhile
             continue
         stats[int(proc.name)] = (int(fields[1]), fields, cmdline)  # (ppid, fields, cmdline)
