@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +56,154 @@ final class JsonValues {
         }
     }
 
-    /** Compact JSON, as Jackson's default ObjectMapper writes it. */
+    /**
+     * write(value) as UTF-8 bytes, written straight into a reused buffer: the bytes of
+     * write(value).getBytes(UTF_8) (a lone surrogate becomes '?', as there), without the text in between.
+     * The digits of recent doubles are kept (item prices repeat). One per classifier: not thread-safe.
+     */
+    static final class Utf8Writer {
+        private static final int DOUBLES = 512;
+        private byte[] buf = new byte[512];
+        private int len;
+        private final long[] doubleBits = new long[DOUBLES];
+        private final String[] doubleTexts = new String[DOUBLES];
+
+        byte[] write(Object value) {
+            len = 0;
+            value(value);
+            return Arrays.copyOf(buf, len);
+        }
+
+        @SuppressWarnings("unchecked")
+        private void value(Object value) {
+            if (value == null) {
+                ascii("null");
+            } else if (value instanceof String) {
+                string((String) value);
+            } else if (value instanceof Map) {
+                put('{');
+                boolean first = true;
+                for (Map.Entry<String, Object> e : ((Map<String, Object>) value).entrySet()) {
+                    if (!first) {
+                        put(',');
+                    }
+                    first = false;
+                    string(e.getKey());
+                    put(':');
+                    value(e.getValue());
+                }
+                put('}');
+            } else if (value instanceof List) {
+                put('[');
+                boolean first = true;
+                for (Object element : (List<Object>) value) {
+                    if (!first) {
+                        put(',');
+                    }
+                    first = false;
+                    value(element);
+                }
+                put(']');
+            } else if (value instanceof Double) {
+                double d = (Double) value;
+                if (Double.isFinite(d)) {
+                    ascii(digits(d));
+                } else { // QUOTE_NON_NUMERIC_NUMBERS
+                    put('"');
+                    ascii(Double.toString(d));
+                    put('"');
+                }
+            } else { // Integer, Long, BigInteger, Boolean
+                ascii(value.toString());
+            }
+        }
+
+        /** Double.toString(d), remembered for the last doubles seen in each of DOUBLES slots. */
+        private String digits(double d) {
+            long bits = Double.doubleToRawLongBits(d);
+            int slot = (int) (bits ^ (bits >>> 29) ^ (bits >>> 47)) & (DOUBLES - 1);
+            String text = doubleTexts[slot];
+            if (text == null || doubleBits[slot] != bits) {
+                text = Double.toString(d);
+                doubleTexts[slot] = text;
+                doubleBits[slot] = bits;
+            }
+            return text;
+        }
+
+        private void string(String s) {
+            int n = s.length();
+            room(2 + 6 * n); // at most 6 bytes per char (an escape), 3 per char otherwise
+            byte[] b = buf;
+            int at = len;
+            b[at++] = '"';
+            for (int i = 0; i < n; i++) {
+                char c = s.charAt(i);
+                if (c < 0x80) {
+                    if (c >= 0x20 && c != '"' && c != '\\') {
+                        b[at++] = (byte) c;
+                        continue;
+                    }
+                    b[at++] = '\\';
+                    switch (c) {
+                        case '"': b[at++] = '"'; break;
+                        case '\\': b[at++] = '\\'; break;
+                        case '\b': b[at++] = 'b'; break;
+                        case '\t': b[at++] = 't'; break;
+                        case '\f': b[at++] = 'f'; break;
+                        case '\n': b[at++] = 'n'; break;
+                        case '\r': b[at++] = 'r'; break;
+                        default:
+                            b[at++] = 'u';
+                            b[at++] = '0';
+                            b[at++] = '0';
+                            b[at++] = (byte) HEX[c >> 4];
+                            b[at++] = (byte) HEX[c & 0xF];
+                    }
+                } else if (c < 0x800) {
+                    b[at++] = (byte) (0xC0 | (c >> 6));
+                    b[at++] = (byte) (0x80 | (c & 0x3F));
+                } else if (Character.isSurrogate(c)) {
+                    if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+                        int cp = Character.toCodePoint(c, s.charAt(++i));
+                        b[at++] = (byte) (0xF0 | (cp >> 18));
+                        b[at++] = (byte) (0x80 | ((cp >> 12) & 0x3F));
+                        b[at++] = (byte) (0x80 | ((cp >> 6) & 0x3F));
+                        b[at++] = (byte) (0x80 | (cp & 0x3F));
+                    } else {
+                        b[at++] = '?'; // a lone surrogate, as String.getBytes(UTF_8) writes it
+                    }
+                } else {
+                    b[at++] = (byte) (0xE0 | (c >> 12));
+                    b[at++] = (byte) (0x80 | ((c >> 6) & 0x3F));
+                    b[at++] = (byte) (0x80 | (c & 0x3F));
+                }
+            }
+            b[at++] = '"';
+            len = at;
+        }
+
+        private void ascii(String s) {
+            int n = s.length();
+            room(n);
+            for (int i = 0; i < n; i++) {
+                buf[len++] = (byte) s.charAt(i);
+            }
+        }
+
+        private void put(char c) {
+            room(1);
+            buf[len++] = (byte) c;
+        }
+
+        private void room(int more) {
+            if (len + more > buf.length) {
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + more));
+            }
+        }
+    }
+
+    /** Compact JSON, as Jackson's default ObjectMapper writes it (the job writes it with Utf8Writer). */
     static String write(Object value) {
         StringBuilder out = new StringBuilder(256);
         write(value, out);

@@ -58,8 +58,12 @@ public final class OrderClassifier {
     final JsonField discountAmount = new JsonField();
     final JsonField couponCode = new JsonField();
     boolean shippingIsObject;
+    /** event_time is in the contract's own form (canonicalTimestamp read it), so it matches its pattern. */
+    boolean canonicalEventTime;
     /** `items` when it is an array, else null. */
     List<Object> items;
+
+    private final JsonValues.Utf8Writer itemsWriter = new JsonValues.Utf8Writer();
 
     private final JsonField[] all = {
         eventId, eventType, schemaVersion, eventTime, orderId, customerId, customerName, customerEmail,
@@ -88,7 +92,11 @@ public final class OrderClassifier {
         if (eventTime.value() == null) {
             return rejected(Reasons.MISSING_EVENT_TIME);
         }
-        TimestampData time = eventTimestamp(eventTime.value());
+        TimestampData time = canonicalTimestamp(eventTime.value());
+        canonicalEventTime = time != null;
+        if (time == null) {
+            time = eventTimestamp(eventTime.value());
+        }
         if (time == null) {
             return rejected(Reasons.BAD_EVENT_TIME);
         }
@@ -126,16 +134,16 @@ public final class OrderClassifier {
         row.setField(7, string(customerEmail));
         row.setField(8, string(shipCity));
         row.setField(9, string(shipCountry));
-        row.setField(10, utf8(JsonValues.write(items)));
+        row.setField(10, StringData.fromBytes(itemsWriter.write(items)));
         row.setField(11, toInt(itemCount.value()));
-        row.setField(12, DecimalData.fromBigDecimal(JsonValues.decimal(totalAmount.number), 12, 2));
+        row.setField(12, DecimalData.fromBigDecimal(totalAmount.decimal(), 12, 2));
         row.setField(13, utf8(currencyText));
         row.setField(14, string(paymentMethod));
         row.setField(15, string(channel));
         row.setField(16, time);
         if (isVersion2()) {
             row.setField(17, discountAmount.isNumber()
-                    ? DecimalData.fromBigDecimal(JsonValues.decimal(discountAmount.number), 12, 2) : null);
+                    ? DecimalData.fromBigDecimal(discountAmount.decimal(), 12, 2) : null);
             row.setField(18, string(couponCode));
         }
         return row;
@@ -188,6 +196,7 @@ public final class OrderClassifier {
             f.reset();
         }
         shippingIsObject = false;
+        canonicalEventTime = false;
         items = null;
         try (JsonParser p = parser) {
             if (p.nextToken() != JsonToken.START_OBJECT) {

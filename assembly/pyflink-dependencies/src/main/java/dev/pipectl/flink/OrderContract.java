@@ -33,7 +33,8 @@ final class OrderContract {
                 || (c.schemaVersion.number.doubleValue() != 1.0 && c.schemaVersion.number.doubleValue() != 2.0)) {
             return Reasons.BAD_SCHEMA_VERSION;
         }
-        if (!c.eventTime.isString() || !EVENT_TIME.matcher(c.eventTime.text).matches()) {
+        // the contract's form read by canonicalTimestamp always matches EVENT_TIME: the pattern only for other forms
+        if (!c.eventTime.isString() || !(c.canonicalEventTime || EVENT_TIME.matcher(c.eventTime.text).matches())) {
             return Reasons.BAD_EVENT_TIME;
         }
         if (!c.orderId.isString() || !isPrefixedId(c.orderId.text, "ord-")) {
@@ -96,7 +97,7 @@ final class OrderContract {
             if (!c.discountAmount.isFiniteNumber()) {
                 return Reasons.BAD_DISCOUNT_AMOUNT;
             }
-            discount = JsonValues.decimal(c.discountAmount.number);
+            discount = c.discountAmount.decimal();
             if (discount.signum() < 0 || discount.stripTrailingZeros().scale() > 2) {
                 return Reasons.BAD_DISCOUNT_AMOUNT;
             }
@@ -110,7 +111,7 @@ final class OrderContract {
             sum = sum.add(JsonValues.decimal((Number) item.get("quantity"))
                     .multiply(JsonValues.decimal((Number) item.get("unit_price"))));
         }
-        if (sum.subtract(discount).compareTo(JsonValues.decimal(c.totalAmount.number)) != 0) {
+        if (sum.subtract(discount).compareTo(c.totalAmount.decimal()) != 0) {
             return Reasons.TOTAL_NOT_ITEMS_MINUS_DISCOUNT;
         }
         return null;

@@ -3,9 +3,17 @@ package dev.pipectl.flink;
 import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.data.binary.BinaryStringData;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /** Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF, no cut sequence. */
 final class Utf8 {
     private Utf8() {}
+
+    /** Eight bytes at once, to skip runs of ASCII (any byte order: only the high bits are looked at). */
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long HIGH_BITS = 0x8080808080808080L;
 
     static boolean isValid(StringData raw) {
         return !(raw instanceof BinaryStringData) || isValid(((BinaryStringData) raw).toBytes());
@@ -15,6 +23,10 @@ final class Utf8 {
         int i = 0;
         int n = b.length;
         while (i < n) {
+            if (i + 8 <= n && ((long) LONGS.get(b, i) & HIGH_BITS) == 0) {
+                i += 8; // eight ASCII bytes
+                continue;
+            }
             int c = b[i] & 0xFF;
             if (c < 0x80) {
                 i++;

@@ -319,6 +319,67 @@ class OrderClassifierTest {
         assertEquals(false, Utf8.isValid(new byte[] {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80})); // > U+10FFFF
     }
 
+    /** The eight-bytes-at-once ASCII skip decides as the byte-by-byte loop: a bad byte at any offset is found. */
+    @Test
+    void utf8ValidationFindsABadByteAtEveryOffset() {
+        for (int n = 1; n < 40; n++) {
+            for (int at = 0; at < n; at++) {
+                byte[] b = "x".repeat(n).getBytes(StandardCharsets.US_ASCII);
+                assertEquals(true, Utf8.isValid(b));
+                b[at] = (byte) 0xFF;
+                assertEquals(false, Utf8.isValid(b), n + "/" + at);
+                byte[] e = ("x".repeat(at) + "é" + "x".repeat(n - at)).getBytes(StandardCharsets.UTF_8);
+                assertEquals(true, Utf8.isValid(e), "é at " + at + " of " + n);
+                e[at + 1] = 'x'; // the lead byte without its continuation
+                assertEquals(false, Utf8.isValid(e), "cut é at " + at + " of " + n);
+            }
+        }
+    }
+
+    /** The items writer gives exactly the bytes of the text writer encoded as UTF-8, lone surrogates included. */
+    @Test
+    void theItemsWriterWritesTheBytesOfTheTextWriter() throws Exception {
+        JsonValues.Utf8Writer writer = new JsonValues.Utf8Writer();
+        String[] records = {
+            "[]", "[{}]", "[null,true,false,1,-2,12345678901234567890,0.1,-0.0,1e300,2.5e-7,12.5,12.5,\"\"]",
+            "[{\"a\":\"Café \\\"Mug\\\" \\/ \\t\\u0001\\u007f\\u0080 😀 €\",\"b\":[1.5,[2.25,{\"c\":null}]]}]",
+            "[\"lone \\ud800 high\",\"lone \\udc00 low\",\"pair \\ud83d\\ude00\",\"end \\ud800\"]",
+            "[\"" + "xé€😀".repeat(3000) + "\"]",
+        };
+        for (String record : records) {
+            try (com.fasterxml.jackson.core.JsonParser p = OrderClassifier.FACTORY.createParser(record)) {
+                Object value = JsonValues.read(p, p.nextToken());
+                for (int round = 0; round < 2; round++) { // the second time with the doubles remembered
+                    assertEquals(new String(JsonValues.write(value).getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1),
+                            new String(writer.write(value), StandardCharsets.ISO_8859_1), record);
+                }
+            }
+        }
+        java.util.List<Object> doubles = new java.util.ArrayList<>();
+        java.util.Random random = new java.util.Random(7);
+        for (int i = 0; i < 5000; i++) { // more doubles than the writer remembers: slots are reused
+            doubles.add(random.nextInt(100000) / 100.0);
+            doubles.add(random.nextDouble() * 1e6);
+        }
+        doubles.add(Double.NaN);
+        doubles.add(Double.NEGATIVE_INFINITY);
+        doubles.add(java.util.Collections.nCopies(3, 12.5));
+        for (int round = 0; round < 2; round++) {
+            assertEquals(JsonValues.write(doubles), new String(writer.write(doubles), StandardCharsets.US_ASCII));
+        }
+    }
+
+    /** What canonicalTimestamp reads always matches the contract's pattern, so the pattern is skipped for it. */
+    @ParameterizedTest
+    @CsvSource({
+        "2026-01-01T00:00:00.000Z", "2026-12-31T23:59:59.999Z", "2024-02-29T12:34:56.789Z", "1000-01-01T00:00:00.000Z",
+        "9999-12-31T23:59:59.999Z",
+    })
+    void theContractsTimestampFormMatchesItsPattern(String text) {
+        assertEquals(true, OrderClassifier.canonicalTimestamp(text) != null);
+        assertNull(reason(with("2026-11-27T09:30:00.123Z", text)));
+    }
+
     /** The contract's own form is read without the generic parser, to the same value; anything else is left to it. */
     @ParameterizedTest
     @CsvSource({
