@@ -4,7 +4,10 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
 import java.io.IOException;
+import org.apache.flink.table.data.StringData;
+
 import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
 
 /**
  * One member of a JSON object as the parser met it: its token and, for a scalar, the text that Flink's
@@ -17,12 +20,42 @@ final class JsonField {
     String text;
     Number number;
     private BigDecimal decimal;
+    /** A string read by RecordScanner: the record's bytes of it (no escape in them), wrapped, not copied. */
+    private byte[] source;
+    private int sourceOffset;
+    private int sourceLength;
 
     void reset() {
         token = null;
         text = null;
         number = null;
         decimal = null;
+        source = null;
+    }
+
+    /** A scalar as read() would read it: the token, a string's (or true's, false's) text, or the number. */
+    void set(JsonToken t, String text, Number number) {
+        reset();
+        token = t;
+        this.text = text;
+        this.number = number;
+    }
+
+    /** A string that is record[from, from + length) as it is (valid UTF-8 without an escape). */
+    void setString(byte[] record, int from, int length) {
+        set(JsonToken.VALUE_STRING, new String(record, from, length, StandardCharsets.UTF_8), null);
+        source = record;
+        sourceOffset = from;
+        sourceLength = length;
+    }
+
+    /** The value's text as a StringData (null when it has none): OrderClassifier.utf8 of value(). */
+    StringData utf8() {
+        if (source != null) {
+            return StringData.fromBytes(source, sourceOffset, sourceLength);
+        }
+        String t = value();
+        return t == null ? null : OrderClassifier.utf8(t);
     }
 
     /** Reads the value the parser stands on (a later duplicate key replaces an earlier one). */
@@ -30,6 +63,7 @@ final class JsonField {
         token = t;
         number = null;
         decimal = null;
+        source = null;
         switch (t) {
             case VALUE_STRING:
                 text = p.getText();

@@ -65,13 +65,31 @@ final class JsonValues {
         private static final int DOUBLES = 512;
         private byte[] buf = new byte[512];
         private int len;
+        /** Write nothing (Items reading a slice it will not write). */
+        boolean muted;
         private final long[] doubleBits = new long[DOUBLES];
         private final String[] doubleTexts = new String[DOUBLES];
 
         byte[] write(Object value) {
             len = 0;
             value(value);
+            return bytes();
+        }
+
+        /** Starts a new text, written piece by piece (Items), then taken with bytes(). */
+        void begin() {
+            len = 0;
+        }
+
+        byte[] bytes() {
             return Arrays.copyOf(buf, len);
+        }
+
+        /** A number as value(Object) writes it (Integer, Long, BigInteger or Double). */
+        void number(Number n) {
+            if (!muted) {
+                value(n);
+            }
         }
 
         @SuppressWarnings("unchecked")
@@ -119,7 +137,7 @@ final class JsonValues {
         }
 
         /** Double.toString(d), remembered for the last doubles seen in each of DOUBLES slots. */
-        private String digits(double d) {
+        String digits(double d) {
             long bits = Double.doubleToRawLongBits(d);
             int slot = (int) (bits ^ (bits >>> 29) ^ (bits >>> 47)) & (DOUBLES - 1);
             String text = doubleTexts[slot];
@@ -131,7 +149,10 @@ final class JsonValues {
             return text;
         }
 
-        private void string(String s) {
+        void string(String s) {
+            if (muted) {
+                return;
+            }
             int n = s.length();
             room(2 + 6 * n); // at most 6 bytes per char (an escape), 3 per char otherwise
             byte[] b = buf;
@@ -183,7 +204,10 @@ final class JsonValues {
             len = at;
         }
 
-        private void ascii(String s) {
+        void ascii(String s) {
+            if (muted) {
+                return;
+            }
             int n = s.length();
             room(n);
             for (int i = 0; i < n; i++) {
@@ -191,7 +215,10 @@ final class JsonValues {
             }
         }
 
-        private void put(char c) {
+        void put(char c) {
+            if (muted) {
+                return;
+            }
             room(1);
             buf[len++] = (byte) c;
         }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
 
 import org.apache.flink.table.data.DecimalData;
 import org.apache.flink.table.data.GenericRowData;
@@ -29,6 +30,8 @@ public final class OrderClassifier {
 
     /** Jackson's limits guard against huge records; names may be as long as strings (as before). */
     static final JsonFactory FACTORY = JsonFactory.builder()
+            // FastDoubleParser: the same correctly rounded double as Double.parseDouble, in fewer steps
+            .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNameLength(StreamReadConstraints.DEFAULT_MAX_STRING_LEN)
                     .build())
@@ -60,10 +63,29 @@ public final class OrderClassifier {
     boolean shippingIsObject;
     /** event_time is in the contract's own form (canonicalTimestamp read it), so it matches its pattern. */
     boolean canonicalEventTime;
-    /** `items` when it is an array, else null. */
-    List<Object> items;
+    /** `items`: whether it is an array, what the contract checks of it, and its text (see Items). */
+    final Items items = new Items();
+    /** Read `items` into the untyped value first (a key repeated inside it: see Items). */
+    private boolean itemsAsValue;
 
-    private final JsonValues.Utf8Writer itemsWriter = new JsonValues.Utf8Writer();
+    /** The width of the rows made: COLUMNS, or more for a caller that adds columns after them. */
+    private final int arity;
+
+    /** The fast reading of records in the common form; null: Jackson reads every record (the tests' reference). */
+    private final RecordScanner scanner;
+
+    public OrderClassifier() {
+        this(COLUMNS);
+    }
+
+    OrderClassifier(int arity) {
+        this(arity, true);
+    }
+
+    OrderClassifier(int arity, boolean scan) {
+        this.arity = arity;
+        this.scanner = scan ? new RecordScanner(this) : null;
+    }
 
     private final JsonField[] all = {
         eventId, eventType, schemaVersion, eventTime, orderId, customerId, customerName, customerEmail,
@@ -76,14 +98,34 @@ public final class OrderClassifier {
         if (raw == null) {
             return rejected(Reasons.NOT_A_JSON_OBJECT);
         }
+        return classify(raw instanceof BinaryStringData ? ((BinaryStringData) raw).toBytes() : null, raw);
+    }
+
+    /**
+     * The same for a Kafka record's value as it is (what Flink's raw format makes a STRING of:
+     * StringData.fromBytes, no decoding), without copying it into a StringData first.
+     */
+    public GenericRowData classify(byte[] record) {
+        if (record == null) {
+            return rejected(Reasons.NOT_A_JSON_OBJECT);
+        }
+        return classify(record, null);
+    }
+
+    /** `bytes`: the record's bytes when known; `raw`: the record as a string, or null to make it from `bytes`. */
+    private GenericRowData classify(byte[] bytes, StringData raw) {
         // Fast path: Jackson reads the record's UTF-8 bytes directly (no decoding into a String first) when
         // they are strict UTF-8 and start with '{' (so Jackson cannot take them for UTF-16/32 or skip a BOM):
         // then the tokens are those of the decoded text. Anything else, or a record that does not parse
         // this way, is read from the decoded text as before: the same reasons and values either way.
-        byte[] bytes = raw instanceof BinaryStringData ? ((BinaryStringData) raw).toBytes() : null;
         boolean utf8 = bytes != null && bytes.length > 1 && bytes[0] == '{' && bytes[1] != 0 && Utf8.isValid(bytes);
-        if (!(utf8 && parse(bytes)) && !parse(raw.toString())) {
-            return rejected(Reasons.NOT_A_JSON_OBJECT);
+        if (!(utf8 && (scan(bytes) || parse(bytes)))) {
+            if (raw == null) {
+                raw = StringData.fromBytes(bytes);
+            }
+            if (!parse(raw.toString())) {
+                return rejected(Reasons.NOT_A_JSON_OBJECT);
+            }
         }
         String eventIdText = eventId.value();
         if (eventIdText == null) {
@@ -106,7 +148,7 @@ public final class OrderClassifier {
         if (customerId.value() == null) {
             return rejected(Reasons.MISSING_CUSTOMER_ID);
         }
-        if (items == null) {
+        if (!items.present) {
             return rejected(Reasons.ITEMS_NOT_ARRAY);
         }
         if (!totalAmount.isFiniteNumber()) {
@@ -116,7 +158,7 @@ public final class OrderClassifier {
         if (currencyText == null || currencyText.codePointCount(0, currencyText.length()) != 3) {
             return rejected(Reasons.BAD_CURRENCY);
         }
-        if (!utf8 && !Utf8.isValid(raw)) {
+        if (!utf8 && !(bytes != null ? Utf8.isValid(bytes) : Utf8.isValid(raw))) {
             return rejected(Reasons.NOT_UTF8);
         }
         String broken = OrderContract.check(this);
@@ -124,20 +166,20 @@ public final class OrderClassifier {
             return rejected(broken);
         }
 
-        GenericRowData row = new GenericRowData(COLUMNS);
-        row.setField(1, utf8(eventIdText));
+        GenericRowData row = new GenericRowData(arity);
+        row.setField(1, string(eventId));
         row.setField(2, string(eventType));
-        row.setField(3, toInt(schemaVersion.value()));
+        row.setField(3, toInt(schemaVersion));
         row.setField(4, string(orderId));
         row.setField(5, string(customerId));
         row.setField(6, string(customerName));
         row.setField(7, string(customerEmail));
         row.setField(8, string(shipCity));
         row.setField(9, string(shipCountry));
-        row.setField(10, StringData.fromBytes(itemsWriter.write(items)));
-        row.setField(11, toInt(itemCount.value()));
+        row.setField(10, items.string());
+        row.setField(11, toInt(itemCount));
         row.setField(12, DecimalData.fromBigDecimal(totalAmount.decimal(), 12, 2));
-        row.setField(13, utf8(currencyText));
+        row.setField(13, string(currency));
         row.setField(14, string(paymentMethod));
         row.setField(15, string(channel));
         row.setField(16, time);
@@ -154,15 +196,14 @@ public final class OrderClassifier {
         return schemaVersion.isNumber() && schemaVersion.number.doubleValue() == 2.0;
     }
 
-    private static GenericRowData rejected(String reason) {
-        GenericRowData row = new GenericRowData(COLUMNS);
+    private GenericRowData rejected(String reason) {
+        GenericRowData row = new GenericRowData(arity);
         row.setField(0, utf8(reason));
         return row;
     }
 
     private static StringData string(JsonField field) {
-        String text = field.value();
-        return text == null ? null : utf8(text);
+        return field.utf8();
     }
 
     /**
@@ -175,29 +216,81 @@ public final class OrderClassifier {
 
     /** Reads the whole top-level object; false when the text is not one (the rest after it is ignored). */
     boolean parse(String text) {
-        try {
-            return parse(FACTORY.createParser(text));
-        } catch (IOException | RuntimeException e) {
-            return false;
+        itemsSource = null;
+        itemsAsValue = false;
+        if (parseText(text) && items.again()) {
+            itemsAsValue = true; // once more, `items` read into its untyped value (see Items)
+            return parseText(text);
         }
+        return parsed;
     }
 
     /** The same over UTF-8 bytes (see classify for when both read the same). */
     boolean parse(byte[] utf8) {
+        itemsSource = utf8; // `items` taken as a slice of the record when it is written compactly (see Items)
+        itemsAsValue = false;
+        if (parseBytes(utf8) && items.again()) {
+            itemsAsValue = items.repeatedKey;
+            itemsSource = null; // written
+            return parseBytes(utf8);
+        }
+        return parsed;
+    }
+
+    /** Whether the last parseText or parseBytes read a whole object. */
+    private boolean parsed;
+    /** The record `items` may be a slice of (see Items.read), or null. */
+    private byte[] itemsSource;
+
+    private boolean parseText(String text) {
         try {
-            return parse(FACTORY.createParser(utf8));
+            parsed = parse(FACTORY.createParser(text));
         } catch (IOException | RuntimeException e) {
-            return false;
+            parsed = false;
+        }
+        return parsed;
+    }
+
+    private boolean parseBytes(byte[] utf8) {
+        try {
+            parsed = parse(FACTORY.createParser(utf8));
+        } catch (IOException | RuntimeException e) {
+            parsed = false;
+        }
+        return parsed;
+    }
+
+    private void readItems(JsonParser p, JsonToken t) throws IOException {
+        if (t != JsonToken.START_ARRAY) {
+            p.skipChildren();
+            items.reset(); // the last `items` counts, as in the untyped value
+        } else if (itemsAsValue) {
+            items.fromValue(asList(JsonValues.read(p, t)));
+        } else {
+            items.read(p, itemsSource);
         }
     }
 
-    private boolean parse(JsonParser parser) {
+    private void resetMembers() {
         for (JsonField f : all) {
             f.reset();
         }
         shippingIsObject = false;
         canonicalEventTime = false;
-        items = null;
+        items.reset();
+    }
+
+    /** RecordScanner's reading of the record (strict UTF-8, starting with '{'); false: left to parse(bytes). */
+    boolean scan(byte[] utf8) {
+        if (scanner == null) {
+            return false;
+        }
+        resetMembers();
+        return scanner.scan(utf8);
+    }
+
+    private boolean parse(JsonParser parser) {
+        resetMembers();
         try (JsonParser p = parser) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 return false;
@@ -213,7 +306,7 @@ public final class OrderClassifier {
                     case "order_id": orderId.read(p, t); break;
                     case "customer": readCustomer(p, t); break;
                     case "shipping_address": readShipping(p, t); break;
-                    case "items": items = t == JsonToken.START_ARRAY ? asList(JsonValues.read(p, t)) : skip(p); break;
+                    case "items": readItems(p, t); break;
                     case "item_count": itemCount.read(p, t); break;
                     case "total_amount": totalAmount.read(p, t); break;
                     case "currency": currency.read(p, t); break;
@@ -233,11 +326,6 @@ public final class OrderClassifier {
     @SuppressWarnings("unchecked")
     private static List<Object> asList(Object value) {
         return (List<Object>) value;
-    }
-
-    private static List<Object> skip(JsonParser p) throws IOException {
-        p.skipChildren();
-        return null;
     }
 
     private void readCustomer(JsonParser p, JsonToken t) throws IOException {
@@ -320,8 +408,9 @@ public final class OrderClassifier {
                 || hour > 23 || minute > 59 || second > 59 || day > java.time.YearMonth.of(year, month).lengthOfMonth()) {
             return null;
         }
-        return TimestampData.fromLocalDateTime(
-                java.time.LocalDateTime.of(year, month, day, hour, minute, second, milli * 1_000_000));
+        // TimestampData.fromLocalDateTime's value (its milliseconds since the epoch, no nanoseconds beyond them)
+        long millisOfDay = ((hour * 60L + minute) * 60L + second) * 1000L + milli;
+        return TimestampData.fromEpochMillis(java.time.LocalDate.of(year, month, day).toEpochDay() * 86_400_000L + millisOfDay);
     }
 
     /** The decimal number in t[from, from + n), or -1 when one of those is not an ASCII digit. */
@@ -342,6 +431,11 @@ public final class OrderClassifier {
      * spaces): optional sign, digits, an optional '.' followed by digits only (truncated); NULL on
      * anything else or on overflow.
      */
+    static Integer toInt(JsonField field) {
+        // an int read as an int: toInt(Integer.toString(n)) is n
+        return field.number instanceof Integer ? (Integer) field.number : toInt(field.value());
+    }
+
     static Integer toInt(String text) {
         if (text == null) {
             return null;

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonToken;
 
 import java.math.BigDecimal;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -64,13 +63,11 @@ final class OrderContract {
         if (!c.shipCountry.isString() || !isUpperLetters(c.shipCountry.text, 2)) {
             return Reasons.BAD_SHIP_COUNTRY;
         }
-        if (c.items.isEmpty()) {
+        if (c.items.lines == 0) {
             return Reasons.ITEMS_EMPTY;
         }
-        for (Object line : c.items) {
-            if (!isItem(line)) {
-                return Reasons.BAD_ITEM;
-            }
+        if (!c.items.allItems) {
+            return Reasons.BAD_ITEM;
         }
         if (!c.itemCount.isIntegerAtLeast(1)) {
             return Reasons.BAD_ITEM_COUNT;
@@ -106,10 +103,8 @@ final class OrderContract {
             return Reasons.BAD_COUPON_CODE;
         }
         BigDecimal sum = BigDecimal.ZERO;
-        for (Object line : c.items) {
-            Map<?, ?> item = (Map<?, ?>) line; // every line is an item here (checked above)
-            sum = sum.add(JsonValues.decimal((Number) item.get("quantity"))
-                    .multiply(JsonValues.decimal((Number) item.get("unit_price"))));
+        for (int i = 0; i < c.items.lines; i++) { // every line is an item here (checked above)
+            sum = sum.add(JsonValues.decimal(c.items.quantities.get(i)).multiply(JsonValues.decimal(c.items.unitPrices.get(i))));
         }
         if (sum.subtract(discount).compareTo(c.totalAmount.decimal()) != 0) {
             return Reasons.TOTAL_NOT_ITEMS_MINUS_DISCOUNT;
@@ -177,20 +172,5 @@ final class OrderContract {
             }
         }
         return true;
-    }
-
-    private static boolean isItem(Object line) {
-        if (!(line instanceof Map)) {
-            return false;
-        }
-        Map<?, ?> item = (Map<?, ?>) line;
-        return isNonEmptyString(item.get("sku"))
-                && isNonEmptyString(item.get("product_name"))
-                && JsonValues.isIntegerAtLeast(item.get("quantity"), 1)
-                && JsonValues.isPositive(item.get("unit_price"));
-    }
-
-    private static boolean isNonEmptyString(Object value) {
-        return value instanceof String && !((String) value).isEmpty();
     }
 }

@@ -369,6 +369,119 @@ class OrderClassifierTest {
         }
     }
 
+    /** The parser's fast double reading gives Double.parseDouble's double for every number text. */
+    @Test
+    void numbersAreReadToTheSameDoubles() throws Exception {
+        java.util.Random random = new java.util.Random(11);
+        java.util.List<String> texts = new java.util.ArrayList<>(java.util.List.of(
+                "0.1", "12.5", "25.00", "1e2", "-0.0", "4.999", "9007199254740993.0", "2.2250738585072011e-308",
+                "1.7976931348623157e308", "1e400", "4.9e-324", "0.30000000000000004", "123456789012345678901234567890.5"));
+        for (int i = 0; i < 20000; i++) {
+            texts.add(random.nextInt(1000000) + "." + random.nextInt(100));
+            texts.add(Double.toString(random.nextDouble() * Math.pow(10, random.nextInt(40) - 20)));
+            texts.add(random.nextLong() + "." + Math.abs(random.nextLong()) + "e" + (random.nextInt(600) - 300));
+        }
+        for (String text : texts) {
+            try (com.fasterxml.jackson.core.JsonParser p = OrderClassifier.FACTORY.createParser("[" + text + "]")) {
+                p.nextToken();
+                p.nextToken();
+                assertEquals(Double.doubleToRawLongBits(Double.parseDouble(text)), Double.doubleToRawLongBits(p.getDoubleValue()), text);
+            }
+        }
+    }
+
+    /** Items read in one pass give what the untyped value gives: the checks' inputs and the text. */
+    @Test
+    void itemsReadInOnePassAreTheUntypedValues() throws Exception {
+        String[] arrays = {
+            "[]", "[{}]", "[1,\"x\",null,true,[{}]]",
+            "[{\"sku\":\"KIT-1\",\"product_name\":\"Coffee Mug\",\"quantity\":2,\"unit_price\":12.5}]",
+            "[{\"sku\":\"A\",\"product_name\":\"B\",\"quantity\":1.0,\"unit_price\":3},{\"sku\":\"\",\"product_name\":\"B\",\"quantity\":1,\"unit_price\":3}]",
+            "[{\"sku\":5,\"product_name\":\"B\",\"quantity\":\"1\",\"unit_price\":-3e2}]",
+            "[{\"unit_price\":12345678901234567890,\"quantity\":99999999999,\"sku\":\"Ä😀\\n\",\"product_name\":\"x\",\"tags\":[null,{\"a\":[1.50,2]}]}]",
+            "[{\"sku\":\"A\",\"product_name\":\"B\",\"quantity\":1,\"unit_price\":1e400}]",
+            "[{\"sku\":\"A\",\"nested\":{\"k\":1,\"k\":2},\"quantity\":1}]", // a repeated key deeper down
+            "[{\"sku\":\"A\",\"sku\":\"\",\"product_name\":\"B\",\"quantity\":1,\"unit_price\":1}]",
+            "[{\"a\":1},{\"a\":1}]", // the same key in two objects is not repeated
+        };
+        boolean[] repeated = {false, false, false, false, false, false, false, false, true, true, false};
+        for (int i = 0; i < arrays.length; i++) {
+            String array = arrays[i];
+            Items streamed = new Items();
+            Items untyped = new Items();
+            try (com.fasterxml.jackson.core.JsonParser p = OrderClassifier.FACTORY.createParser(array)) {
+                p.nextToken();
+                streamed.read(p);
+            }
+            try (com.fasterxml.jackson.core.JsonParser p = OrderClassifier.FACTORY.createParser(array)) {
+                @SuppressWarnings("unchecked")
+                java.util.List<Object> value = (java.util.List<Object>) JsonValues.read(p, p.nextToken());
+                untyped.fromValue(value);
+            }
+            assertEquals(repeated[i], streamed.repeatedKey, array);
+            assertEquals(untyped.lines, streamed.lines, array);
+            assertEquals(untyped.allItems, streamed.allItems, array);
+            assertEquals(untyped.quantities, streamed.quantities, array);
+            assertEquals(untyped.unitPrices, streamed.unitPrices, array);
+            if (!streamed.repeatedKey) {
+                assertEquals(new String(untyped.text(), StandardCharsets.UTF_8), new String(streamed.text(), StandardCharsets.UTF_8), array);
+            }
+        }
+    }
+
+    /** Read from the record's bytes, a compact array is a slice of them; anything else is read again and written. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "[{\"sku\":\"KIT-1\",\"product_name\":\"Café 😀\",\"quantity\":2,\"unit_price\":12.5}]|true",
+        "[{\"a\":[null,true,false,{\"b\":-7}],\"c\":12345678901234567890,\"d\":0.1,\"e\":\"x y\"}]|true",
+        "[]|true",
+        "[ ]|false",
+        "[{\"sku\": \"KIT-1\"}]|false",
+        "[{\"sku\":\"KIT\\/1\"}]|false",
+        "[{\"unit_price\":12.50}]|false",
+        "[{\"unit_price\":1e2}]|false",
+        "[{\"unit_price\":1.0E7}]|true",
+        "[{\"unit_price\":10000000.0}]|false",
+        "[{\"quantity\":-0}]|false",
+        "[{\"quantity\":-0.0}]|true",
+        "[{\"n\":[1.50]}]|false",
+        "[{\"unit_price\":1e400}]|false",
+        "[{\"k\":1,\"k\":2}]|false",
+    })
+    void compactItemsAreASliceOfTheRecord(String array, boolean slice) throws Exception {
+        byte[] record = ("{\"items\":" + array + ",\"x\":1}").getBytes(StandardCharsets.UTF_8);
+        Items fromBytes = new Items();
+        Items written = new Items();
+        try (com.fasterxml.jackson.core.JsonParser p = OrderClassifier.FACTORY.createParser(record)) {
+            p.nextToken();
+            p.nextToken();
+            p.nextToken();
+            fromBytes.read(p, record);
+            assertEquals(com.fasterxml.jackson.core.JsonToken.FIELD_NAME, p.nextToken()); // the parser goes on after it
+        }
+        try (com.fasterxml.jackson.core.JsonParser p = OrderClassifier.FACTORY.createParser(record)) {
+            p.nextToken();
+            p.nextToken();
+            p.nextToken();
+            written.read(p, null);
+        }
+        assertEquals(!slice, fromBytes.again(), array);
+        if (slice) {
+            assertEquals(array, fromBytes.string().toString());
+            assertEquals(new String(written.text(), StandardCharsets.UTF_8), fromBytes.string().toString());
+            assertEquals(written.quantities, fromBytes.quantities);
+            assertEquals(written.unitPrices, fromBytes.unitPrices);
+            assertEquals(written.allItems, fromBytes.allItems);
+        }
+        // through the classifier: the same row from the bytes (a slice) as from the text (a leading space: written)
+        String valid = with("[{\"sku\":\"KIT-1\",\"product_name\":\"Coffee Mug\",\"quantity\":2,\"unit_price\":12.5}]", array);
+        GenericRowData fromRecord = classify(valid);
+        GenericRowData fromText = new OrderClassifier().classify(StringData.fromString(" " + valid));
+        for (int i = 0; i < OrderClassifier.COLUMNS; i++) {
+            assertEquals(fromText.getField(i), fromRecord.getField(i), array + " column " + i);
+        }
+    }
+
     /** What canonicalTimestamp reads always matches the contract's pattern, so the pattern is skipped for it. */
     @ParameterizedTest
     @CsvSource({

@@ -1,0 +1,608 @@
+package dev.pipectl.flink;
+
+import com.fasterxml.jackson.core.JsonToken;
+
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The classifier's fast reading of a record in the form producers write: the record's bytes scanned once,
+ * into the same members Jackson's reading gives (OrderClassifier.parse, JsonField.read, Items), without a
+ * token stream, a name table or a copy of any string (a string is a slice of the record).
+ *
+ * It reads only what it can read exactly as Jackson does, and gives up on anything else, leaving the
+ * record to Jackson: a string with an escape or a control character, a number longer than 100
+ * characters, nesting deeper than 64, anything that is not strict JSON, and an `items` array that is not
+ * compact (whitespace, a line that is not an object, a nested value in a line, a repeated key, a number
+ * not written as the column writes it). The bytes are strict UTF-8 and start with '{' (checked by the
+ * caller). One per classifier: not thread-safe.
+ */
+final class RecordScanner {
+    private static final int MAX_DEPTH = 64;
+    private static final int MAX_NUMBER = 100;
+    private static final int MAX_LINE_KEYS = 16;
+
+    /** Thrown to give up; preallocated and without a stack trace (giving up is rare and must be cheap). */
+    private static final class GiveUp extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        GiveUp() {
+            super(null, null, false, false);
+        }
+    }
+
+    private static final GiveUp GIVE_UP = new GiveUp();
+
+    private static final byte[] EVENT_ID = ascii("event_id");
+    private static final byte[] EVENT_TYPE = ascii("event_type");
+    private static final byte[] SCHEMA_VERSION = ascii("schema_version");
+    private static final byte[] EVENT_TIME = ascii("event_time");
+    private static final byte[] ORDER_ID = ascii("order_id");
+    private static final byte[] CUSTOMER = ascii("customer");
+    private static final byte[] SHIPPING_ADDRESS = ascii("shipping_address");
+    private static final byte[] ITEMS = ascii("items");
+    private static final byte[] ITEM_COUNT = ascii("item_count");
+    private static final byte[] TOTAL_AMOUNT = ascii("total_amount");
+    private static final byte[] CURRENCY = ascii("currency");
+    private static final byte[] PAYMENT_METHOD = ascii("payment_method");
+    private static final byte[] CHANNEL = ascii("channel");
+    private static final byte[] DISCOUNT_AMOUNT = ascii("discount_amount");
+    private static final byte[] COUPON_CODE = ascii("coupon_code");
+    private static final byte[] CUSTOMER_ID = ascii("customer_id");
+    private static final byte[] NAME = ascii("name");
+    private static final byte[] EMAIL = ascii("email");
+    private static final byte[] STREET = ascii("street");
+    private static final byte[] CITY = ascii("city");
+    private static final byte[] POSTAL_CODE = ascii("postal_code");
+    private static final byte[] COUNTRY = ascii("country");
+    private static final byte[] SKU = ascii("sku");
+    private static final byte[] PRODUCT_NAME = ascii("product_name");
+    private static final byte[] QUANTITY = ascii("quantity");
+    private static final byte[] UNIT_PRICE = ascii("unit_price");
+
+    private final OrderClassifier c;
+    private byte[] b;
+    private int i;
+    private int n;
+    /** The last string or key read: record[from, from + length). */
+    private int from;
+    private int length;
+    /** The keys of the item line being read, as (offset, length) pairs. */
+    private final int[] lineKeys = new int[2 * MAX_LINE_KEYS];
+
+    RecordScanner(OrderClassifier c) {
+        this.c = c;
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Reads the record into the classifier's members; false when it leaves the record to Jackson. */
+    boolean scan(byte[] record) {
+        b = record;
+        i = 0;
+        n = record.length;
+        try {
+            object();
+            return true;
+        } catch (GiveUp | ArrayIndexOutOfBoundsException e) {
+            return false;
+        } finally {
+            b = null;
+        }
+    }
+
+    private void object() {
+        expect('{');
+        ws();
+        if (peek() == '}') {
+            return;
+        }
+        while (true) {
+            expect('"');
+            string();
+            int keyFrom = from;
+            int keyLength = length;
+            ws();
+            expect(':');
+            ws();
+            member(keyFrom, keyLength);
+            ws();
+            byte next = b[i++];
+            if (next == '}') {
+                return; // what follows the object is ignored, as Jackson's reading ignores it
+            }
+            if (next != ',') {
+                throw GIVE_UP;
+            }
+            ws();
+        }
+    }
+
+    private void member(int key, int keyLength) {
+        if (is(key, keyLength, EVENT_ID)) {
+            scalar(c.eventId);
+        } else if (is(key, keyLength, EVENT_TYPE)) {
+            scalar(c.eventType);
+        } else if (is(key, keyLength, SCHEMA_VERSION)) {
+            scalar(c.schemaVersion);
+        } else if (is(key, keyLength, EVENT_TIME)) {
+            scalar(c.eventTime);
+        } else if (is(key, keyLength, ORDER_ID)) {
+            scalar(c.orderId);
+        } else if (is(key, keyLength, CUSTOMER)) {
+            customer();
+        } else if (is(key, keyLength, SHIPPING_ADDRESS)) {
+            shipping();
+        } else if (is(key, keyLength, ITEMS)) {
+            items();
+        } else if (is(key, keyLength, ITEM_COUNT)) {
+            scalar(c.itemCount);
+        } else if (is(key, keyLength, TOTAL_AMOUNT)) {
+            scalar(c.totalAmount);
+        } else if (is(key, keyLength, CURRENCY)) {
+            scalar(c.currency);
+        } else if (is(key, keyLength, PAYMENT_METHOD)) {
+            scalar(c.paymentMethod);
+        } else if (is(key, keyLength, CHANNEL)) {
+            scalar(c.channel);
+        } else if (is(key, keyLength, DISCOUNT_AMOUNT)) {
+            scalar(c.discountAmount);
+        } else if (is(key, keyLength, COUPON_CODE)) {
+            scalar(c.couponCode);
+        } else {
+            skip(0);
+        }
+    }
+
+    private boolean is(int key, int keyLength, byte[] name) {
+        if (keyLength != name.length) {
+            return false;
+        }
+        for (int k = 0; k < keyLength; k++) {
+            if (b[key + k] != name[k]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** As JsonField.read: a scalar's token and text or number; an object or an array is skipped. */
+    private void scalar(JsonField f) {
+        switch (peek()) {
+            case '"':
+                i++;
+                string();
+                f.setString(b, from, length);
+                break;
+            case 't':
+                literal("true");
+                f.set(JsonToken.VALUE_TRUE, "true", null);
+                break;
+            case 'f':
+                literal("false");
+                f.set(JsonToken.VALUE_FALSE, "false", null);
+                break;
+            case 'n':
+                literal("null");
+                f.set(JsonToken.VALUE_NULL, null, null);
+                break;
+            case '{':
+                skip(0);
+                f.set(JsonToken.START_OBJECT, null, null);
+                break;
+            case '[':
+                skip(0);
+                f.set(JsonToken.START_ARRAY, null, null);
+                break;
+            default:
+                Number number = number();
+                f.set(number instanceof Double ? JsonToken.VALUE_NUMBER_FLOAT : JsonToken.VALUE_NUMBER_INT, null, number);
+        }
+    }
+
+    /** As OrderClassifier.readCustomer. */
+    private void customer() {
+        c.customerId.reset();
+        c.customerName.reset();
+        c.customerEmail.reset();
+        if (peek() != '{') {
+            skip(0);
+            return;
+        }
+        i++;
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        while (true) {
+            expect('"');
+            string();
+            int key = from;
+            int keyLength = length;
+            ws();
+            expect(':');
+            ws();
+            if (is(key, keyLength, CUSTOMER_ID)) {
+                scalar(c.customerId);
+            } else if (is(key, keyLength, NAME)) {
+                scalar(c.customerName);
+            } else if (is(key, keyLength, EMAIL)) {
+                scalar(c.customerEmail);
+            } else {
+                skip(1);
+            }
+            if (endOfMember('}')) {
+                return;
+            }
+        }
+    }
+
+    /** As OrderClassifier.readShipping. */
+    private void shipping() {
+        c.shipStreet.reset();
+        c.shipCity.reset();
+        c.shipPostalCode.reset();
+        c.shipCountry.reset();
+        c.shippingIsObject = peek() == '{';
+        if (!c.shippingIsObject) {
+            skip(0);
+            return;
+        }
+        i++;
+        ws();
+        if (peek() == '}') {
+            i++;
+            return;
+        }
+        while (true) {
+            expect('"');
+            string();
+            int key = from;
+            int keyLength = length;
+            ws();
+            expect(':');
+            ws();
+            if (is(key, keyLength, STREET)) {
+                scalar(c.shipStreet);
+            } else if (is(key, keyLength, CITY)) {
+                scalar(c.shipCity);
+            } else if (is(key, keyLength, POSTAL_CODE)) {
+                scalar(c.shipPostalCode);
+            } else if (is(key, keyLength, COUNTRY)) {
+                scalar(c.shipCountry);
+            } else {
+                skip(1);
+            }
+            if (endOfMember('}')) {
+                return;
+            }
+        }
+    }
+
+    /** After a member's value: true at the closing `close`, false after a comma (and the whitespace after it). */
+    private boolean endOfMember(char close) {
+        ws();
+        byte next = b[i++];
+        if (next == close) {
+            return true;
+        }
+        if (next != ',') {
+            throw GIVE_UP;
+        }
+        ws();
+        return false;
+    }
+
+    /** As OrderClassifier.readItems with Items.read over the record: only a compact array of item objects. */
+    private void items() {
+        if (peek() != '[') {
+            skip(0);
+            c.items.reset();
+            return;
+        }
+        int start = i++;
+        Items items = c.items;
+        items.beginSlice();
+        if (peek() == ']') {
+            i++;
+            items.endSlice(b, start, i);
+            return;
+        }
+        while (true) {
+            line(items);
+            byte next = b[i++];
+            if (next == ']') {
+                break;
+            }
+            if (next != ',') {
+                throw GIVE_UP;
+            }
+        }
+        items.endSlice(b, start, i);
+    }
+
+    /** One line, an object of scalars with no repeated key, no whitespace and numbers as the column writes them. */
+    private void line(Items items) {
+        expect('{');
+        boolean sku = false;
+        boolean productName = false;
+        Number quantity = null;
+        Number unitPrice = null;
+        int keys = 0;
+        if (peek() != '}') {
+            while (true) {
+                expect('"');
+                string();
+                int key = from;
+                int keyLength = length;
+                for (int k = 0; k < keys; k++) {
+                    if (lineKeys[2 * k + 1] == keyLength && same(lineKeys[2 * k], key, keyLength)) {
+                        throw GIVE_UP; // a repeated key: the untyped value's text (Items.fromValue)
+                    }
+                }
+                if (keys == MAX_LINE_KEYS) {
+                    throw GIVE_UP;
+                }
+                lineKeys[2 * keys] = key;
+                lineKeys[2 * keys + 1] = keyLength;
+                keys++;
+                expect(':');
+                if (is(key, keyLength, SKU)) {
+                    sku = compactScalar() == JsonToken.VALUE_STRING && length > 0;
+                } else if (is(key, keyLength, PRODUCT_NAME)) {
+                    productName = compactScalar() == JsonToken.VALUE_STRING && length > 0;
+                } else if (is(key, keyLength, QUANTITY)) {
+                    compactScalar();
+                    quantity = lastNumber;
+                } else if (is(key, keyLength, UNIT_PRICE)) {
+                    compactScalar();
+                    unitPrice = lastNumber;
+                } else {
+                    compactScalar();
+                }
+                byte next = b[i++];
+                if (next == '}') {
+                    break;
+                }
+                if (next != ',') {
+                    throw GIVE_UP;
+                }
+            }
+        } else {
+            i++;
+        }
+        items.lines++;
+        items.quantities.add(quantity);
+        items.unitPrices.add(unitPrice);
+        items.allItems &= sku && productName && JsonValues.isIntegerAtLeast(quantity, 1) && JsonValues.isPositive(unitPrice);
+    }
+
+    /** The number of the last compactScalar, or null when it was not a number. */
+    private Number lastNumber;
+
+    /** A scalar inside an item line, written as the column writes it (else give up); its token. */
+    private JsonToken compactScalar() {
+        lastNumber = null;
+        switch (peek()) {
+            case '"':
+                i++;
+                string();
+                return JsonToken.VALUE_STRING;
+            case 't':
+                literal("true");
+                return JsonToken.VALUE_TRUE;
+            case 'f':
+                literal("false");
+                return JsonToken.VALUE_FALSE;
+            case 'n':
+                literal("null");
+                return JsonToken.VALUE_NULL;
+            default:
+                int start = i;
+                Number number = number();
+                int textLength = i - start;
+                if (number instanceof Double) {
+                    double d = (Double) number;
+                    if (!Double.isFinite(d) || !sameText(c.items.digits(d), start, textLength)) {
+                        throw GIVE_UP; // 1.50, 1e2, 10000000.0: the column writes them otherwise
+                    }
+                } else if (textLength == 2 && b[start] == '-') {
+                    throw GIVE_UP; // -0 is written 0
+                }
+                lastNumber = number;
+                return number instanceof Double ? JsonToken.VALUE_NUMBER_FLOAT : JsonToken.VALUE_NUMBER_INT;
+        }
+    }
+
+    private boolean sameText(String text, int start, int textLength) {
+        if (text.length() != textLength) {
+            return false;
+        }
+        for (int k = 0; k < textLength; k++) {
+            if (b[start + k] != text.charAt(k)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private boolean same(int a, int other, int count) {
+        for (int k = 0; k < count; k++) {
+            if (b[a + k] != b[other + k]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Skips any value, checking it is strict JSON. */
+    private void skip(int depth) {
+        if (depth > MAX_DEPTH) {
+            throw GIVE_UP;
+        }
+        switch (peek()) {
+            case '"':
+                i++;
+                string();
+                return;
+            case 't':
+                literal("true");
+                return;
+            case 'f':
+                literal("false");
+                return;
+            case 'n':
+                literal("null");
+                return;
+            case '{':
+                i++;
+                ws();
+                if (peek() == '}') {
+                    i++;
+                    return;
+                }
+                while (true) {
+                    expect('"');
+                    string();
+                    ws();
+                    expect(':');
+                    ws();
+                    skip(depth + 1);
+                    if (endOfMember('}')) {
+                        return;
+                    }
+                }
+            case '[':
+                i++;
+                ws();
+                if (peek() == ']') {
+                    i++;
+                    return;
+                }
+                while (true) {
+                    skip(depth + 1);
+                    if (endOfMember(']')) {
+                        return;
+                    }
+                }
+            default:
+                number();
+        }
+    }
+
+    /** The rest of a string after its opening quote, up to and past its closing one: from and length. */
+    private void string() {
+        int start = i;
+        while (true) {
+            byte ch = b[i];
+            if (ch == '"') {
+                break;
+            }
+            if (ch == '\\' || (ch >= 0 && ch < 0x20)) {
+                throw GIVE_UP; // an escape (Jackson decodes it) or a control character (Jackson refuses it)
+            }
+            i++;
+        }
+        from = start;
+        length = i - start;
+        i++;
+    }
+
+    /** A number in JSON's grammar, as Jackson's untyped reading makes it: Integer, Long, BigInteger or Double. */
+    private Number number() {
+        int start = i;
+        boolean negative = b[i] == '-';
+        if (negative) {
+            i++;
+        }
+        int digitsFrom = i;
+        if (b[i] == '0') {
+            i++;
+        } else if (b[i] >= '1' && b[i] <= '9') {
+            while (i < n && b[i] >= '0' && b[i] <= '9') {
+                i++;
+            }
+        } else {
+            throw GIVE_UP;
+        }
+        int intDigits = i - digitsFrom;
+        boolean fraction = false;
+        if (i < n && b[i] == '.') {
+            fraction = true;
+            i++;
+            digits();
+        }
+        if (i < n && (b[i] == 'e' || b[i] == 'E')) {
+            fraction = true;
+            i++;
+            if (i < n && (b[i] == '+' || b[i] == '-')) {
+                i++;
+            }
+            digits();
+        }
+        if (i - start > MAX_NUMBER || (i < n && !isDelimiter(b[i]))) {
+            throw GIVE_UP; // a long number, or one that runs into something else (01, 1x): Jackson decides
+        }
+        String text = new String(b, start, i - start, StandardCharsets.ISO_8859_1);
+        if (fraction) {
+            return Double.parseDouble(text);
+        }
+        if (intDigits <= 18) {
+            long value = Long.parseLong(text);
+            return value == (int) value ? (Number) (int) value : (Number) value;
+        }
+        BigInteger value = new BigInteger(text);
+        return value.bitLength() < 64 ? (Number) value.longValue() : value;
+    }
+
+    private void digits() {
+        int start = i;
+        while (i < n && b[i] >= '0' && b[i] <= '9') {
+            i++;
+        }
+        if (i == start) {
+            throw GIVE_UP;
+        }
+    }
+
+    private void literal(String word) {
+        for (int k = 0; k < word.length(); k++) {
+            if (b[i + k] != word.charAt(k)) {
+                throw GIVE_UP;
+            }
+        }
+        i += word.length();
+        if (i < n && !isDelimiter(b[i])) {
+            throw GIVE_UP; // truex: Jackson refuses it
+        }
+    }
+
+    private static boolean isDelimiter(byte ch) {
+        return ch == ',' || ch == '}' || ch == ']' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+    }
+
+    private byte peek() {
+        return b[i];
+    }
+
+    private void expect(char ch) {
+        if (b[i] != ch) {
+            throw GIVE_UP;
+        }
+        i++;
+    }
+
+    /** JSON's whitespace (space, tab, line feed, carriage return), as Jackson allows between tokens. */
+    private void ws() {
+        while (i < n) {
+            byte ch = b[i];
+            if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
+                return;
+            }
+            i++;
+        }
+    }
+}

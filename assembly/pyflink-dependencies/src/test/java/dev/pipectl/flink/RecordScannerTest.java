@@ -1,0 +1,99 @@
+package dev.pipectl.flink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.StringData;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/** The fast scan gives every record the row Jackson's reading gives it (or leaves the record to Jackson). */
+class RecordScannerTest {
+
+    private final OrderClassifier fast = new OrderClassifier(OrderClassifier.COLUMNS, true);
+    private final OrderClassifier jackson = new OrderClassifier(OrderClassifier.COLUMNS, false);
+
+    private void same(byte[] record) {
+        GenericRowData want = jackson.classify(StringData.fromBytes(record));
+        GenericRowData got = fast.classify(StringData.fromBytes(record));
+        for (int k = 0; k < OrderClassifier.COLUMNS; k++) {
+            assertEquals(want.getField(k), got.getField(k), new String(record, StandardCharsets.UTF_8) + " column " + k);
+        }
+    }
+
+    static List<String> records() {
+        String v = OrderClassifierTest.VALID;
+        List<String> records = new ArrayList<>(List.of(
+            v, OrderClassifierTest.VALID_V2, "{}", "{ }", "{\"a\":1}", "[]", "{\"event_id\":}", "{\"event_id\":\"x\",}",
+            v.replace(",", " , ").replace(":", " : "), v.replace(",", ",\n\t"), v.replace("{", "{ \r\n"),
+            v.replace("\"total_amount\":25.00", "\"total_amount\":25"), v.replace("25.00", "2.5e1"), v.replace("25.00", "-0"),
+            v.replace("25.00", "12345678901234567890"), v.replace("25.00", "1e400"), v.replace("25.00", "01"),
+            v.replace("25.00", "1."), v.replace("25.00", ".5"), v.replace("25.00", "+1"), v.replace("25.00", "1e"),
+            v.replace("25.00", "NaN"), v.replace("25.00", "true"), v.replace("25.00", "truex"), v.replace("25.00", "nul"),
+            v.replace("25.00", "\"25.00\""), v.replace("25.00", "{\"a\":[1,{\"b\":null}]}"), v.replace("25.00", "[1,]"),
+            v.replace("\"item_count\":1", "\"item_count\":2147483648"), v.replace("\"item_count\":1", "\"item_count\":-2147483648"),
+            v.replace("\"item_count\":1", "\"item_count\":9223372036854775808"), v.replace("\"item_count\":1", "\"item_count\":1.0"),
+            v.replace("Coffee Mug", "Coffee \\\"Mug\\\""), v.replace("Coffee Mug", "Caf\\u00e9"), v.replace("Köln", "K\\u00f6ln"),
+            v.replace("Köln", "K\tln"), v.replace("\"channel\":\"web\"", "\"channel\":\"web\",\"channel\":\"store\""),
+            v.replace("\"items\":[", "\"items\":[],\"items\":["), v.replace("\"items\":[", "\"items\":[ "),
+            v.replace("\"items\":[{", "\"items\":{\"a\":1},\"x\":[{"), v.replace("\"quantity\":2", "\"quantity\":2,\"quantity\":3"),
+            v.replace("\"quantity\":2", "\"quantity\":-0"), v.replace("12.5", "12.50"), v.replace("12.5", "1.25e1"),
+            v.replace("\"unit_price\":12.5}", "\"unit_price\":12.5,\"tags\":[null,{}]}"), v.replace("\"unit_price\":12.5}", "\"unit_price\":12.5,\"ok\":true}"),
+            v.replace("}]", "},5]"), v.replace("}]", "},{}]"), v.replace("\"customer\":{", "\"customer\":null,\"c\":{"),
+            v.replace("\"customer\":{", "\"customer\":{},\"customer\":{"), v.replace("\"shipping_address\":{", "\"shipping_address\":[],\"s\":{"),
+            v + "trailing", v.substring(0, v.length() - 1), v.replace("\"event_id\"", "\"event_id\":null,\"event_id\""),
+            v.replace("\"event_time\":\"2026-11-27T09:30:00.123Z\"", "\"event_time\":\"2026-11-27 09:30:00\"")));
+        records.add("{\"deep\":" + "[".repeat(100) + "]".repeat(100) + "," + v.substring(1));
+        return records;
+    }
+
+    @Test
+    void everyRecordGivesJacksonsRow() {
+        for (String record : records()) {
+            same(record.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /** Thousands of records made from valid ones by small edits, where a scanner goes wrong if it does. */
+    @Test
+    void editedRecordsGiveJacksonsRow() {
+        Random random = new Random(20261207);
+        String[] pieces = {" ", "\n", "\t", ",", ":", "{", "}", "[", "]", "\"", "\\", "0", "1", "-", ".", "e", "E", "+",
+            "null", "true", "false", "\\u00e9", "\\n", "é", "😀", "\"x\"", "\"items\"", "\"quantity\"", "\"sku\"", "1.50", "-0"};
+        String[] bases = {OrderClassifierTest.VALID, OrderClassifierTest.VALID_V2};
+        for (int round = 0; round < 30000; round++) {
+            StringBuilder s = new StringBuilder(bases[round % 2]);
+            for (int edits = 1 + random.nextInt(3); edits > 0; edits--) {
+                int at = 1 + random.nextInt(s.length() - 1);
+                switch (random.nextInt(3)) {
+                    case 0:
+                        s.insert(at, pieces[random.nextInt(pieces.length)]);
+                        break;
+                    case 1:
+                        s.deleteCharAt(at);
+                        break;
+                    default:
+                        s.replace(at, Math.min(s.length(), at + 1 + random.nextInt(4)), pieces[random.nextInt(pieces.length)]);
+                }
+            }
+            byte[] record = s.toString().getBytes(StandardCharsets.UTF_8);
+            if (record.length > 1 && record[0] == '{') {
+                same(record);
+            }
+        }
+    }
+
+    /** The common form is read by the scan, not left to Jackson (else the scan would be dead code). */
+    @Test
+    void theProducersFormIsScanned() {
+        OrderClassifier c = new OrderClassifier(OrderClassifier.COLUMNS, true);
+        assertEquals(true, c.scan(OrderClassifierTest.VALID.getBytes(StandardCharsets.UTF_8)));
+        assertEquals(true, c.scan(OrderClassifierTest.VALID_V2.getBytes(StandardCharsets.UTF_8)));
+        assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("Mug", "M\\u0075g").getBytes(StandardCharsets.UTF_8)));
+        assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("\"items\":[", "\"items\":[ ").getBytes(StandardCharsets.UTF_8)));
+    }
+}
