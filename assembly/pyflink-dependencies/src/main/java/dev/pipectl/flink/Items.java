@@ -92,22 +92,15 @@ final class Items {
         }
     }
 
-    /** RecordScanner: a compact array, read by it (lines, allItems and the lists filled by it) from here on. */
-    void beginSlice() {
+    /**
+     * RecordScanner: an array it reads (lines, allItems and the lists filled by it) and writes with
+     * {@link #writer()} from here on, as JsonValues.write writes the untyped value.
+     */
+    JsonValues.Utf8Writer beginWritten() {
         reset();
         present = true;
-    }
-
-    /** RecordScanner: the array was record[from, to), compact (see isCompact): the column is that slice. */
-    void endSlice(byte[] record, int from, int to) {
-        source = record;
-        sliceFrom = from;
-        sliceLength = to - from;
-    }
-
-    /** Double.toString(d), as the text writes it (remembered). */
-    String digits(double d) {
-        return out.digits(d);
+        out.begin();
+        return out;
     }
 
     /** The record must be read again: with `items` into its untyped value (repeatedKey), or written. */

@@ -204,6 +204,15 @@ final class JsonValues {
             len = at;
         }
 
+        /** A string whose UTF-8 bytes are b[from, from + length) and need no escape: quoted, copied as they are. */
+        void quoted(byte[] b, int from, int length) {
+            room(length + 2);
+            buf[len++] = '"';
+            System.arraycopy(b, from, buf, len, length);
+            len += length;
+            buf[len++] = '"';
+        }
+
         void ascii(String s) {
             if (muted) {
                 return;

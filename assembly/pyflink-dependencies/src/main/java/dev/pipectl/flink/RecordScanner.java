@@ -8,14 +8,13 @@ import java.nio.charset.StandardCharsets;
 /**
  * The classifier's fast reading of a record in the form producers write: the record's bytes scanned once,
  * into the same members Jackson's reading gives (OrderClassifier.parse, JsonField.read, Items), without a
- * token stream, a name table or a copy of any string (a string is a slice of the record).
+ * token stream or a name table, and without copying a string (a string column is a slice of the record).
  *
  * It reads only what it can read exactly as Jackson does, and gives up on anything else, leaving the
  * record to Jackson: a string with an escape or a control character, a number longer than 100
- * characters, nesting deeper than 64, anything that is not strict JSON, and an `items` array that is not
- * compact (whitespace, a line that is not an object, a nested value in a line, a repeated key, a number
- * not written as the column writes it). The bytes are strict UTF-8 and start with '{' (checked by the
- * caller). One per classifier: not thread-safe.
+ * characters, nesting deeper than 64, anything that is not strict JSON, and in `items` a line that is not
+ * an object, a nested value in a line or a repeated key. `items` is written as Items writes it. The bytes
+ * are strict UTF-8 and start with '{' (checked by the caller). One per classifier: not thread-safe.
  */
 final class RecordScanner {
     private static final int MAX_DEPTH = 64;
@@ -296,43 +295,48 @@ final class RecordScanner {
         return false;
     }
 
-    /** As OrderClassifier.readItems with Items.read over the record: only a compact array of item objects. */
+    /** As OrderClassifier.readItems with Items.read: an array of item objects of scalars, written as Items writes it. */
     private void items() {
         if (peek() != '[') {
             skip(0);
             c.items.reset();
             return;
         }
-        int start = i++;
+        i++;
         Items items = c.items;
-        items.beginSlice();
+        JsonValues.Utf8Writer out = items.beginWritten();
+        out.put('[');
+        ws();
         if (peek() == ']') {
             i++;
-            items.endSlice(b, start, i);
+            out.put(']');
             return;
         }
         while (true) {
-            line(items);
-            byte next = b[i++];
-            if (next == ']') {
+            if (items.lines > 0) {
+                out.put(',');
+            }
+            line(items, out);
+            if (endOfMember(']')) {
                 break;
             }
-            if (next != ',') {
-                throw GIVE_UP;
-            }
         }
-        items.endSlice(b, start, i);
+        out.put(']');
     }
 
-    /** One line, an object of scalars with no repeated key, no whitespace and numbers as the column writes them. */
-    private void line(Items items) {
+    /** One line: an object of scalars without a repeated key (anything else is left to Jackson). */
+    private void line(Items items, JsonValues.Utf8Writer out) {
         expect('{');
+        out.put('{');
+        ws();
         boolean sku = false;
         boolean productName = false;
         Number quantity = null;
         Number unitPrice = null;
         int keys = 0;
-        if (peek() != '}') {
+        if (peek() == '}') {
+            i++;
+        } else {
             while (true) {
                 expect('"');
                 string();
@@ -346,87 +350,72 @@ final class RecordScanner {
                 if (keys == MAX_LINE_KEYS) {
                     throw GIVE_UP;
                 }
+                if (keys > 0) {
+                    out.put(',');
+                }
                 lineKeys[2 * keys] = key;
                 lineKeys[2 * keys + 1] = keyLength;
                 keys++;
+                out.quoted(b, key, keyLength);
+                out.put(':');
+                ws();
                 expect(':');
+                ws();
+                JsonToken token = lineScalar(out);
                 if (is(key, keyLength, SKU)) {
-                    sku = compactScalar() == JsonToken.VALUE_STRING && length > 0;
+                    sku = token == JsonToken.VALUE_STRING && length > 0;
                 } else if (is(key, keyLength, PRODUCT_NAME)) {
-                    productName = compactScalar() == JsonToken.VALUE_STRING && length > 0;
+                    productName = token == JsonToken.VALUE_STRING && length > 0;
                 } else if (is(key, keyLength, QUANTITY)) {
-                    compactScalar();
                     quantity = lastNumber;
                 } else if (is(key, keyLength, UNIT_PRICE)) {
-                    compactScalar();
                     unitPrice = lastNumber;
-                } else {
-                    compactScalar();
                 }
-                byte next = b[i++];
-                if (next == '}') {
+                if (endOfMember('}')) {
                     break;
                 }
-                if (next != ',') {
-                    throw GIVE_UP;
-                }
             }
-        } else {
-            i++;
         }
+        out.put('}');
         items.lines++;
         items.quantities.add(quantity);
         items.unitPrices.add(unitPrice);
         items.allItems &= sku && productName && JsonValues.isIntegerAtLeast(quantity, 1) && JsonValues.isPositive(unitPrice);
     }
 
-    /** The number of the last compactScalar, or null when it was not a number. */
+    /** The number of the last lineScalar, or null when it was not a number. */
     private Number lastNumber;
 
-    /** A scalar inside an item line, written as the column writes it (else give up); its token. */
-    private JsonToken compactScalar() {
+    /** A scalar inside an item line, written as JsonValues.write writes it; its token (nested values: Jackson). */
+    private JsonToken lineScalar(JsonValues.Utf8Writer out) {
         lastNumber = null;
         switch (peek()) {
             case '"':
                 i++;
                 string();
+                out.quoted(b, from, length);
                 return JsonToken.VALUE_STRING;
             case 't':
                 literal("true");
+                out.ascii("true");
                 return JsonToken.VALUE_TRUE;
             case 'f':
                 literal("false");
+                out.ascii("false");
                 return JsonToken.VALUE_FALSE;
             case 'n':
                 literal("null");
+                out.ascii("null");
                 return JsonToken.VALUE_NULL;
+            case '{':
+            case '[':
+                throw GIVE_UP;
             default:
-                int start = i;
                 Number number = number();
-                int textLength = i - start;
-                if (number instanceof Double) {
-                    double d = (Double) number;
-                    if (!Double.isFinite(d) || !sameText(c.items.digits(d), start, textLength)) {
-                        throw GIVE_UP; // 1.50, 1e2, 10000000.0: the column writes them otherwise
-                    }
-                } else if (textLength == 2 && b[start] == '-') {
-                    throw GIVE_UP; // -0 is written 0
-                }
+                out.number(number);
                 lastNumber = number;
                 return number instanceof Double ? JsonToken.VALUE_NUMBER_FLOAT : JsonToken.VALUE_NUMBER_INT;
         }
-    }
-
-    private boolean sameText(String text, int start, int textLength) {
-        if (text.length() != textLength) {
-            return false;
-        }
-        for (int k = 0; k < textLength; k++) {
-            if (b[start + k] != text.charAt(k)) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private boolean same(int a, int other, int count) {

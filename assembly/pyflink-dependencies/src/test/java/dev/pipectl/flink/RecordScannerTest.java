@@ -41,7 +41,8 @@ class RecordScannerTest {
             v.replace("Köln", "K\tln"), v.replace("\"channel\":\"web\"", "\"channel\":\"web\",\"channel\":\"store\""),
             v.replace("\"items\":[", "\"items\":[],\"items\":["), v.replace("\"items\":[", "\"items\":[ "),
             v.replace("\"items\":[{", "\"items\":{\"a\":1},\"x\":[{"), v.replace("\"quantity\":2", "\"quantity\":2,\"quantity\":3"),
-            v.replace("\"quantity\":2", "\"quantity\":-0"), v.replace("12.5", "12.50"), v.replace("12.5", "1.25e1"),
+            v.replace("\"quantity\":2", "\"quantity\":-0"), v.replace("12.5", "12.50"), v.replace("12.5", "1.25e1"), v.replace("12.5", "23.00"),
+            v.replace("\"quantity\":2", "\"quantity\" : 2 "), v.replace("[{", "[ {").replace("}]", "} ]"), v.replace("12.5", "1e400"),
             v.replace("\"unit_price\":12.5}", "\"unit_price\":12.5,\"tags\":[null,{}]}"), v.replace("\"unit_price\":12.5}", "\"unit_price\":12.5,\"ok\":true}"),
             v.replace("}]", "},5]"), v.replace("}]", "},{}]"), v.replace("\"customer\":{", "\"customer\":null,\"c\":{"),
             v.replace("\"customer\":{", "\"customer\":{},\"customer\":{"), v.replace("\"shipping_address\":{", "\"shipping_address\":[],\"s\":{"),
@@ -94,6 +95,12 @@ class RecordScannerTest {
         assertEquals(true, c.scan(OrderClassifierTest.VALID.getBytes(StandardCharsets.UTF_8)));
         assertEquals(true, c.scan(OrderClassifierTest.VALID_V2.getBytes(StandardCharsets.UTF_8)));
         assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("Mug", "M\\u0075g").getBytes(StandardCharsets.UTF_8)));
-        assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("\"items\":[", "\"items\":[ ").getBytes(StandardCharsets.UTF_8)));
+        // as producers write prices (23.00, written back 23.0), and with whitespace: scanned
+        assertEquals(true, c.scan(OrderClassifierTest.VALID.replace("12.5", "23.00").replace("\"items\":[", "\"items\": [ ")
+                .getBytes(StandardCharsets.UTF_8)));
+        assertEquals("[{\"sku\":\"KIT-1\",\"product_name\":\"Coffee Mug\",\"quantity\":2,\"unit_price\":23.0}]",
+                c.items.string().toString());
+        assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("\"quantity\":2", "\"quantity\":2,\"tags\":[]")
+                .getBytes(StandardCharsets.UTF_8)));
     }
 }
