@@ -41,12 +41,156 @@ final class JsonField {
         this.number = number;
     }
 
-    /** A string that is record[from, from + length) as it is (valid UTF-8 without an escape). */
+    /**
+     * A string that is record[from, from + length) as it is (valid UTF-8 without an escape). Its text is
+     * made only when asked for (value()): the checks below read the bytes.
+     */
     void setString(byte[] record, int from, int length) {
-        set(JsonToken.VALUE_STRING, new String(record, from, length, StandardCharsets.UTF_8), null);
+        set(JsonToken.VALUE_STRING, null, null);
         source = record;
         sourceOffset = from;
         sourceLength = length;
+    }
+
+    /** value() != null, without making the text. */
+    boolean hasValue() {
+        return text != null || number != null || source != null;
+    }
+
+    /** A string equal to `ascii` (an ASCII text). */
+    boolean isString(String ascii) {
+        if (token != JsonToken.VALUE_STRING) {
+            return false;
+        }
+        if (source == null) {
+            return text.equals(ascii);
+        }
+        if (sourceLength != ascii.length()) {
+            return false;
+        }
+        for (int k = 0; k < sourceLength; k++) {
+            if (source[sourceOffset + k] != ascii.charAt(k)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A string equal to one of `asciis`. */
+    boolean isOneOf(java.util.List<String> asciis) {
+        for (String ascii : asciis) {
+            if (isString(ascii)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A string matching ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ (OrderContract.isUuidV4). */
+    boolean isUuidV4() {
+        if (token != JsonToken.VALUE_STRING) {
+            return false;
+        }
+        if (source == null) {
+            return OrderContract.isUuidV4(text);
+        }
+        if (sourceLength != 36) {
+            return false;
+        }
+        for (int k = 0; k < 36; k++) {
+            byte ch = source[sourceOffset + k];
+            if (k == 8 || k == 13 || k == 18 || k == 23) {
+                if (ch != '-') {
+                    return false;
+                }
+            } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+                return false;
+            }
+        }
+        byte variant = source[sourceOffset + 19];
+        return source[sourceOffset + 14] == '4' && (variant == '8' || variant == '9' || variant == 'a' || variant == 'b');
+    }
+
+    /** A string matching ^<prefix>[0-9a-z]+$ (OrderContract.isPrefixedId; `prefix` is ASCII). */
+    boolean isPrefixedId(String prefix) {
+        if (token != JsonToken.VALUE_STRING) {
+            return false;
+        }
+        if (source == null) {
+            return OrderContract.isPrefixedId(text, prefix);
+        }
+        int p = prefix.length();
+        if (sourceLength <= p) {
+            return false;
+        }
+        for (int k = 0; k < sourceLength; k++) {
+            byte ch = source[sourceOffset + k];
+            if (k < p ? ch != prefix.charAt(k) : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A string matching ^[A-Z]{n}$ (OrderContract.isUpperLetters). */
+    boolean isUpperLetters(int n) {
+        if (token != JsonToken.VALUE_STRING) {
+            return false;
+        }
+        if (source == null) {
+            return OrderContract.isUpperLetters(text, n);
+        }
+        if (sourceLength != n) { // a non-ASCII character is not A-Z either way
+            return false;
+        }
+        for (int k = 0; k < n; k++) {
+            byte ch = source[sourceOffset + k];
+            if (ch < 'A' || ch > 'Z') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A string matching ^[^@\s]+@[^@\s]+$ (OrderContract.isEmail); its text is made only when it is not ASCII. */
+    boolean isEmail() {
+        if (token != JsonToken.VALUE_STRING) {
+            return false;
+        }
+        if (source == null) {
+            return OrderContract.isEmail(text);
+        }
+        int at = -1;
+        for (int k = 0; k < sourceLength; k++) {
+            byte ch = source[sourceOffset + k];
+            if (ch < 0) {
+                return OrderContract.isEmail(value()); // Unicode whitespace: the text's check
+            }
+            if (ch == '@') {
+                if (at >= 0) {
+                    return false;
+                }
+                at = k;
+            } else if (ch == ' ' || (ch >= 0x09 && ch <= 0x0D) || (ch >= 0x1C && ch <= 0x1F)) {
+                return false; // Character.isWhitespace or isSpaceChar of an ASCII character
+            }
+        }
+        return at > 0 && at < sourceLength - 1;
+    }
+
+    /** The number of code points of value() (null: -1). */
+    int codePoints() {
+        if (source == null) {
+            String t = value();
+            return t == null ? -1 : t.codePointCount(0, t.length());
+        }
+        int count = 0;
+        for (int k = 0; k < sourceLength; k++) {
+            if ((source[sourceOffset + k] & 0xC0) != 0x80) { // not a continuation byte (valid UTF-8)
+                count++;
+            }
+        }
+        return count;
     }
 
     /** The value's text as a StringData (null when it has none): OrderClassifier.utf8 of value(). */
@@ -94,6 +238,9 @@ final class JsonField {
 
     /** JSON_VALUE semantics: the scalar's text; NULL when absent, null, an object or an array. */
     String value() {
+        if (text == null && source != null) {
+            text = new String(source, sourceOffset, sourceLength, StandardCharsets.UTF_8);
+        }
         if (text == null && number != null) {
             text = number.toString(); // a double's digits cost a Double.toString: only for the fields read as text
         }
@@ -113,7 +260,7 @@ final class JsonField {
     }
 
     boolean isNonEmptyString() {
-        return token == JsonToken.VALUE_STRING && !text.isEmpty();
+        return token == JsonToken.VALUE_STRING && (source != null ? sourceLength > 0 : !text.isEmpty());
     }
 
     boolean isNumber() {

@@ -127,8 +127,7 @@ public final class OrderClassifier {
                 return rejected(Reasons.NOT_A_JSON_OBJECT);
             }
         }
-        String eventIdText = eventId.value();
-        if (eventIdText == null) {
+        if (!eventId.hasValue()) {
             return rejected(Reasons.MISSING_EVENT_ID);
         }
         if (eventTime.value() == null) {
@@ -142,10 +141,10 @@ public final class OrderClassifier {
         if (time == null) {
             return rejected(Reasons.BAD_EVENT_TIME);
         }
-        if (orderId.value() == null) {
+        if (!orderId.hasValue()) {
             return rejected(Reasons.MISSING_ORDER_ID);
         }
-        if (customerId.value() == null) {
+        if (!customerId.hasValue()) {
             return rejected(Reasons.MISSING_CUSTOMER_ID);
         }
         if (!items.present) {
@@ -154,8 +153,7 @@ public final class OrderClassifier {
         if (!totalAmount.isFiniteNumber()) {
             return rejected(Reasons.TOTAL_NOT_NUMBER);
         }
-        String currencyText = currency.value();
-        if (currencyText == null || currencyText.codePointCount(0, currencyText.length()) != 3) {
+        if (currency.codePoints() != 3) {
             return rejected(Reasons.BAD_CURRENCY);
         }
         if (!utf8 && !(bytes != null ? Utf8.isValid(bytes) : Utf8.isValid(raw))) {

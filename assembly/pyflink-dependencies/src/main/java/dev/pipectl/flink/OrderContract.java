@@ -22,10 +22,10 @@ final class OrderContract {
 
     /** The first rule the record breaks, or null when it meets the whole contract. */
     static String check(OrderClassifier c) {
-        if (!c.eventId.isString() || !isUuidV4(c.eventId.text)) {
+        if (!c.eventId.isUuidV4()) {
             return Reasons.BAD_EVENT_ID;
         }
-        if (!c.eventType.isString() || !c.eventType.text.equals("order.created")) {
+        if (!c.eventType.isString("order.created")) {
             return Reasons.BAD_EVENT_TYPE;
         }
         if (!c.schemaVersion.isIntegerAtLeast(1)
@@ -33,19 +33,19 @@ final class OrderContract {
             return Reasons.BAD_SCHEMA_VERSION;
         }
         // the contract's form read by canonicalTimestamp always matches EVENT_TIME: the pattern only for other forms
-        if (!c.eventTime.isString() || !(c.canonicalEventTime || EVENT_TIME.matcher(c.eventTime.text).matches())) {
+        if (!c.eventTime.isString() || !(c.canonicalEventTime || EVENT_TIME.matcher(c.eventTime.value()).matches())) {
             return Reasons.BAD_EVENT_TIME;
         }
-        if (!c.orderId.isString() || !isPrefixedId(c.orderId.text, "ord-")) {
+        if (!c.orderId.isPrefixedId("ord-")) {
             return Reasons.BAD_ORDER_ID;
         }
-        if (!c.customerId.isString() || !isPrefixedId(c.customerId.text, "cus-")) {
+        if (!c.customerId.isPrefixedId("cus-")) {
             return Reasons.BAD_CUSTOMER_ID;
         }
         if (!c.customerName.isNonEmptyString()) {
             return Reasons.MISSING_CUSTOMER_NAME;
         }
-        if (!c.customerEmail.isString() || !isEmail(c.customerEmail.text)) {
+        if (!c.customerEmail.isEmail()) {
             return Reasons.BAD_CUSTOMER_EMAIL;
         }
         if (!c.shippingIsObject) {
@@ -60,7 +60,7 @@ final class OrderContract {
         if (!c.shipPostalCode.isNonEmptyString()) {
             return Reasons.MISSING_SHIP_POSTAL_CODE;
         }
-        if (!c.shipCountry.isString() || !isUpperLetters(c.shipCountry.text, 2)) {
+        if (!c.shipCountry.isUpperLetters(2)) {
             return Reasons.BAD_SHIP_COUNTRY;
         }
         if (c.items.lines == 0) {
@@ -75,13 +75,13 @@ final class OrderContract {
         if (!c.totalAmount.isPositiveNumber()) {
             return Reasons.TOTAL_NOT_POSITIVE;
         }
-        if (!c.currency.isString() || !isUpperLetters(c.currency.text, 3)) {
+        if (!c.currency.isUpperLetters(3)) {
             return Reasons.BAD_CURRENCY;
         }
-        if (c.paymentMethod.token != null && !(c.paymentMethod.isString() && PAYMENT_METHODS.contains(c.paymentMethod.text))) {
+        if (c.paymentMethod.token != null && !c.paymentMethod.isOneOf(PAYMENT_METHODS)) {
             return Reasons.BAD_PAYMENT_METHOD;
         }
-        if (c.channel.token != null && !(c.channel.isString() && CHANNELS.contains(c.channel.text))) {
+        if (c.channel.token != null && !c.channel.isOneOf(CHANNELS)) {
             return Reasons.BAD_CHANNEL;
         }
         return c.isVersion2() ? checkVersion2(c) : null;

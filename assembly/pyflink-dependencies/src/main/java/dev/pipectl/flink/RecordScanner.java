@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
  * token stream or a name table, and without copying a string (a string column is a slice of the record).
  *
  * It reads only what it can read exactly as Jackson does, and gives up on anything else, leaving the
- * record to Jackson: a string with an escape or a control character, a number longer than 100
+ * record to Jackson: a control character in a string, an escape in a name or an unknown one, a number longer than 100
  * characters, nesting deeper than 64, anything that is not strict JSON, and in `items` a line that is not
  * an object, a nested value in a line or a repeated key. `items` is written as Items writes it. The bytes
  * are strict UTF-8 and start with '{' (checked by the caller). One per classifier: not thread-safe.
@@ -100,7 +100,7 @@ final class RecordScanner {
         }
         while (true) {
             expect('"');
-            string();
+            key();
             int keyFrom = from;
             int keyLength = length;
             ws();
@@ -172,8 +172,12 @@ final class RecordScanner {
         switch (peek()) {
             case '"':
                 i++;
-                string();
-                f.setString(b, from, length);
+                String text = string();
+                if (text == null) {
+                    f.setString(b, from, length);
+                } else {
+                    f.set(JsonToken.VALUE_STRING, text, null);
+                }
                 break;
             case 't':
                 literal("true");
@@ -218,7 +222,7 @@ final class RecordScanner {
         }
         while (true) {
             expect('"');
-            string();
+            key();
             int key = from;
             int keyLength = length;
             ws();
@@ -258,7 +262,7 @@ final class RecordScanner {
         }
         while (true) {
             expect('"');
-            string();
+            key();
             int key = from;
             int keyLength = length;
             ws();
@@ -339,7 +343,7 @@ final class RecordScanner {
         } else {
             while (true) {
                 expect('"');
-                string();
+                key();
                 int key = from;
                 int keyLength = length;
                 for (int k = 0; k < keys; k++) {
@@ -363,9 +367,9 @@ final class RecordScanner {
                 ws();
                 JsonToken token = lineScalar(out);
                 if (is(key, keyLength, SKU)) {
-                    sku = token == JsonToken.VALUE_STRING && length > 0;
+                    sku = token == JsonToken.VALUE_STRING && nonEmpty;
                 } else if (is(key, keyLength, PRODUCT_NAME)) {
-                    productName = token == JsonToken.VALUE_STRING && length > 0;
+                    productName = token == JsonToken.VALUE_STRING && nonEmpty;
                 } else if (is(key, keyLength, QUANTITY)) {
                     quantity = lastNumber;
                 } else if (is(key, keyLength, UNIT_PRICE)) {
@@ -392,8 +396,12 @@ final class RecordScanner {
         switch (peek()) {
             case '"':
                 i++;
-                string();
-                out.quoted(b, from, length);
+                String text = string();
+                if (text == null) {
+                    out.quoted(b, from, length);
+                } else {
+                    out.string(text);
+                }
                 return JsonToken.VALUE_STRING;
             case 't':
                 literal("true");
@@ -482,22 +490,90 @@ final class RecordScanner {
         }
     }
 
-    /** The rest of a string after its opening quote, up to and past its closing one: from and length. */
-    private void string() {
+    /**
+     * The rest of a string after its opening quote, up to and past its closing one. Without an escape: null,
+     * and the string is record[from, from + length). With escapes: its text, decoded as Jackson decodes it.
+     * Either way `nonEmpty` says whether it has a character.
+     */
+    private String string() {
         int start = i;
         while (true) {
             byte ch = b[i];
             if (ch == '"') {
                 break;
             }
-            if (ch == '\\' || (ch >= 0 && ch < 0x20)) {
-                throw GIVE_UP; // an escape (Jackson decodes it) or a control character (Jackson refuses it)
+            if (ch == '\\') {
+                return escaped(start);
+            }
+            if (ch >= 0 && ch < 0x20) {
+                throw GIVE_UP; // a control character: Jackson refuses it
             }
             i++;
         }
         from = start;
         length = i - start;
+        nonEmpty = length > 0;
         i++;
+        return null;
+    }
+
+    /** A member's name: a string without an escape (names with one are left to Jackson). */
+    private void key() {
+        if (string() != null) {
+            throw GIVE_UP;
+        }
+    }
+
+    /** Whether the last string() had a character. */
+    private boolean nonEmpty;
+
+    /** The text of a string with escapes (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX; any other: Jackson refuses it). */
+    private String escaped(int start) {
+        StringBuilder text = new StringBuilder(i - start + 16);
+        int segment = start;
+        while (true) {
+            byte ch = b[i];
+            if (ch == '"') {
+                text.append(new String(b, segment, i - segment, StandardCharsets.UTF_8));
+                i++;
+                nonEmpty = text.length() > 0;
+                return text.toString();
+            }
+            if (ch >= 0 && ch < 0x20) {
+                throw GIVE_UP;
+            }
+            if (ch != '\\') {
+                i++;
+                continue;
+            }
+            text.append(new String(b, segment, i - segment, StandardCharsets.UTF_8)); // a backslash ends no UTF-8 sequence
+            byte escape = b[i + 1];
+            i += 2;
+            switch (escape) {
+                case '"': text.append('"'); break;
+                case '\\': text.append('\\'); break;
+                case '/': text.append('/'); break;
+                case 'b': text.append('\b'); break;
+                case 'f': text.append('\f'); break;
+                case 'n': text.append('\n'); break;
+                case 'r': text.append('\r'); break;
+                case 't': text.append('\t'); break;
+                case 'u':
+                    int code = 0;
+                    for (int k = 0; k < 4; k++) {
+                        int digit = Character.digit(b[i++], 16);
+                        if (digit < 0) {
+                            throw GIVE_UP;
+                        }
+                        code = code * 16 + digit;
+                    }
+                    text.append((char) code); // a lone surrogate too, as Jackson keeps it
+                    break;
+                default:
+                    throw GIVE_UP;
+            }
+            segment = i;
+        }
     }
 
     /** A number in JSON's grammar, as Jackson's untyped reading makes it: Integer, Long, BigInteger or Double. */

@@ -49,6 +49,40 @@ class RecordScannerTest {
             v + "trailing", v.substring(0, v.length() - 1), v.replace("\"event_id\"", "\"event_id\":null,\"event_id\""),
             v.replace("\"event_time\":\"2026-11-27T09:30:00.123Z\"", "\"event_time\":\"2026-11-27 09:30:00\"")));
         records.add("{\"deep\":" + "[".repeat(100) + "]".repeat(100) + "," + v.substring(1));
+        // the checks the scan does on bytes, against the text's
+        for (String email : new String[] {"zoe @example.com", "zoe@exa mple.com", "zoe@@example.com", "@example.com", "zoe@",
+            "zo\u00a0e@example.com", "zoé@example.com", "zoe@example.com\u2003", "zoe@example.com\ufeff", "z@e", ""}) {
+            records.add(v.replace("zoe@example.com", email));
+        }
+        for (String currency : new String[] {"EU", "EURO", "eur", "€UR", "E😀R", "€€€", "E1R"}) {
+            records.add(v.replace("\"EUR\"", "\"" + currency + "\""));
+        }
+        for (String country : new String[] {"D€", "de", "DEU", "", "D"}) {
+            records.add(v.replace("\"DE\"", "\"" + country + "\""));
+        }
+        for (String id : new String[] {"ord-", "ord-ABC", "ord-é1", "ORD-1", "ord-0a1b2c-", "ord-0a1b2c😀"}) {
+            records.add(v.replace("ord-0a1b2c", id));
+            records.add(v.replace("cus-00ff", id.replace("ord", "cus")));
+        }
+        for (String uuid : new String[] {"0f8fad5b-d9cb-469f-a165-70867728950", "0f8fad5b-d9cb-469f-c165-70867728950e",
+            "0F8FAD5B-d9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-369f-a165-70867728950e", "0f8fad5bed9cb-469f-a165-70867728950e",
+            "0f8fad5b-d9cb-469f-a165-70867728950é"}) {
+            records.add(v.replace("0f8fad5b-d9cb-469f-a165-70867728950e", uuid));
+        }
+        for (String method : new String[] {"Card", "card ", "bank_transfer", "invoice", "", "cash"}) {
+            records.add(v.replace("\"card\"", "\"" + method + "\""));
+        }
+        records.add(v.replace("\"web\"", "\"web\u00a0\""));
+        records.add(v.replace("\"order.created\"", "\"order.created \""));
+        records.add(v.replace("\"order.created\"", "\"order.createdé\""));
+        records.add(v.replace("\"Zoë Ångström\"", "\"\""));
+        records.add(v.replace("\"1 Main St\"", "\"\""));
+        for (String escaped : new String[] {"1\\nMain", "\\ud800", "\\ud83d\\ude00", "\\u00E9", "\\x", "\\u12", "\\u12g4", "\\", "\\/\\b\\f\\r\\t"}) {
+            records.add(v.replace("1 Main St", escaped));
+            records.add(v.replace("Coffee Mug", escaped));
+            records.add(v.replace("Zoë Ångström", escaped));
+            records.add(v.replace("KIT-1", escaped));
+        }
         return records;
     }
 
@@ -94,7 +128,9 @@ class RecordScannerTest {
         OrderClassifier c = new OrderClassifier(OrderClassifier.COLUMNS, true);
         assertEquals(true, c.scan(OrderClassifierTest.VALID.getBytes(StandardCharsets.UTF_8)));
         assertEquals(true, c.scan(OrderClassifierTest.VALID_V2.getBytes(StandardCharsets.UTF_8)));
-        assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("Mug", "M\\u0075g").getBytes(StandardCharsets.UTF_8)));
+        assertEquals(true, c.scan(OrderClassifierTest.VALID.replace("Mug", "M\\u0075g").replace("Main", "Ma\\nin")
+                .getBytes(StandardCharsets.UTF_8)));
+        assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("\"sku\"", "\"s\\u006bu\"").getBytes(StandardCharsets.UTF_8)));
         // as producers write prices (23.00, written back 23.0), and with whitespace: scanned
         assertEquals(true, c.scan(OrderClassifierTest.VALID.replace("12.5", "23.00").replace("\"items\":[", "\"items\": [ ")
                 .getBytes(StandardCharsets.UTF_8)));
