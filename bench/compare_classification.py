@@ -113,9 +113,7 @@ def run_both(warehouse: Path) -> None:
                        for sql in inserts]
         started = time.monotonic()
         for sql in ddl:
-            for fmt in ("raw", statements.FORMAT):  # the old SQL's source reads raw, the job's classifies
-                sql = sql.replace(f"'format' = '{fmt}'", f"'format' = '{fmt}',\n  'scan.bounded.mode' = 'latest-offset'")
-            t_env.execute_sql(sql)
+            t_env.execute_sql(sql.replace("'format' = 'raw'", "'format' = 'raw',\n  'scan.bounded.mode' = 'latest-offset'"))
         if name == "new":
             register_classified_view(t_env)
         stmt_set = t_env.create_statement_set()

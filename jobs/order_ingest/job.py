@@ -92,8 +92,8 @@ def create_table_env(settings: JobSettings):
 
 
 def register_classified_view(t_env) -> None:
-    """The view both inserts read, registered as one Table so that they share one source: each record
-    is classified once, where the source reads it (see statements.classified_select)."""
+    """The view both inserts read, registered as one Table so that they share its Correlate: the
+    classification function runs once per record (see statements.classified_select)."""
     t_env.create_temporary_view(statements.CLASSIFIED, t_env.sql_query(statements.classified_select()))
 
 

@@ -1,8 +1,8 @@
 """The one place that turns job settings into Flink SQL: catalog, source, tables, inserts.
 
 Pure functions over JobSettings, so the statements for both environments can be rendered and
-checked without Flink. Every record is parsed once, by the Kafka source's Java value format (no
-Python UDF on the record path): a valid order goes to `<namespace>.<table>`, anything else to
+checked without Flink. Every record is parsed once by a Java table function (no Python UDF on
+the record path): a valid order goes to `<namespace>.<table>`, anything else to
 `<namespace>.<rejected_table>` with the reason, its Kafka partition and offset.
 """
 
@@ -75,14 +75,10 @@ def kafka_options(s: JobSettings) -> dict[str, str]:
     return options
 
 
-# The classification: dev.pipectl.flink.OrderClassifier (assembly/pyflink-dependencies/src), shipped in
-# pyflink-dependencies.jar. The job's Kafka source reads each record through it, as its value format
-# `pipectl-orders` (OrderFormatFactory): the record is parsed once, where it is read, and the source emits
-# one row per record: `reject_reason` (NULL for a valid order), for a valid order its columns (event_time is
-# ISO-8601 UTC with a trailing Z, stored as TIMESTAMP(3) in UTC) and, for a rejected one, `raw`: the record
-# as Flink's raw format makes a STRING of it. Reasons: see Reasons.java. The same classifier as a table
-# function (ClassifyOrder, classify_function) serves SQL over strings: the unit tests' harness.
-FORMAT = "pipectl-orders"
+# The classification: dev.pipectl.flink.ClassifyOrder, a Java table function shipped in
+# pyflink-dependencies.jar (assembly/pyflink-dependencies/src). It parses each record once and emits one
+# row: `reject_reason` (NULL for a valid order) and, for a valid order, its columns (event_time is
+# ISO-8601 UTC with a trailing Z, stored as TIMESTAMP(3) in UTC). Reasons: see Reasons.java.
 CLASSIFY_FUNCTION = "classify_order"
 CLASSIFY_CLASS = "dev.pipectl.flink.ClassifyOrder"
 
@@ -93,26 +89,23 @@ def classify_function() -> str:
     )
 
 
-# NOT NULL as the connector gives them: then no Calc is needed to cast them after the source
-_METADATA = """  `kafka_partition` INT NOT NULL METADATA FROM 'partition' VIRTUAL,
-  `kafka_offset` BIGINT NOT NULL METADATA FROM 'offset' VIRTUAL"""
+def source_table(s: JobSettings) -> str:
+    return f"""CREATE TEMPORARY TABLE {SOURCE} (
+  `raw` STRING,
+  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,
+  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL
+) {with_clause(kafka_options(s))}"""
 
 
-def _kafka_table(name: str, columns: str, options: dict[str, str]) -> str:
-    return f"CREATE TEMPORARY TABLE {name} (\n{columns},\n{_METADATA}\n) {with_clause(options)}"
-
-
-def source_table(s: JobSettings, bounded: bool = False) -> str:
-    """The job's source: the topic read through the classification (`pipectl-orders`), with each record's
-    Kafka partition and offset. `bounded`: up to the offsets that are the latest at start (the benchmark)."""
-    options = {**kafka_options(s), "format": FORMAT, **(BOUNDED if bounded else {})}
-    return _kafka_table(SOURCE, CLASSIFIED_COLUMNS, options)
-
-
-# Both inserts read this one view, registered as a Table (job.register_classified_view): one source, whose
-# rows each insert filters (IS NULL; COALESCE(...) <> '' is IS NOT NULL, as a reason is never empty).
+# The function emits exactly one row per record, and runs once per record for both inserts only if
+# their plans share one Correlate. Two things make sure of it:
+#  * the view is registered from this query as a Table (job.register_classified_view), not with
+#    CREATE VIEW, whose text Flink expands anew, with a new correlation id, for each insert;
+#  * LEFT JOIN ... ON TRUE and filters that do not reject NULLs (IS NULL; COALESCE(...) <> ''): with an
+#    inner join the planner pushes each insert's WHERE into its own Correlate.
 def classified_select() -> str:
-    return f"SELECT * FROM {SOURCE}"
+    return f"""SELECT s.`raw`, s.`kafka_partition`, s.`kafka_offset`, c.*
+FROM {SOURCE} AS s LEFT JOIN LATERAL TABLE({CLASSIFY_FUNCTION}(s.`raw`)) AS c ON TRUE"""
 
 
 VALID = "`reject_reason` IS NULL"
@@ -154,16 +147,6 @@ def _columns(fields) -> str:
 
 
 ORDERS_COLUMNS = _columns(ORDERS_FIELDS)
-
-# What the format emits (OrderFormatFactory.COLUMNS_TYPE, in its order): the reason, the columns of a valid
-# order that come from the record, and the record itself.
-_NOT_FROM_THE_RECORD = ("event_time_day", "kafka_partition", "kafka_offset", "ingest_time")
-CLASSIFIED_FIELDS: tuple[tuple[str, str, bool], ...] = (
-    ("reject_reason", "STRING", False),
-    *((name, sql_type, False) for name, sql_type, _ in ORDERS_FIELDS if name not in _NOT_FROM_THE_RECORD),
-    ("raw", "STRING", False),
-)
-CLASSIFIED_COLUMNS = _columns(CLASSIFIED_FIELDS)
 
 REJECTED_COLUMNS = """  `raw` STRING,
   `reason` STRING,
@@ -343,12 +326,18 @@ def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
         **{"format": "json", "json.ignore-parse-errors": "true", "json.timestamp-format.standard": "ISO-8601"},
         **({} if sink == "naive" else BOUNDED),
     )
-    json_source = _kafka_table(f"{SOURCE}_json", CONTRACT_COLUMNS, json_options)
+    bounded_source = source_table(s).replace(
+        with_clause(kafka_options(s)), with_clause({**kafka_options(s), **BOUNDED})
+    )
+    json_source = (
+        f"CREATE TEMPORARY TABLE {SOURCE}_json (\n{CONTRACT_COLUMNS},\n"
+        "  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,\n"
+        f"  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL\n) {with_clause(json_options)}"
+    )
     if sink == "raw":
-        raw_source = _kafka_table(f"{SOURCE}_raw", "  `raw` STRING", {**kafka_options(s), **BOUNDED})
         return (
-            [raw_source, _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
-            [f"INSERT INTO bh_raw SELECT `raw`, `kafka_partition`, `kafka_offset` FROM {SOURCE}_raw"],
+            [bounded_source, _blackhole("bh_raw", f"  `raw` STRING,\n{partition_offset}")],
+            [f"INSERT INTO bh_raw SELECT `raw`, `kafka_partition`, `kafka_offset` FROM {SOURCE}"],
         )
     if sink == "json":
         return (
@@ -370,7 +359,8 @@ def bench_statements(s: JobSettings, sink: str) -> tuple[list[str], list[str]]:
     if sink == "blackhole":
         return (
             [
-                source_table(s, bounded=True),
+                classify_function(),
+                bounded_source,
                 _blackhole("bh_orders", ORDERS_COLUMNS.replace(" NOT NULL", "")),
                 _blackhole("bh_rejected", REJECTED_COLUMNS),
             ],
@@ -385,5 +375,6 @@ def setup_statements(s: JobSettings) -> list[str]:
     return [
         f"CREATE CATALOG `{CATALOG}` {with_clause(catalog_options(s))}",
         *create_tables(s),
+        classify_function(),
         source_table(s),
     ]

@@ -253,7 +253,7 @@ class NativeStack(StackBase):
         env["PYTHONPATH"] = str(self.s.project_dir)
         env["PIPECTL_DETACHED"] = "1"
         # -j: the dependency jar on the program's class path, as Managed Flink's `jarfile` puts it: the
-        # client plans the job with its Java classes (the source's format, dev.pipectl.flink.OrderFormatFactory)
+        # client compiles code that calls the job's Java function (dev.pipectl.flink.ClassifyOrder)
         argv = [
             *client_argv(),
             "-j",

@@ -167,10 +167,9 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert s3tables_counts(*args, "orders_rejected")[0] == malformed
 
     # issue 25 on the emulated S3 Tables: stop with a savepoint (as `aws stop`), run what S3 Tables
-    # runs by itself (compaction, then snapshot expiry), start again. Here with the expiry keeping the
+    # runs by itself (compaction, then snapshot expiry), restore. First with the expiry keeping the
     # job's commit lineage (the tightest retention pipectl's check accepts; pipectl sets 100 on the
-    # service), then the upgrade; after it, the same release restored from its savepoint after the same
-    # maintenance: an exact resume; and with S3 Tables' default retention (minSnapshotsToKeep 1): refused.
+    # service): an exact resume. Then with S3 Tables' default (minSnapshotsToKeep 1): refused.
     code, stopped = run_json(env, "aws", "rehearse", "--stop")
     assert code == 0 and stopped["stopped"] and stopped["job_id"] == up["job_id"], stopped
     kept = {name: s3tables_maintain(state, name, keep_lineage=True) for name in ("orders", "orders_rejected")}
@@ -193,12 +192,9 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert code == 0, restored
     assert restored["action"] == "upgraded" and restored["job_id"] != up["job_id"]
     assert restored["artifact_sha256"] != up["artifact_sha256"]
-    # the release before classifies in a table function after its source, this one in the source's format:
-    # the source's and the committers' operator ids differ, so the upgrade takes the offsets path (deploy's
-    # check: every missing operator is in the Kafka source's or an Iceberg committer's task)
-    assert restored["upgrade"]["path"] == "offsets", restored["upgrade"]
-    assert "all in the Kafka source's or an Iceberg committer's task" in restored["upgrade"]["message"], restored
-    assert restored["restored_from"] == ""  # started without state, from the offsets the stop committed
+    assert restored["upgrade"]["path"] == "state", restored["upgrade"]
+    assert restored["upgrade"]["message"].startswith("state kept: all "), restored["upgrade"]
+    assert restored["restored_from"] == stopped["savepoint"]
     print(f"upgrade: {restored['upgrade']['path']} path: {restored['upgrade']['message']}")
     more = run_pipectl(
         env, "--env", "aws", "produce", "orders", "--rate", "max", "--count", str(total),
@@ -263,22 +259,8 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert [h["columns"] for h in history] == [20, 22], history
     assert history[1]["added"] == ["discount_amount", "coupon_code"], history
 
-    # the same release restored from its savepoint after maintenance that keeps the lineage: the state
-    # path, checked and exact (the upgrade above carried no state over)
     code, stopped = run_json(env, "aws", "rehearse", "--stop")
     assert code == 0 and stopped["job_id"] == restored["job_id"], stopped
-    kept = {name: s3tables_maintain(state, name, keep_lineage=True) for name in ("orders", "orders_rejected")}
-    assert all(depth >= 2 for depth, _ in kept.values()), kept
-    code, resumed = run_json(env, "aws", "rehearse", "--skip-build")
-    assert code == 0 and resumed["action"] == "restored", resumed
-    assert resumed["restored_from"] == stopped["savepoint"] and resumed["upgrade"] is None, resumed
-    at_lag_zero = wait_checkpoint_after(flink, resumed["job_id"], None, 60)
-    wait_checkpoint_after(flink, resumed["job_id"], at_lag_zero, 120)
-    assert s3tables_counts(*args, "orders") == (valid + valid2 + valid3, valid + valid2 + valid3)
-    assert s3tables_counts(*args, "orders_rejected")[0] == malformed + malformed2 + malformed3
-
-    code, stopped = run_json(env, "aws", "rehearse", "--stop")
-    assert code == 0 and stopped["job_id"] == resumed["job_id"], stopped
     cut = {name: s3tables_maintain(state, name, keep_lineage=False) for name in ("orders", "orders_rejected")}
     print(f"maintenance, S3 Tables' default retention: {cut}")
     refused = run_pipectl(env, "aws", "rehearse", "--skip-build")
@@ -293,7 +275,7 @@ def test_rehearsal_moves_events_through_iam_kafka_into_s3_tables_on_java_11(rehe
     assert "Traceback" not in refused.stderr
     jobs = flink_jobs(flink)
     assert all(j["state"] != "RUNNING" for j in jobs), jobs  # nothing was submitted
-    assert len(jobs) == 3  # the first job, the upgraded one and the resumed one, all stopped
+    assert len(jobs) == 2  # the first job and the restored one, both stopped
     assert s3tables_counts(*args, "orders") == (valid + valid2 + valid3, valid + valid2 + valid3)
 
     # the text report as a user sees it

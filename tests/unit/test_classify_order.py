@@ -233,9 +233,8 @@ def test_the_exact_columns_of_a_valid_row(results):
     assert new_rows[names.index("v2 without discount and coupon")][17:] == (None, None)
 
 
-def test_the_job_classifies_each_record_once_in_its_source_for_both_tables():
-    """The source reads each record through the classification (format pipectl-orders), and both inserts
-    read that one source (see statements.classified_select): one parse per record, no table function."""
+def test_the_job_runs_the_function_once_per_record_for_both_tables():
+    """Both inserts share one Correlate (see statements.classified_select): one parse per record."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     from jobs.order_ingest.job import build_statement_set
@@ -246,6 +245,5 @@ def test_the_job_classifies_each_record_once_in_its_source_for_both_tables():
     settings = load_job_settings({"ICEBERG_WAREHOUSE": (REPO / "target" / "explain-warehouse").as_uri()})
     plan = build_statement_set(t_env, settings).explain()
     optimized = plan.split("== Optimized Execution Plan ==")[1]
-    assert optimized.count("TableSourceScan(table=[[default_catalog, default_database, kafka_orders") == 1
-    assert "Correlate" not in optimized and "classify_order" not in optimized
+    assert optimized.count("Correlate(invocation=[classify_order(") == 1
     assert optimized.count("Reused(reference_id=[1])") == 2

@@ -1,7 +1,6 @@
 """The SQL the job runs, rendered for both environments without Flink."""
 
 import re
-from pathlib import Path
 
 from jobs.order_ingest import statements
 from jobs.order_ingest.settings import load_job_settings
@@ -81,36 +80,23 @@ def test_tables_are_created_idempotently_and_partitioned_by_day():
     assert ddl[2].startswith("CREATE TABLE IF NOT EXISTS `lakehouse`.`analytics`.`orders_rejected` (")
 
 
-def test_the_source_classifies_each_record_with_partition_and_offset():
+def test_source_reads_raw_records_with_partition_and_offset():
     src = statements.source_table(local())
-    assert "'format' = 'pipectl-orders'" in src
+    assert "'format' = 'raw'" in src
     assert "METADATA FROM 'partition'" in src and "METADATA FROM 'offset'" in src
     assert "'scan.startup.mode' = 'group-offsets'" in src
-    assert "JSON_VALUE" not in src and "WATERMARK" not in src  # parsing happens once, in the format
-    assert "scan.bounded.mode" not in src and "'scan.bounded.mode' = 'latest-offset'" in statements.source_table(
-        local(), bounded=True)
+    assert "JSON_VALUE" not in src and "WATERMARK" not in src  # parsing happens once, in the function
 
 
-def test_the_source_declares_the_formats_columns_in_its_order():
-    """OrderFormatFactory.COLUMNS_TYPE: ClassifyOrder.OUTPUT_TYPE's columns, then `raw` (the format checks it at start)."""
-    java = (Path(__file__).resolve().parents[2] / "assembly/pyflink-dependencies/src/main/java/dev/pipectl/flink"
-            / "ClassifyOrder.java").read_text()
-    function_columns = re.findall(r'"`(\w+)` ([A-Z0-9(), ]+?)(?:, |>)"', java)
-    assert [(n, t, False) for n, t in function_columns] + [("raw", "STRING", False)] == list(
-        statements.CLASSIFIED_FIELDS)
-    src = statements.source_table(local())
-    assert re.findall(r"^  `(\w+)`", src, re.MULTILINE) == [
-        *(n for n, _, _ in statements.CLASSIFIED_FIELDS), "kafka_partition", "kafka_offset"]
-
-
-def test_every_record_is_classified_once_by_the_java_format():
+def test_every_record_is_classified_by_the_java_function_once():
     setup = statements.setup_statements(local())
-    assert setup[4] == statements.source_table(local())
-    assert statements.classified_select() == "SELECT * FROM kafka_orders"
+    assert setup[4] == ("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS classify_order "
+                        "AS 'dev.pipectl.flink.ClassifyOrder' LANGUAGE JAVA")
+    assert statements.classified_select().endswith(
+        "FROM kafka_orders AS s LEFT JOIN LATERAL TABLE(classify_order(s.`raw`)) AS c ON TRUE")
     for sql in (all_sql(local()), all_sql(aws())):
         assert "JSON_VALUE" not in sql and "JSON_QUERY" not in sql and "LANGUAGE PYTHON" not in sql
-        assert "classify_order" not in sql  # the function is the unit tests' harness, not the job's path
-    assert "'format' = 'pipectl-orders'" in statements.setup_statements(aws())[4]  # the same in both environments
+    assert statements.setup_statements(aws())[4] == setup[4]  # the same in both environments
 
 
 def test_the_json_ceiling_reads_the_contracts_fields():

@@ -68,22 +68,14 @@ public final class OrderClassifier {
     /** Read `items` into the untyped value first (a key repeated inside it: see Items). */
     private boolean itemsAsValue;
 
-    /** The width of the rows made: COLUMNS, or more for a caller that adds columns after them. */
-    private final int arity;
-
     /** The fast reading of records in the common form; null: Jackson reads every record (the tests' reference). */
     private final RecordScanner scanner;
 
     public OrderClassifier() {
-        this(COLUMNS);
+        this(true);
     }
 
-    OrderClassifier(int arity) {
-        this(arity, true);
-    }
-
-    OrderClassifier(int arity, boolean scan) {
-        this.arity = arity;
+    OrderClassifier(boolean scan) {
         this.scanner = scan ? new RecordScanner(this) : null;
     }
 
@@ -101,28 +93,15 @@ public final class OrderClassifier {
         return classify(raw instanceof BinaryStringData ? ((BinaryStringData) raw).toBytes() : null, raw);
     }
 
-    /**
-     * The same for a Kafka record's value as it is (what Flink's raw format makes a STRING of:
-     * StringData.fromBytes, no decoding), without copying it into a StringData first.
-     */
-    public GenericRowData classify(byte[] record) {
-        if (record == null) {
-            return rejected(Reasons.NOT_A_JSON_OBJECT);
-        }
-        return classify(record, null);
-    }
-
-    /** `bytes`: the record's bytes when known; `raw`: the record as a string, or null to make it from `bytes`. */
+    /** `bytes`: the record's bytes when it is a BinaryStringData (a copy of them), else null. */
     private GenericRowData classify(byte[] bytes, StringData raw) {
-        // Fast path: Jackson reads the record's UTF-8 bytes directly (no decoding into a String first) when
-        // they are strict UTF-8 and start with '{' (so Jackson cannot take them for UTF-16/32 or skip a BOM):
-        // then the tokens are those of the decoded text. Anything else, or a record that does not parse
-        // this way, is read from the decoded text as before: the same reasons and values either way.
+        // Fast path: when the record's bytes are strict UTF-8 and start with '{' (so that nothing can take them
+        // for UTF-16/32 or skip a BOM), RecordScanner reads them, or Jackson reads the bytes when the scanner
+        // leaves the record to it (no decoding into a String first): the tokens are those of the decoded text.
+        // Anything else, or a record that does not parse this way, is read from the decoded text as before:
+        // the same reasons and values either way.
         boolean utf8 = bytes != null && bytes.length > 1 && bytes[0] == '{' && bytes[1] != 0 && Utf8.isValid(bytes);
         if (!(utf8 && (scan(bytes) || parse(bytes)))) {
-            if (raw == null) {
-                raw = StringData.fromBytes(bytes);
-            }
             if (!parse(raw.toString())) {
                 return rejected(Reasons.NOT_A_JSON_OBJECT);
             }
@@ -164,7 +143,7 @@ public final class OrderClassifier {
             return rejected(broken);
         }
 
-        GenericRowData row = new GenericRowData(arity);
+        GenericRowData row = new GenericRowData(COLUMNS);
         row.setField(1, string(eventId));
         row.setField(2, string(eventType));
         row.setField(3, toInt(schemaVersion));
@@ -195,7 +174,7 @@ public final class OrderClassifier {
     }
 
     private GenericRowData rejected(String reason) {
-        GenericRowData row = new GenericRowData(arity);
+        GenericRowData row = new GenericRowData(COLUMNS);
         row.setField(0, utf8(reason));
         return row;
     }

@@ -14,8 +14,8 @@ import java.util.Random;
 /** The fast scan gives every record the row Jackson's reading gives it (or leaves the record to Jackson). */
 class RecordScannerTest {
 
-    private final OrderClassifier fast = new OrderClassifier(OrderClassifier.COLUMNS, true);
-    private final OrderClassifier jackson = new OrderClassifier(OrderClassifier.COLUMNS, false);
+    private final OrderClassifier fast = new OrderClassifier(true);
+    private final OrderClassifier jackson = new OrderClassifier(false);
 
     private void same(byte[] record) {
         GenericRowData want = jackson.classify(StringData.fromBytes(record));
@@ -125,7 +125,7 @@ class RecordScannerTest {
     /** The common form is read by the scan, not left to Jackson (else the scan would be dead code). */
     @Test
     void theProducersFormIsScanned() {
-        OrderClassifier c = new OrderClassifier(OrderClassifier.COLUMNS, true);
+        OrderClassifier c = new OrderClassifier(true);
         assertEquals(true, c.scan(OrderClassifierTest.VALID.getBytes(StandardCharsets.UTF_8)));
         assertEquals(true, c.scan(OrderClassifierTest.VALID_V2.getBytes(StandardCharsets.UTF_8)));
         assertEquals(true, c.scan(OrderClassifierTest.VALID.replace("Mug", "M\\u0075g").replace("Main", "Ma\\nin")
