@@ -196,7 +196,8 @@ def compare(old: list[dict], new: list[dict], *, allow_non_restored: bool, runni
             PATH_OFFSETS,
             f"{len(missing)} operator(s) of the running release are not in the new one ({_names(missing)}), all in "
             "the Kafka source's or an Iceberg committer's task: stop with a snapshot (commits the Iceberg files and "
-            "the Kafka offsets), then start without state from the consumer group's offsets (exactly once)",
+            "the Kafka offsets), then start without state from the consumer group's offsets (records that arrive "
+            "during the stop can be stored twice: `verify` counts them)",
             running_code,
             missing,
         )
