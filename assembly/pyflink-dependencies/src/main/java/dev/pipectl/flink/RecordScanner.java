@@ -47,13 +47,8 @@ final class RecordScanner {
     private static final byte[] CHANNEL = ascii("channel");
     private static final byte[] DISCOUNT_AMOUNT = ascii("discount_amount");
     private static final byte[] COUPON_CODE = ascii("coupon_code");
-    private static final byte[] CUSTOMER_ID = ascii("customer_id");
-    private static final byte[] NAME = ascii("name");
-    private static final byte[] EMAIL = ascii("email");
-    private static final byte[] STREET = ascii("street");
-    private static final byte[] CITY = ascii("city");
-    private static final byte[] POSTAL_CODE = ascii("postal_code");
-    private static final byte[] COUNTRY = ascii("country");
+    private static final byte[][] CUSTOMER_NAMES = {ascii("customer_id"), ascii("name"), ascii("email")};
+    private static final byte[][] SHIPPING_NAMES = {ascii("street"), ascii("city"), ascii("postal_code"), ascii("country")};
     private static final byte[] SKU = ascii("sku");
     private static final byte[] PRODUCT_NAME = ascii("product_name");
     private static final byte[] QUANTITY = ascii("quantity");
@@ -69,8 +64,14 @@ final class RecordScanner {
     /** The keys of the item line being read, as (offset, length) pairs. */
     private final int[] lineKeys = new int[2 * MAX_LINE_KEYS];
 
+    /** The members CUSTOMER_NAMES and SHIPPING_NAMES are read into, in their order. */
+    private final JsonField[] customerFields;
+    private final JsonField[] shippingFields;
+
     RecordScanner(OrderClassifier c) {
         this.c = c;
+        this.customerFields = new JsonField[] {c.customerId, c.customerName, c.customerEmail};
+        this.shippingFields = new JsonField[] {c.shipStreet, c.shipCity, c.shipPostalCode, c.shipCountry};
     }
 
     private static byte[] ascii(String s) {
@@ -207,58 +208,31 @@ final class RecordScanner {
 
     /** As OrderClassifier.readCustomer. */
     private void customer() {
-        c.customerId.reset();
-        c.customerName.reset();
-        c.customerEmail.reset();
-        if (peek() != '{') {
-            skip(0);
-            return;
-        }
-        i++;
-        ws();
-        if (peek() == '}') {
-            i++;
-            return;
-        }
-        while (true) {
-            expect('"');
-            key();
-            int key = from;
-            int keyLength = length;
-            ws();
-            expect(':');
-            ws();
-            if (is(key, keyLength, CUSTOMER_ID)) {
-                scalar(c.customerId);
-            } else if (is(key, keyLength, NAME)) {
-                scalar(c.customerName);
-            } else if (is(key, keyLength, EMAIL)) {
-                scalar(c.customerEmail);
-            } else {
-                skip(1);
-            }
-            if (endOfMember('}')) {
-                return;
-            }
-        }
+        scalars(CUSTOMER_NAMES, customerFields);
     }
 
     /** As OrderClassifier.readShipping. */
     private void shipping() {
-        c.shipStreet.reset();
-        c.shipCity.reset();
-        c.shipPostalCode.reset();
-        c.shipCountry.reset();
-        c.shippingIsObject = peek() == '{';
-        if (!c.shippingIsObject) {
+        c.shippingIsObject = scalars(SHIPPING_NAMES, shippingFields);
+    }
+
+    /**
+     * An object's members named `names` into `fields` (all reset first; other members skipped); anything
+     * else is skipped. Whether it was an object.
+     */
+    private boolean scalars(byte[][] names, JsonField[] fields) {
+        for (JsonField f : fields) {
+            f.reset();
+        }
+        if (peek() != '{') {
             skip(0);
-            return;
+            return false;
         }
         i++;
         ws();
         if (peek() == '}') {
             i++;
-            return;
+            return true;
         }
         while (true) {
             expect('"');
@@ -268,19 +242,17 @@ final class RecordScanner {
             ws();
             expect(':');
             ws();
-            if (is(key, keyLength, STREET)) {
-                scalar(c.shipStreet);
-            } else if (is(key, keyLength, CITY)) {
-                scalar(c.shipCity);
-            } else if (is(key, keyLength, POSTAL_CODE)) {
-                scalar(c.shipPostalCode);
-            } else if (is(key, keyLength, COUNTRY)) {
-                scalar(c.shipCountry);
+            int k = 0;
+            while (k < names.length && !is(key, keyLength, names[k])) {
+                k++;
+            }
+            if (k < names.length) {
+                scalar(fields[k]);
             } else {
                 skip(1);
             }
             if (endOfMember('}')) {
-                return;
+                return true;
             }
         }
     }
