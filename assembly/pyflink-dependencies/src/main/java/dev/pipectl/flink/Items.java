@@ -20,7 +20,8 @@ import java.util.Map;
  * Read from the record's bytes, the array is usually already written that way (the producer writes compact
  * JSON): no whitespace between tokens, no escape, every number as the untyped value writes it. Then the
  * column is that slice of the record, not copied; anything else sets {@link #again()}, and the caller reads
- * the record again with the text written. One per classifier: not thread-safe.
+ * the record again with the text written. RecordScanner, reading the record's bytes itself, fills the same
+ * members and writes the text through {@link #beginWritten()}. One per classifier: not thread-safe.
  */
 final class Items {
     /** `items` was an array (the last `items` of the record, as the untyped reader keeps). */
