@@ -86,8 +86,8 @@ final class RecordScanner {
         try {
             object();
             return true;
-        } catch (GiveUp | ArrayIndexOutOfBoundsException e) {
-            return false;
+        } catch (RuntimeException e) { // GiveUp, the record's end (an index past it), or anything unforeseen:
+            return false;               // Jackson reads the record, as it did before the scanner
         } finally {
             b = null;
         }
