@@ -100,23 +100,11 @@ final class RecordScanner {
             return;
         }
         while (true) {
-            expect('"');
-            key();
-            int keyFrom = from;
-            int keyLength = length;
-            ws();
-            expect(':');
-            ws();
-            member(keyFrom, keyLength);
-            ws();
-            byte next = b[i++];
-            if (next == '}') {
+            name();
+            member(from, length);
+            if (endOfMember('}')) {
                 return; // what follows the object is ignored, as Jackson's reading ignores it
             }
-            if (next != ',') {
-                throw GIVE_UP;
-            }
-            ws();
         }
     }
 
@@ -235,13 +223,9 @@ final class RecordScanner {
             return true;
         }
         while (true) {
-            expect('"');
-            key();
+            name();
             int key = from;
             int keyLength = length;
-            ws();
-            expect(':');
-            ws();
             int k = 0;
             while (k < names.length && !is(key, keyLength, names[k])) {
                 k++;
@@ -314,8 +298,7 @@ final class RecordScanner {
             i++;
         } else {
             while (true) {
-                expect('"');
-                key();
+                name();
                 int key = from;
                 int keyLength = length;
                 for (int k = 0; k < keys; k++) {
@@ -334,9 +317,6 @@ final class RecordScanner {
                 keys++;
                 out.quoted(b, key, keyLength);
                 out.put(':');
-                ws();
-                expect(':');
-                ws();
                 JsonToken token = lineScalar(out);
                 if (is(key, keyLength, SKU)) {
                     sku = token == JsonToken.VALUE_STRING && nonEmpty;
@@ -489,11 +469,18 @@ final class RecordScanner {
         return null;
     }
 
-    /** A member's name: a string without an escape (names with one are left to Jackson). */
-    private void key() {
+    /**
+     * A member's name up to its value: `"name"`, the colon and the whitespace around it; the name is
+     * record[from, from + length), a string without an escape (names with one are left to Jackson).
+     */
+    private void name() {
+        expect('"');
         if (string() != null) {
             throw GIVE_UP;
         }
+        ws();
+        expect(':');
+        ws();
     }
 
     /** Whether the last string() had a character. */
