@@ -92,7 +92,7 @@ bench-connect:
 	mvn -q -B -ntp --strict-checksums -f bench/kafka-connect/pom.xml package
 
 # The ingest benchmark of record (bench/README.md, docs/benchmarks.md): every reader of one pre-filled
-# topic, best of two, and freshness at 2, 5 and 10 s checkpoints. About 15 minutes on a quiet machine.
+# topic, best of two, and freshness at 2, 5 and 10 s checkpoints. About 40 minutes on a quiet machine.
 # INGEST_ARGS passes options through, e.g. INGEST_ARGS="--events 100000 --only json,blackhole".
 INGEST_ARGS ?=
 bench-ingest: install build bench-connect

@@ -116,6 +116,26 @@ def evolve_tables(t_env, settings: JobSettings) -> list[str]:
     return changes
 
 
+def table_properties(t_env, settings: JobSettings, table: str) -> dict[str, str]:
+    """The Iceberg table's properties as the catalog has them (the Flink table's options)."""
+    from pyflink.table.catalog import ObjectPath
+
+    catalog = t_env.get_catalog(statements.CATALOG)
+    return dict(catalog.get_table(ObjectPath(settings.namespace, table)).get_options())
+
+
+def align_writer_settings(t_env, settings: JobSettings) -> list[str]:
+    """Give both tables the Parquet writer's settings of this release (statements.WRITER_PROPERTIES) when
+    an older release made them without: `ALTER TABLE ... SET`, a metadata change that applies to the
+    files written from then on. None when they have them (no commit)."""
+    changes = []
+    for kind, table in (("orders", settings.table), ("rejected", settings.rejected_table)):
+        changes += statements.writer_settings_statements(settings, kind, table_properties(t_env, settings, table))
+    for sql in changes:
+        t_env.execute_sql(sql)
+    return changes
+
+
 def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
     """Run the setup DDL and return the statement set holding the inserts.
 
@@ -127,8 +147,9 @@ def build_statement_set(t_env, settings: JobSettings, sink: str = "iceberg"):
         ddl, inserts = statements.bench_statements(settings, sink)
     for sql in ddl:
         t_env.execute_sql(sql)
-    if sink == "iceberg":  # a table made by an older release gains the columns this one writes
+    if sink == "iceberg":  # a table made by an older release gains the columns and settings of this one
         evolve_tables(t_env, settings)
+        align_writer_settings(t_env, settings)
     if sink in ("iceberg", "blackhole"):
         register_classified_view(t_env)
     stmt_set = t_env.create_statement_set()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from pyiceberg.table import StaticTable
 
+from jobs.order_ingest.statements import WRITER_PROPERTIES
 from tests.conftest import REPO, TEST_BOOTSTRAP, run_json, run_pipectl, topic_records  # and the old_release fixture
 
 pytestmark = pytest.mark.integration
@@ -79,6 +80,15 @@ def _wait_stored(warehouse: Path, total: int, timeout: float = 240) -> tuple[lis
         time.sleep(3)
 
 
+def _writer_settings(warehouse: Path) -> dict[str, dict[str, str]]:
+    """Of the properties this release's writer sets (WRITER_PROPERTIES), those each table has."""
+    settings = {}
+    for kind, table in (("orders", TABLE), ("rejected", REJECTED)):
+        properties = StaticTable.from_metadata(str(warehouse / "analytics" / table)).properties
+        settings[kind] = {k: properties[k] for k in WRITER_PROPERTIES[kind] if k in properties}
+    return settings
+
+
 def _job(env: dict) -> dict:
     return run_json(env, "job", "status")[1]
 
@@ -95,6 +105,7 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     assert _acked(_produce(env_old, "--rate", "400", "--count", "2000", "--seed", "1", "--malformed-ratio", "0.02")) == 2000
     _wait_stored(warehouse, 2000)
     old_job = _job(env_old)["job_id"]
+    assert _writer_settings(warehouse) == {"orders": {}, "rejected": {}}  # the old release's tables have none
 
     # both versions while the job is upgraded: the producer runs until the upgrade is over
     during = _produce(env_new, "--rate", "40", "--seed", "2", "--schema-version-mix", "0.5", "--malformed-ratio", "0.02")
@@ -113,6 +124,8 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     assert report["schema"]["add"] == ["discount_amount", "coupon_code"]
     history = report["verify"]["schema_history"]
     assert [h["columns"] for h in history] == [20, 22] and history[1]["added"] == ["discount_amount", "coupon_code"]
+    # ... and this release's Parquet writer settings, given to both tables by the new job at its start
+    assert _writer_settings(warehouse) == WRITER_PROPERTIES
 
     # version 2 after
     after = _produce(env_new, "--rate", "400", "--count", "2000", "--seed", "3", "--schema-version", "2",

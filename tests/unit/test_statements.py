@@ -80,6 +80,33 @@ def test_tables_are_created_idempotently_and_partitioned_by_day():
     assert ddl[2].startswith("CREATE TABLE IF NOT EXISTS `lakehouse`.`analytics`.`orders_rejected` (")
 
 
+def test_tables_are_created_with_the_writers_settings():
+    ddl = statements.create_tables(local())
+    assert "'write.parquet.dict-size-bytes' = '65536'" in ddl[1]
+    assert "'write.parquet.stats-enabled.column.items' = 'false'" in ddl[1]
+    assert "'write.parquet.dict-size-bytes' = '65536'" in ddl[2]
+    assert "'write.parquet.stats-enabled.column.raw' = 'false'" in ddl[2]
+    assert "items" not in ddl[2].split("WITH", 1)[1]
+
+
+def test_a_table_without_the_writers_settings_is_given_those_it_lacks():
+    older = {"format-version": "2", "write.parquet.compression-codec": "zstd"}
+    assert statements.writer_settings_statements(local(), "orders", older) == [
+        "ALTER TABLE `lakehouse`.`analytics`.`orders` SET ("
+        "'write.parquet.dict-size-bytes' = '65536', 'write.parquet.stats-enabled.column.items' = 'false')"
+    ]
+    half = {**older, "write.parquet.dict-size-bytes": "65536", "write.parquet.stats-enabled.column.raw": "true"}
+    assert statements.writer_settings_statements(local(), "rejected", half) == [
+        "ALTER TABLE `lakehouse`.`analytics`.`orders_rejected` SET ('write.parquet.stats-enabled.column.raw' = 'false')"
+    ]
+
+
+def test_a_table_with_the_writers_settings_is_left_alone():
+    for kind in ("orders", "rejected"):
+        current = {"format-version": "2", **statements.WRITER_PROPERTIES[kind]}
+        assert statements.writer_settings_statements(local(), kind, current) == []
+
+
 def test_source_reads_raw_records_with_partition_and_offset():
     src = statements.source_table(local())
     assert "'format' = 'raw'" in src

@@ -3,9 +3,10 @@ package dev.pipectl.flink;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
-import java.io.IOException;
 import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.binary.BinaryStringData;
 
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 
@@ -191,6 +192,17 @@ final class JsonField {
             }
         }
         return count;
+    }
+
+    /**
+     * utf8(), with a string of the record cut from `record` (the record wrapped once as Flink memory and
+     * shared by all its strings: one object per string instead of three).
+     */
+    StringData utf8(RecordMemory record) {
+        if (source != null) {
+            return BinaryStringData.fromAddress(record.of(source), sourceOffset, sourceLength);
+        }
+        return utf8();
     }
 
     /** The value's text as a StringData (null when it has none): OrderClassifier.utf8 of value(). */

@@ -62,7 +62,7 @@ final class JsonValues {
      * The digits of recent doubles are kept (item prices repeat). One per classifier: not thread-safe.
      */
     static final class Utf8Writer {
-        private static final int DOUBLES = 512;
+        private static final int DOUBLES = 4096;
         private byte[] buf = new byte[512];
         private int len;
         /** Write nothing (Items reading a slice it will not write). */
@@ -213,15 +213,15 @@ final class JsonValues {
             buf[len++] = '"';
         }
 
+        @SuppressWarnings("deprecation") // getBytes(int, int, byte[], int): the low 8 bits of each char, as wanted here
         void ascii(String s) {
             if (muted) {
                 return;
             }
             int n = s.length();
             room(n);
-            for (int i = 0; i < n; i++) {
-                buf[len++] = (byte) s.charAt(i);
-            }
+            s.getBytes(0, n, buf, len); // (byte) s.charAt(i) for each i, copied at once
+            len += n;
         }
 
         void put(char c) {

@@ -67,6 +67,8 @@ public final class OrderClassifier {
     final Items items = new Items();
     /** Read `items` into the untyped value first (a key repeated inside it: see Items). */
     private boolean itemsAsValue;
+    /** The record as Flink memory, for the string columns cut from it. */
+    private final RecordMemory memory = new RecordMemory();
 
     /** The fast reading of records in the common form; null: Jackson reads every record (the tests' reference). */
     private final RecordScanner scanner;
@@ -179,8 +181,8 @@ public final class OrderClassifier {
         return row;
     }
 
-    private static StringData string(JsonField field) {
-        return field.utf8();
+    private StringData string(JsonField field) {
+        return field.utf8(memory);
     }
 
     /**

@@ -139,4 +139,38 @@ class RecordScannerTest {
         assertEquals(false, c.scan(OrderClassifierTest.VALID.replace("\"quantity\":2", "\"quantity\":2,\"tags\":[]")
                 .getBytes(StandardCharsets.UTF_8)));
     }
+
+    /** special(w) against a byte-by-byte reading: every byte value at every place, and random words. */
+    @Test
+    void specialFindsAQuoteABackslashOrAControlCharacterInEightBytes() {
+        Random random = new Random(7);
+        for (int place = 0; place < 8; place++) {
+            for (int value = 0; value < 256; value++) {
+                for (int fill : new int[] {'a', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff}) {
+                    long w = 0;
+                    for (int k = 0; k < 8; k++) {
+                        w |= (long) (k == place ? value : fill) << (8 * k);
+                    }
+                    assertEquals(bytewise(w), RecordScanner.special(w), Long.toHexString(w));
+                }
+            }
+        }
+        for (int k = 0; k < 2_000_000; k++) {
+            long w = random.nextLong();
+            if (k % 2 == 0) { // mostly plain bytes, as in a string
+                w = (w & 0x7f7f7f7f7f7f7f7fL) | 0x2020202020202020L;
+            }
+            assertEquals(bytewise(w), RecordScanner.special(w), Long.toHexString(w));
+        }
+    }
+
+    private static boolean bytewise(long w) {
+        for (int k = 0; k < 8; k++) {
+            int ch = (int) (w >>> (8 * k)) & 0xff;
+            if (ch == '"' || ch == '\\' || ch < 0x20) {
+                return true;
+            }
+        }
+        return false;
+    }
 }
