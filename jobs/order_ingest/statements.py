@@ -163,11 +163,11 @@ TABLE_PROPERTIES = {
     "write.metadata.previous-versions-max": "50",
 }
 
-# The Parquet writer's settings of each table (measured: docs/benchmarks.md, "The writer's settings").
+# The Parquet writer's settings of each table (measured: docs/benchmarks.md, "Into Iceberg: the writer's settings").
 # - A dictionary of at most 64 KB per column chunk, not 2 MB: a column of unique values (ids, offsets,
 #   times, items) leaves dictionary encoding after a few thousand values instead of hashing them until
 #   2 MB are full; a column of few values (currency, channel, the customers) keeps it. The same bytes on
-#   disk, 18 % less of the TaskManager's CPU into Iceberg.
+#   disk, 11-21 % less of the TaskManager's CPU per record into Iceberg.
 # - No Parquet statistics for the long JSON texts (items, raw): their bounds prune nothing, and keeping
 #   them compares every row's text.
 # A table made by an older release is given them when the job starts (writer_settings_statements).

@@ -74,7 +74,8 @@ def upgrade(
 
     Build; check the tables (only new optional columns) and the state (the new job's operator ids against
     the running job's checkpoint); stop with a savepoint; evolve the tables; start the new job from the
-    savepoint (or, where its state does not map, exactly once from the offsets the clean stop committed);
+    savepoint (or, where its state does not map, from the offsets the clean stop committed: records arriving
+    during the stop may then be stored twice, and verify counts them);
     wait for a checkpoint and a commit; verify. Nothing is stopped when a check fails; a new job that
     fails is rolled back. See docs/operations.md#upgrading."""
     from pipectl.flink import upgrade as lib

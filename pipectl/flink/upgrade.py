@@ -8,10 +8,12 @@ The order (each step must pass before the next; nothing is stopped before the ch
      pipectl.flink.plan_probe) against the operator states in the running job's latest checkpoint
      `_metadata`. Every operator state that maps: the `state` path, restore from the savepoint.
      Some do not map, and all of those are Kafka sources or Iceberg committers: the `offsets` path,
-     exactly once because a clean stop-with-savepoint commits both the Iceberg files and the Kafka
-     offsets of its final checkpoint: the new job starts without state from the consumer group's
-     committed offsets, where the tables end. Anything else would lose state: refused, naming the
-     operators, unless --allow-non-restored-state (warned);
+     the new job starts without state from the consumer group's committed offsets. Not exactly once
+     while events flow: the clean stop commits the Iceberg files of its final checkpoint, but the Kafka
+     source commits the group's offsets asynchronously, and the stopping job can end first; records
+     after the last committed offsets are then stored twice, and `verify` counts them (docs/operations.md).
+     Anything else would lose state: refused, naming the operators, unless --allow-non-restored-state
+     (warned);
   4. stop with a savepoint; 5. evolve the tables; 6. start the new job (from the savepoint, or from the
      group's offsets); 7. wait until it is healthy: a checkpoint of the new job completed and one of its
      commits landed in the tables; 8. the verify report.
@@ -136,8 +138,8 @@ def assess(
             mapped,
             unmapped,
             f"{len(unmapped)} operator state(s) do not map ({_names(unmapped)}), all of them Kafka source offsets or "
-            "Iceberg commits: the clean stop with a savepoint commits both, and the new job starts from the "
-            "consumer group's committed offsets (exactly once)",
+            "Iceberg commits: the new job starts from the consumer group's committed offsets (records that "
+            "arrive during the stop can be stored twice: `verify` counts them)",
         )
     if allow_non_restored:
         return StateCheck(
@@ -392,7 +394,8 @@ def upgrade(
 def _path_words(path: str) -> str:
     return {
         PATH_STATE: "state restored from the savepoint",
-        PATH_OFFSETS: "exactly once from the consumer group's offsets of the clean stop",
+        PATH_OFFSETS: "from the consumer group's offsets of the clean stop (records arriving during the stop "
+        "can be stored twice)",
         PATH_NON_RESTORED: "from the savepoint, unmapped state dropped",
     }[path]
 
