@@ -92,11 +92,11 @@ bench-connect:
 	mvn -q -B -ntp --strict-checksums -f bench/kafka-connect/pom.xml package
 
 # The ingest benchmark of record (bench/README.md, docs/benchmarks.md): every reader of one pre-filled
-# topic, best of two, and freshness at 2, 5 and 10 s checkpoints. About 40 minutes on a quiet machine.
+# topic, best of two, and freshness at 2, 5 and 10 s checkpoints. About 20 minutes on a quiet machine.
 # INGEST_ARGS passes options through, e.g. INGEST_ARGS="--events 100000 --only json,blackhole".
 INGEST_ARGS ?=
 bench-ingest: install build bench-connect
-	$(BIN)/python bench/ingest_throughput.py $(INGEST_ARGS)
+	$(BIN)/python bench/ingest_throughput.py --fresh-stack $(INGEST_ARGS)
 
 # The randomized operations test (docs/reliability.md) over SEEDS random seeds of STEPS operations
 # each, on the real native stack (ports: the test ports + PIPECTL_TEST_PORT_OFFSET + 50). Every run

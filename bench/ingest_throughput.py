@@ -41,7 +41,7 @@ The result is printed as markdown tables, ready for docs/benchmarks.md.
   make bench-ingest        (= make bench-connect, then this script with its defaults)
   .venv/bin/python bench/ingest_throughput.py [--events 4000000] [--repeat 2] [--parallelism 2]
       [--checkpoint-s 2] [--only raw,json,blackhole,naive,iceberg,connect,freshness]
-      [--freshness-intervals 2,5,10 --freshness-rate 200 --freshness-seconds 60] [--profile]
+      [--freshness-intervals 2,5,10 --freshness-rate 200 --freshness-seconds 60] [--profile] [--fresh-stack]
 """
 
 from __future__ import annotations
@@ -561,6 +561,9 @@ def main():
                     help="comma-separated parts to run (default: all)")
     ap.add_argument("--profile", action="store_true",
                     help="record blackhole, naive, iceberg and connect with Java Flight Recorder and print where the CPU goes")
+    ap.add_argument("--fresh-stack", action="store_true",
+                    help="restart the stack before each Flink reader, so that none runs on JIT-compiled code that an "
+                         "earlier reader's job left in the TaskManager (as a job deployed alone starts)")
     ap.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     ap.add_argument("--cool-down-s", type=float, default=180,
                     help=f"before each run, wait up to this long for the load average to fall below {COOL_LOAD} (default 180)")
@@ -606,6 +609,9 @@ def main():
                 if reader == "connect":
                     run = worker.run(a.events, valid, a.parallelism, rep, profile=profile)
                 else:
+                    if a.fresh_stack:  # a TaskManager (and JobManager, broker) that ran no job before this one
+                        pipectl(env, "local", "down", check=False)
+                        pipectl(env, "local", "up")
                     run = run_flink(env, reader, a.events, valid, warehouse, rep, profile=profile)
                 runs.append(run)
                 if reader not in best or run.rate > best[reader].rate:
