@@ -21,6 +21,9 @@ end when the job has FINISHED (its end time, Flink's clock); naive, iceberg and 
 as in production, and end at the Iceberg commit that makes the last row visible (the table's snapshot
 summary, polled every 0.2 s): each commits every --checkpoint-s, so each waits for its next commit
 after the last record alike. Each reader runs --repeat times (rounds over all readers, so that a change of load hits every reader alike); the best run counts.
+With --fresh-stack (make bench-ingest) the stack is stopped and started again before each Flink reader: each job
+starts on a TaskManager that ran no job before (no code the JIT compiled for an earlier reader), as a job deployed
+alone does.
 Also given: records per CPU-second of the process that did the work (the TaskManager, or the Connect
 worker), read from /proc/<pid>/stat, and the load average (1 min) before and after each run.
 Quiet: before each run the bench waits (up to --cool-down-s) for the load average to fall below
