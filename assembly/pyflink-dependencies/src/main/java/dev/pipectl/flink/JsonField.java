@@ -195,20 +195,13 @@ final class JsonField {
     }
 
     /**
-     * utf8(), with a string of the record cut from `record` (the record wrapped once as Flink memory and
-     * shared by all its strings: one object per string instead of three).
+     * The value's text as a StringData (null when it has none): a string of the record is cut from
+     * `record` (the record wrapped once as Flink memory and shared by all its strings: one object per
+     * string instead of three); any other text is OrderClassifier.utf8 of value().
      */
     StringData utf8(RecordMemory record) {
         if (source != null) {
             return BinaryStringData.fromAddress(record.of(source), sourceOffset, sourceLength);
-        }
-        return utf8();
-    }
-
-    /** The value's text as a StringData (null when it has none): OrderClassifier.utf8 of value(). */
-    StringData utf8() {
-        if (source != null) {
-            return StringData.fromBytes(source, sourceOffset, sourceLength);
         }
         String t = value();
         return t == null ? null : OrderClassifier.utf8(t);
