@@ -202,7 +202,11 @@ def writer_settings_statements(s: JobSettings, kind: str, existing: dict[str, st
     return [f"ALTER TABLE {qualified(s, table)} SET ({body})"]
 
 
-_NOW = "CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))"
+# The processing time of each record, in UTC (table.local-time-zone): LOCALTIMESTAMP is
+# CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)) in the session's time zone, evaluated per record in streaming, and
+# made from the epoch milliseconds and the zone's offset, where the cast went through a LocalDateTime
+# (about 2 % of the job's CPU in a profile).
+_NOW = "LOCALTIMESTAMP"
 
 SELECT_VALID = f"""SELECT
   `event_id`, `event_type`, `schema_version`, `order_id`, `customer_id`, `customer_name`, `customer_email`,

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
 
-import org.apache.flink.table.data.DecimalData;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.StringData;
@@ -102,8 +101,16 @@ public final class OrderClassifier {
         // leaves the record to it (no decoding into a String first): the tokens are those of the decoded text.
         // Anything else, or a record that does not parse this way, is read from the decoded text as before:
         // the same reasons and values either way.
-        boolean utf8 = bytes != null && bytes.length > 1 && bytes[0] == '{' && bytes[1] != 0 && Utf8.isValid(bytes);
-        if (!(utf8 && (scan(bytes) || parse(bytes)))) {
+        // The scanner checks the UTF-8 of what it reads (RecordScanner.notUtf8): a record it reads is strict UTF-8,
+        // and the whole record is checked only when it gives up for another reason.
+        boolean utf8 = false;
+        boolean read = false;
+        if (bytes != null && bytes.length > 1 && bytes[0] == '{' && bytes[1] != 0) {
+            read = scan(bytes);
+            utf8 = read || (!(scanner != null && scanner.notUtf8) && Utf8.isValid(bytes));
+            read = read || (utf8 && parse(bytes));
+        }
+        if (!read) {
             if (!parse(raw.toString())) {
                 return rejected(Reasons.NOT_A_JSON_OBJECT);
             }
@@ -157,14 +164,14 @@ public final class OrderClassifier {
         row.setField(9, string(shipCountry));
         row.setField(10, items.string());
         row.setField(11, toInt(itemCount));
-        row.setField(12, DecimalData.fromBigDecimal(totalAmount.decimal(), 12, 2));
+        row.setField(12, totalAmount.amount());
         row.setField(13, string(currency));
         row.setField(14, string(paymentMethod));
         row.setField(15, string(channel));
         row.setField(16, time);
         if (isVersion2()) {
             row.setField(17, discountAmount.isNumber()
-                    ? DecimalData.fromBigDecimal(discountAmount.decimal(), 12, 2) : null);
+                    ? discountAmount.amount() : null);
             row.setField(18, string(couponCode));
         }
         return row;

@@ -65,6 +65,17 @@ final class RecordScanner {
     private static final byte[] QUANTITY = ascii("quantity");
     private static final byte[] UNIT_PRICE = ascii("unit_price");
 
+    /**
+     * After a scan that returned false: the record is not strict UTF-8. The scan checks the UTF-8 of every
+     * string it reads (a string of ASCII bytes needs no check) and of what follows the object; everything
+     * else it reads is ASCII by JSON's grammar, or it gives up. So a scan that returns true read a record
+     * that is strict UTF-8 as a whole, and one that finds a string that is not has found a record that is not.
+     */
+    boolean notUtf8;
+    /** The last number() read: whether it has at most 15 digits, at most 2 after the point and no exponent, and then its value in hundredths. */
+    private boolean exactCents;
+    private long cents;
+
     private final OrderClassifier c;
     private byte[] b;
     private int i;
@@ -89,13 +100,21 @@ final class RecordScanner {
         return s.getBytes(StandardCharsets.US_ASCII);
     }
 
-    /** Reads the record into the classifier's members; false when it leaves the record to Jackson. */
+    /**
+     * Reads the record into the classifier's members; false when it leaves the record to Jackson, and then
+     * notUtf8 says whether it found bytes that are not strict UTF-8.
+     */
     boolean scan(byte[] record) {
         b = record;
         i = 0;
         n = record.length;
+        notUtf8 = false;
         try {
             object();
+            if (i < n && !Utf8.isValid(b, i, n)) { // what follows the object (Jackson's reading ignores it)
+                notUtf8 = true;
+                return false;
+            }
             return true;
         } catch (RuntimeException e) { // GiveUp, the record's end (an index past it), or anything unforeseen:
             return false;               // Jackson reads the record, as it did before the scanner
@@ -201,7 +220,8 @@ final class RecordScanner {
                 break;
             default:
                 Number number = number();
-                f.set(number instanceof Double ? JsonToken.VALUE_NUMBER_FLOAT : JsonToken.VALUE_NUMBER_INT, null, number);
+                f.setNumber(number instanceof Double ? JsonToken.VALUE_NUMBER_FLOAT : JsonToken.VALUE_NUMBER_INT, number,
+                        exactCents, cents);
         }
     }
 
@@ -460,7 +480,13 @@ final class RecordScanner {
      */
     private String string() {
         int start = i;
-        while (i + 8 <= n && !special((long) LONGS.get(b, i))) {
+        long high = 0; // the high bits of the bytes read: a byte of 0x80 or more (UTF-8 to be checked) sets them
+        while (i + 8 <= n) {
+            long w = (long) LONGS.get(b, i);
+            if (special(w)) {
+                break;
+            }
+            high |= w;
             i += 8; // eight plain bytes: no quote, no backslash, no control character
         }
         while (true) {
@@ -474,7 +500,12 @@ final class RecordScanner {
             if (ch >= 0 && ch < 0x20) {
                 throw GIVE_UP; // a control character: Jackson refuses it
             }
+            high |= ch; // a byte of 0x80 or more is negative: all its high bits are set
             i++;
+        }
+        if ((high & HIGH_BITS) != 0 && !Utf8.isValid(b, start, i)) {
+            notUtf8 = true;
+            throw GIVE_UP;
         }
         from = start;
         length = i - start;
@@ -518,6 +549,10 @@ final class RecordScanner {
         while (true) {
             byte ch = b[i];
             if (ch == '"') {
+                if (!Utf8.isValid(b, start, i)) { // the escapes are ASCII: the string's bytes as they are
+                    notUtf8 = true;
+                    throw GIVE_UP;
+                }
                 text.append(new String(b, segment, i - segment, StandardCharsets.UTF_8));
                 i++;
                 nonEmpty = text.length() > 0;
@@ -560,7 +595,17 @@ final class RecordScanner {
         }
     }
 
-    /** A number in JSON's grammar, as Jackson's untyped reading makes it: Integer, Long, BigInteger or Double. */
+    /** 10^k, exact as doubles for k <= 22. */
+    private static final double[] POWERS_OF_TEN = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+        1e13, 1e14, 1e15};
+
+    /**
+     * A number in JSON's grammar, as Jackson's untyped reading makes it: Integer, Long, BigInteger or Double.
+     * Without a text when it can: an integer of at most 18 digits is accumulated as a long (Long.parseLong's
+     * value), and a fraction of at most 15 digits without an exponent is m / 10^k, with m and 10^k exact
+     * doubles and one correctly rounded division: the correctly rounded value Double.parseDouble gives.
+     * Sets exactCents and cents.
+     */
     private Number number() {
         int start = i;
         boolean negative = b[i] == '-';
@@ -568,24 +613,36 @@ final class RecordScanner {
             i++;
         }
         int digitsFrom = i;
+        long m = 0; // the digits before and after the point, read as one integer (exact up to 18 digits)
         if (b[i] == '0') {
             i++;
         } else if (b[i] >= '1' && b[i] <= '9') {
             while (i < n && b[i] >= '0' && b[i] <= '9') {
+                m = 10 * m + (b[i] - '0');
                 i++;
             }
         } else {
             throw GIVE_UP;
         }
         int intDigits = i - digitsFrom;
+        int fractionDigits = 0;
         boolean fraction = false;
         if (i < n && b[i] == '.') {
             fraction = true;
             i++;
-            digits();
+            int fractionFrom = i;
+            while (i < n && b[i] >= '0' && b[i] <= '9') {
+                m = 10 * m + (b[i] - '0');
+                i++;
+            }
+            fractionDigits = i - fractionFrom;
+            if (fractionDigits == 0) {
+                throw GIVE_UP;
+            }
         }
+        boolean exponent = false;
         if (i < n && (b[i] == 'e' || b[i] == 'E')) {
-            fraction = true;
+            exponent = true;
             i++;
             if (i < n && (b[i] == '+' || b[i] == '-')) {
                 i++;
@@ -595,15 +652,21 @@ final class RecordScanner {
         if (i - start > MAX_NUMBER || (i < n && !isDelimiter(b[i]))) {
             throw GIVE_UP; // a long number, or one that runs into something else (01, 1x): Jackson decides
         }
-        String text = new String(b, start, i - start, StandardCharsets.ISO_8859_1);
-        if (fraction) {
-            return Double.parseDouble(text);
+        boolean small = !exponent && intDigits + fractionDigits <= 15;
+        long signed = negative ? -m : m;
+        exactCents = small && fractionDigits <= 2;
+        cents = exactCents ? (fractionDigits == 2 ? signed : fractionDigits == 1 ? 10 * signed : 100 * signed) : 0;
+        if (fraction || exponent) {
+            if (small) {
+                double value = m / POWERS_OF_TEN[fractionDigits];
+                return negative ? -value : value;
+            }
+            return Double.parseDouble(new String(b, start, i - start, StandardCharsets.ISO_8859_1));
         }
         if (intDigits <= 18) {
-            long value = Long.parseLong(text);
-            return value == (int) value ? (Number) (int) value : (Number) value;
+            return signed == (int) signed ? (Number) (int) signed : (Number) signed;
         }
-        BigInteger value = new BigInteger(text);
+        BigInteger value = new BigInteger(new String(b, start, i - start, StandardCharsets.ISO_8859_1));
         return value.bitLength() < 64 ? (Number) value.longValue() : value;
     }
 

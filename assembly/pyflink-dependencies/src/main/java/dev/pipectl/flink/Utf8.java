@@ -20,8 +20,13 @@ final class Utf8 {
     }
 
     static boolean isValid(byte[] b) {
-        int i = 0;
-        int n = b.length;
+        return isValid(b, 0, b.length);
+    }
+
+    /** Whether b[from, to) is strict UTF-8 (a sequence cut at `to` is not). */
+    static boolean isValid(byte[] b, int from, int to) {
+        int i = from;
+        int n = to;
         while (i < n) {
             if (i + 8 <= n && ((long) LONGS.get(b, i) & HIGH_BITS) == 0) {
                 i += 8; // eight ASCII bytes

@@ -122,6 +122,82 @@ class RecordScannerTest {
         }
     }
 
+    /** A number as people write them: signs, 1 to 19 digits before the point, 0 to 17 after, an exponent now and then. */
+    static String randomNumber(Random random) {
+        StringBuilder s = new StringBuilder();
+        if (random.nextInt(5) == 0) {
+            s.append('-');
+        }
+        int intDigits = 1 + random.nextInt(random.nextBoolean() ? 5 : 19);
+        s.append(intDigits == 1 ? random.nextInt(10) : 1 + random.nextInt(9));
+        for (int k = 1; k < intDigits; k++) {
+            s.append(random.nextInt(10));
+        }
+        if (random.nextInt(3) > 0) {
+            s.append('.');
+            for (int k = 1 + random.nextInt(random.nextBoolean() ? 3 : 17); k > 0; k--) {
+                s.append(random.nextInt(10));
+            }
+        }
+        if (random.nextInt(8) == 0) {
+            s.append(random.nextBoolean() ? 'e' : 'E').append(random.nextBoolean() ? "-" : "").append(random.nextInt(40));
+        }
+        return s.toString();
+    }
+
+    /**
+     * The scan reads most numbers without a text: its numbers, the amounts made from them and the items
+     * written from them are Jackson's, for total_amount, discount_amount and unit_price.
+     */
+    @Test
+    void numbersAreJacksons() {
+        Random random = new Random(20261207);
+        int exact = 0;
+        for (int round = 0; round < 30000; round++) {
+            String number = randomNumber(random);
+            for (String record : new String[] {OrderClassifierTest.VALID.replace("25.00", number),
+                OrderClassifierTest.VALID_V2.replace("5.00", number), OrderClassifierTest.VALID.replace("12.5", number)}) {
+                byte[] bytes = record.getBytes(StandardCharsets.UTF_8);
+                same(bytes);
+                assertEquals(true, fast.scan(bytes), record);
+                jackson.classify(StringData.fromBytes(bytes));
+                for (JsonField[] f : new JsonField[][] {{fast.totalAmount, jackson.totalAmount}, {fast.discountAmount, jackson.discountAmount}}) {
+                    assertEquals(f[1].number, f[0].number, record);
+                    if (f[1].isFiniteNumber()) {
+                        assertEquals(f[1].amount(), f[0].amount(), record);
+                        exact += f[0].amount() == null ? 0 : 1;
+                    }
+                }
+                assertEquals(jackson.items.string(), fast.items.string(), record);
+            }
+        }
+        assertEquals(true, exact > 30000, "amounts compared: " + exact);
+    }
+
+    /** Bytes that are not UTF-8 anywhere in a record (in a string, a name, between tokens, after the object). */
+    @Test
+    void recordsThatAreNotUtf8GiveJacksonsRow() {
+        Random random = new Random(7);
+        byte[][] bad = {{(byte) 0x80}, {(byte) 0xC3}, {(byte) 0xC0, (byte) 0x80}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
+            {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, {(byte) 0xFF}, {(byte) 0xE2, (byte) 0x82}};
+        int notUtf8 = 0;
+        for (int round = 0; round < 20000; round++) {
+            byte[] base = (round % 2 == 0 ? OrderClassifierTest.VALID : OrderClassifierTest.VALID_V2 + (round % 4 == 1 ? " x" : ""))
+                    .getBytes(StandardCharsets.UTF_8);
+            byte[] insert = bad[random.nextInt(bad.length)];
+            int at = 1 + random.nextInt(base.length);
+            byte[] record = new byte[base.length + insert.length];
+            System.arraycopy(base, 0, record, 0, at);
+            System.arraycopy(insert, 0, record, at, insert.length);
+            System.arraycopy(base, at, record, at + insert.length, base.length - at);
+            boolean valid = Utf8.isValid(record);
+            same(record);
+            assertEquals(false, !valid && fast.scan(record), "a record that is not UTF-8 is never read by the scan");
+            notUtf8 += valid ? 0 : 1;
+        }
+        assertEquals(true, notUtf8 > 15000, "records not UTF-8: " + notUtf8);
+    }
+
     /** The common form is read by the scan, not left to Jackson (else the scan would be dead code). */
     @Test
     void theProducersFormIsScanned() {
