@@ -84,6 +84,8 @@ def test_tables_are_created_with_the_writers_settings():
     ddl = statements.create_tables(local())
     assert "'write.parquet.dict-size-bytes' = '65536'" in ddl[1]
     assert "'write.parquet.stats-enabled.column.items' = 'false'" in ddl[1]
+    assert "'write.parquet.stats-enabled.column.event_id' = 'false'" in ddl[1]
+    assert "'write.parquet.stats-enabled.column.ship_city'" not in ddl[1]
     assert "'write.parquet.dict-size-bytes' = '65536'" in ddl[2]
     assert "'write.parquet.stats-enabled.column.raw' = 'false'" in ddl[2]
     assert "items" not in ddl[2].split("WITH", 1)[1]
@@ -92,8 +94,12 @@ def test_tables_are_created_with_the_writers_settings():
 def test_a_table_without_the_writers_settings_is_given_those_it_lacks():
     older = {"format-version": "2", "write.parquet.compression-codec": "zstd"}
     assert statements.writer_settings_statements(local(), "orders", older) == [
-        "ALTER TABLE `lakehouse`.`analytics`.`orders` SET ("
-        "'write.parquet.dict-size-bytes' = '65536', 'write.parquet.stats-enabled.column.items' = 'false')"
+        "ALTER TABLE `lakehouse`.`analytics`.`orders` SET ('write.parquet.dict-size-bytes' = '65536', "
+        "'write.parquet.stats-enabled.column.event_id' = 'false', 'write.parquet.stats-enabled.column.order_id' = 'false', "
+        "'write.parquet.stats-enabled.column.customer_id' = 'false', "
+        "'write.parquet.stats-enabled.column.customer_name' = 'false', "
+        "'write.parquet.stats-enabled.column.customer_email' = 'false', "
+        "'write.parquet.stats-enabled.column.items' = 'false')"
     ]
     half = {**older, "write.parquet.dict-size-bytes": "65536", "write.parquet.stats-enabled.column.raw": "true"}
     assert statements.writer_settings_statements(local(), "rejected", half) == [
