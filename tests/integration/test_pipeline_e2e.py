@@ -6,6 +6,7 @@ depend on which other test ran first (test_producer_kafka fills the default topi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -48,6 +49,7 @@ def test_local_pipeline_end_to_end(native_stack):
     _, end = kafka_admin.topic_offsets("127.0.0.1:" + env["PIPECTL_LOCAL_KAFKA_PORT"], "orders.spine.v1")
     assert end and sum(end.values()) == 0, f"orders.spine.v1 is missing or not empty: {end}"
 
+    started_at = datetime.now(UTC).replace(tzinfo=None)
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
     assert started["state"] == "RUNNING" and len(started["job_id"]) == 32
@@ -90,6 +92,17 @@ def test_local_pipeline_end_to_end(native_stack):
     assert pc.count_distinct(arrow["event_id"]).as_py() == valid
     assert pc.min(arrow["total_amount"]).as_py() > 0
     assert iceberg_counts(warehouse, "orders_spine_rejected")[0] == malformed
+    # ingest_time: when the job wrote the row (LOCALTIMESTAMP, the session's zone is UTC), so between the
+    # job's start and now; a rejected row's ingest_day is the day of its ingest_time
+    now = datetime.now(UTC).replace(tzinfo=None)
+    assert arrow["ingest_time"].null_count == 0
+    assert started_at - timedelta(seconds=1) <= pc.min(arrow["ingest_time"]).as_py() <= now
+    assert pc.max(arrow["ingest_time"]).as_py() <= now
+    rejected = StaticTable.from_metadata(str(warehouse / "analytics" / "orders_spine_rejected")).scan().to_arrow()
+    assert rejected.num_rows == malformed
+    times = rejected["ingest_time"].to_pylist()
+    assert all(started_at - timedelta(seconds=1) <= t <= now for t in times), (started_at, now, min(times), max(times))
+    assert rejected["ingest_day"].to_pylist() == [t.date() for t in times]
 
     code, job = run_json(env, "job", "status")
     assert code == 0 and job["state"] == "RUNNING"
