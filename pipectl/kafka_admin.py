@@ -78,6 +78,19 @@ def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
+def commit_group_offsets(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> str:
+    """Set the group's committed offsets of `topic`'s partitions; "" when every one was taken, else
+    what the broker said of those that were not. The group must have no active member."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    request = {TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}
+    with admin(bootstrap) as client:
+        result = client.alter_group_offsets(group, request)
+    refused = {tp.partition: err for tp, err in result.items() if getattr(err, "errno", 0)}
+    return ", ".join(f"partition {p}: {getattr(e, '__name__', e)}" for p, e in sorted(refused.items()))
+
+
 def lag_per_partition(begin: dict[int, int], end: dict[int, int], committed: dict[int, int]) -> dict[int, int]:
     """The consumer group's lag per partition of the topic: records after its committed offset
     (from the beginning where it never committed), never below zero. The one definition of lag

@@ -184,6 +184,23 @@ def count_by(table: Table, snapshot: Snapshot, column: str) -> tuple[int, dict[s
     return sum(counts.values()), counts
 
 
+def max_offsets(
+    table: Table, snapshot: Snapshot, partition_column: str = "kafka_partition", offset_column: str = "kafka_offset"
+) -> dict[int, int]:
+    """The highest Kafka offset a snapshot holds in each Kafka partition (partitions without rows left out)."""
+
+    def run(con) -> dict[int, int]:
+        _source(con, table, snapshot, (partition_column, offset_column))
+        grouped = _aggregate(
+            con,
+            f'SELECT "{partition_column}", max("{offset_column}") FROM src '
+            f'WHERE "{partition_column}" IS NOT NULL AND "{offset_column}" IS NOT NULL GROUP BY 1',
+        ).fetchall()
+        return {int(partition): int(offset) for partition, offset in grouped}
+
+    return _counting(run)
+
+
 def _aggregate(con: Any, sql: str) -> Any:
     """Run a grouping query over `src`. DuckDB can run out of its limit when every thread holds a
     partition at once; the query then runs again on one thread, over the data already loaded (the

@@ -18,7 +18,10 @@ app = typer.Typer(help="Run the order_ingest job on the local Flink cluster.", n
 @context.locked("job start", lambda s: 300)
 def start(
     fresh: bool = typer.Option(
-        False, "--fresh", help="Ignore checkpoints and savepoints; read on from the consumer group's committed offsets."
+        False,
+        "--fresh",
+        help="Ignore checkpoints and savepoints; read on after the last records the tables hold (the consumer "
+        "group's offsets are set there first).",
     ),
     from_savepoint: Optional[str] = typer.Option(
         None,
@@ -74,8 +77,8 @@ def upgrade(
 
     Build; check the tables (only new optional columns) and the state (the new job's operator ids against
     the running job's checkpoint); stop with a savepoint; evolve the tables; start the new job from the
-    savepoint (or, where its state does not map, from the offsets the clean stop committed: records arriving
-    during the stop may then be stored twice, and verify counts them);
+    savepoint (or, where its state does not map, without state, reading on after the last records the
+    tables hold);
     wait for a checkpoint and a commit; verify. Nothing is stopped when a check fails; a new job that
     fails is rolled back. See docs/operations.md#upgrading."""
     from pipectl.flink import upgrade as lib

@@ -9,10 +9,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipectl import statefile
+from pipectl import kafka_admin, statefile
 from pipectl.config import Settings
 from pipectl.errors import GaveUpError, NotFoundError, PipectlError, UnhealthyError
-from pipectl.flink import resume
+from pipectl.flink import read_on, resume
 from pipectl.flink.job_state import ACTIVE_STATES, FAILING_STATES, JOB_NAME, latest_checkpoint, root_exception
 from pipectl.flink.rest import FlinkRest
 from pipectl.iceberg import load_local_table, totals
@@ -33,6 +33,8 @@ class JobInfo:
     restarts: int | None = None
     last_checkpoint: dict | None = None
     restored_from: str | None = None
+    read_from: dict[str, int] | None = None  # started without state: the offset it reads on from, per partition
+    group_was: dict[str, int | None] | None = None  # ... and the group's offsets it replaced (None: none committed)
     savepoint: str | None = None
     root_exception: str | None = None
     message: str = ""
@@ -210,8 +212,8 @@ def resume_point(
             return None, marks
         point = points[0]
         hint = (
-            "nothing newer is kept; 'pipectl job start --fresh' reads on from the consumer group's committed "
-            "offsets and can store records after the last offset commit twice"
+            "nothing newer is kept; 'pipectl job start --fresh' starts without state and reads on after the last "
+            "records the tables hold"
         )
     stale = resume.stale_marks(point, marks, known)
     if stale:
@@ -220,8 +222,7 @@ def resume_point(
     if problems:
         raise PipectlError(
             resume.committer_message(point, problems),
-            hint="the consumer group's offsets are committed with each checkpoint's Iceberg commit: "
-            "'pipectl job start --fresh' reads on from them",
+            hint="'pipectl job start --fresh' starts without state and reads on after the last records the tables hold",
         )
     return point, marks
 
@@ -248,20 +249,22 @@ def start(
         marks = table_marks(settings)
     else:
         point, marks = resume_point(settings, from_savepoint)
-    table_rows = _table_rows(settings) if point is None else 0
+    table_rows = _table_rows(settings) if point is None and not fresh else 0
     if table_rows:
-        if not fresh:
-            raise PipectlError(
-                f"no checkpoint or savepoint of this pipeline is kept, but {settings.pipeline.namespace}."
-                f"{settings.pipeline.table} holds {table_rows} rows",
-                hint="'pipectl job start --fresh' reads on from the consumer group's committed offsets "
-                "(records after the last offset commit can be stored twice)",
-            )
-        warnings.append(
-            f"starting fresh while {settings.pipeline.namespace}.{settings.pipeline.table} holds {table_rows} rows: "
-            "the job reads on from the consumer group's committed offsets, not from a checkpoint; records after "
-            "the last offset commit can be written twice"
+        raise PipectlError(
+            f"no checkpoint or savepoint of this pipeline is kept, but {settings.pipeline.namespace}."
+            f"{settings.pipeline.table} holds {table_rows} rows",
+            hint="'pipectl job start --fresh' starts without state and reads on after the last records the tables hold",
         )
+    read_from = group_was = None
+    if point is None:  # no state: read on after the tables' last records (pipectl/flink/read_on.py)
+        alignment = _align_group(settings)
+        warnings += alignment.warnings
+        if alignment.changed:
+            reporter.step(alignment.describe())
+        if alignment.next_offsets:
+            read_from = {str(p): o for p, o in sorted(alignment.next_offsets.items())}
+            group_was = {str(p): old for p, (old, _) in sorted(alignment.changed.items())}
     for w in warnings:
         reporter.warn(w)
 
@@ -302,9 +305,24 @@ def start(
         job["state"],
         started_at=job.get("start-time", 0) / 1000,
         restored_from=restore,
+        read_from=read_from,
+        group_was=group_was,
         message="started",
         warnings=warnings,
     )
+
+
+def _align_group(settings: Settings) -> read_on.Alignment:
+    try:
+        return read_on.align_group(settings)
+    except PipectlError:
+        raise
+    except kafka_admin.errors() as exc:
+        raise UnhealthyError(
+            f"cannot set the consumer group's offsets on Kafka at {settings.kafka_bootstrap} "
+            f"({kafka_admin.describe_error(exc)})",
+            hint="is the stack up? 'pipectl local up', then start the job again",
+        ) from None
 
 
 def _all_running(job: dict) -> bool:

@@ -8,10 +8,10 @@ The order (each step must pass before the next; nothing is stopped before the ch
      pipectl.flink.plan_probe) against the operator states in the running job's latest checkpoint
      `_metadata`. Every operator state that maps: the `state` path, restore from the savepoint.
      Some do not map, and all of those are Kafka sources or Iceberg committers: the `offsets` path,
-     the new job starts without state from the consumer group's committed offsets. Not exactly once
-     while events flow: the clean stop commits the Iceberg files of its final checkpoint, but the Kafka
-     source commits the group's offsets asynchronously, and the stopping job can end first; records
-     after the last committed offsets are then stored twice, and `verify` counts them (docs/operations.md).
+     the new job starts without state and reads on after the last records the tables hold. The clean
+     stop commits the Iceberg files of its final checkpoint; the group's offsets, which Flink's Kafka
+     source commits asynchronously and can leave behind, are set to one past the tables' last offset
+     of each partition first (pipectl/flink/read_on.py), so no record is stored twice.
      Anything else would lose state: refused, naming the operators, unless --allow-non-restored-state
      (warned);
   4. stop with a savepoint; 5. evolve the tables; 6. start the new job (from the savepoint, or from the
@@ -49,12 +49,12 @@ from pipectl.wait import wait_until
 __all__ = ["StateCheck", "UpgradeReport", "assess", "upgrade"]
 
 PATH_STATE = "state"  # restored from the savepoint: every operator state maps
-PATH_OFFSETS = "offsets"  # started without state from the consumer group's offsets of the clean stop
+PATH_OFFSETS = "offsets"  # started without state, reading on after the last records the tables hold
 PATH_NON_RESTORED = "non-restored"  # --allow-non-restored-state: state of unmapped operators dropped
 
 # Operators whose state a clean stop-with-savepoint leaves with nothing the tables and the consumer
-# group do not already hold: the Kafka source (its offsets are committed to the group) and the Iceberg
-# committer (its files are committed to the table). Matched on the vertex names Flink gives them.
+# group do not already hold: the Kafka source (the tables hold the offset of every record it read, and
+# the group's offsets are set after them) and the Iceberg committer (its files are committed to the table). Matched on the vertex names Flink gives them.
 _RECOVERABLE = ("Source: ", "IcebergFilesCommitter")
 
 
@@ -91,6 +91,8 @@ class UpgradeReport:
     # seconds: the checks before the stop (build excluded); from the stop until the new job was healthy
     check_s: float | None = None
     switch_s: float | None = None
+    read_from: dict[str, int] | None = None  # the offsets path: where the new job reads on, per partition
+    group_was: dict[str, int | None] | None = None  # ... and the group's offsets it replaced
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,8 +140,7 @@ def assess(
             mapped,
             unmapped,
             f"{len(unmapped)} operator state(s) do not map ({_names(unmapped)}), all of them Kafka source offsets or "
-            "Iceberg commits: the new job starts from the consumer group's committed offsets (records that "
-            "arrive during the stop can be stored twice: `verify` counts them)",
+            "Iceberg commits: the new job starts without state and reads on after the last records the tables hold",
         )
     if allow_non_restored:
         return StateCheck(
@@ -365,10 +366,11 @@ def upgrade(
         # 6. start the new job
         extra = {"ALLOW_NON_RESTORED_STATE": "true"} if check.path == PATH_NON_RESTORED else None
         if check.path == PATH_OFFSETS:
-            info = jobs.start(settings, fresh=True, reporter=SILENT, extra_env=extra)
+            info = jobs.start(settings, fresh=True, reporter=reporter, extra_env=extra)
         else:
             info = jobs.start(settings, from_savepoint=stopped.savepoint, reporter=reporter, extra_env=extra)
-        report.new_job_id = info.job_id
+        report.new_job_id, report.read_from, report.group_was = info.job_id, info.read_from, info.group_was
+        report.warnings += info.warnings  # the offsets path: a partition that cannot read on after the tables
         # 7. healthy
         reporter.step("waiting for a checkpoint and a commit of the new job")
         _wait_healthy(settings, info.job_id or "", health_timeout)
@@ -394,8 +396,7 @@ def upgrade(
 def _path_words(path: str) -> str:
     return {
         PATH_STATE: "state restored from the savepoint",
-        PATH_OFFSETS: "from the consumer group's offsets of the clean stop (records arriving during the stop "
-        "can be stored twice)",
+        PATH_OFFSETS: "without state, read on after the last records the tables hold",
         PATH_NON_RESTORED: "from the savepoint, unmapped state dropped",
     }[path]
 

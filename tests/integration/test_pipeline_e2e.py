@@ -53,6 +53,7 @@ def test_local_pipeline_end_to_end(native_stack):
     code, started = run_json(env, "job", "start", "--fresh")
     assert code == 0, started
     assert started["state"] == "RUNNING" and len(started["job_id"]) == 32
+    assert started["read_from"] is None  # the tables hold nothing: the group's offsets (a new group: the beginning)
 
     # starting again is a no-op
     code, second = run_json(env, "job", "start")
@@ -114,12 +115,12 @@ def test_local_pipeline_end_to_end(native_stack):
     code, after = run_json(env, "job", "status")
     assert code == 4 and after["state"] != "RUNNING"
 
-    # a fresh start on a non-empty table says what it risks
+    # a fresh start on non-empty tables reads on after the last records they hold: here the topic's end
     code, fresh = run_json(env, "job", "start", "--fresh")
     assert code == 0, fresh
-    assert fresh["warnings"] == [
-        f"starting fresh while analytics.orders_spine holds {valid} rows: the job reads on from the consumer "
-        "group's committed offsets, not from a checkpoint; records after the last offset commit can be written twice"
-    ]
+    assert fresh["warnings"] == []
+    _, end = kafka_admin.topic_offsets("127.0.0.1:" + env["PIPECTL_LOCAL_KAFKA_PORT"], "orders.spine.v1")
+    assert sum(end.values()) == EVENTS
+    assert fresh["read_from"] == {str(p): n for p, n in sorted(end.items()) if n > 0}, (fresh, end)
     code, stopped = run_json(env, "job", "stop", "--no-savepoint")
     assert code == 0 and stopped["state"] == "CANCELED", stopped

@@ -225,4 +225,40 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     orders, rejected = _wait_stored(warehouse, total + 500)
     keys = Counter((r["kafka_partition"], r["kafka_offset"]) for r in orders + rejected)
     assert len(keys) == total + 500 and max(keys.values()) == 1
+
+    # a release whose job graph moved (its operators unchained: no operator id of the source or the
+    # committers maps) takes the offsets path while events flow; it reads on after the last records the
+    # tables hold, not from the group's offsets the stopping source may not have committed yet
+    def unchained(root: Path) -> None:
+        path = root / "jobs/order_ingest/job.py"
+        anchor = '    config.set("pipeline.object-reuse", "true")\n'
+        assert anchor in path.read_text()
+        path.write_text(path.read_text().replace(
+            anchor, anchor + '    config.set("pipeline.operator-chaining.enabled", "false")\n'))
+
+    moved = _release_copy(tmp_path, "unchained", unchained)
+    flowing = _produce(env_new, "--rate", "40", "--seed", "5", "--schema-version", "2")
+    time.sleep(5)
+    up = run_pipectl(_env(native_stack, moved), "job", "upgrade", "--skip-build", "--output", "json", timeout=900)
+    time.sleep(10)
+    flowing.send_signal(signal.SIGINT)
+    out, err = flowing.communicate(timeout=120)
+    assert up.returncode == 0, up.stderr[-4000:]
+    sent = json.loads(out)
+    assert sent["failed"] == 0 and sent["acked"] == sent["sent"] > 0, err[-2000:]
+    offsets_path = json.loads(up.stdout)
+    assert offsets_path["path"] == "offsets", offsets_path["state"]
+    assert offsets_path["warnings"] == [], offsets_path["warnings"]
+    records = topic_records(TEST_BOOTSTRAP, TOPIC, "upgrade-test-moved")
+    assert len(records) == total + 500 + sent["acked"]
+    orders, rejected = _wait_stored(warehouse, len(records))
+    keys = Counter((r["kafka_partition"], r["kafka_offset"]) for r in orders + rejected)
+    assert [k for k, n in keys.items() if n > 1] == []
+    assert set(keys) == set(records)
+    # the new job read on from one past the highest offset stored in each partition at the switch
+    read_from = {int(p): o for p, o in offsets_path["read_from"].items()}
+    assert set(read_from) == {p for p, _ in records}
+    behind = sum(read_from[int(p)] - (was or 0) for p, was in offsets_path["group_was"].items())
+    print(f"offsets path: read on from {read_from}; the group's offsets were {offsets_path['group_was']} "
+          f"({behind} records behind the tables); {sent['acked']} events during the upgrade, 0 stored twice")
     assert run_pipectl(env_new, "job", "stop").returncode == 0

@@ -125,3 +125,29 @@ def test_out_of_memory_is_retried_on_one_thread_then_one_line(monkeypatch):
     assert str(err.value) == "counting the table needed more than its memory limit of 100 MB"
     assert err.value.hint == "raise it, e.g. PIPECTL_VERIFY_MEMORY_MB=200 pipectl verify"
     assert threads_seen[-1] == 1 and len(threads_seen) == 2
+
+
+def _offsets(partitions: list[int | None], offsets: list[int | None]) -> pa.Table:
+    return pa.table({"kafka_partition": pa.array(partitions, pa.int32()), "kafka_offset": pa.array(offsets, pa.int64())})
+
+
+@pytest.mark.parametrize("engine", ["direct", "stream"])
+def test_max_offsets_per_partition_over_every_commit(tmp_path, monkeypatch, engine):
+    catalog = _catalog(tmp_path)
+    first = _offsets([0] * 500 + [1] * 300, list(range(500)) + list(range(300)))
+    table = catalog.create_table("analytics.orders", first.schema)
+    table.append(first)
+    table.append(_offsets([1, 1, 2, None, 0], [900, 301, 7, 5000, None]))  # partition 2 new; rows without a key
+    table = catalog.load_table("analytics.orders")
+    if engine == "stream":
+        monkeypatch.setattr(tablecount, "_direct_files", lambda *a: None)
+    assert tablecount.max_offsets(table, table.current_snapshot()) == {0: 499, 1: 900, 2: 7}
+
+
+def test_max_offsets_of_an_empty_table(tmp_path):
+    catalog = _catalog(tmp_path)
+    table = catalog.create_table("analytics.orders", _offsets([], []).schema)
+    table.append(_offsets([], []))
+    table = catalog.load_table("analytics.orders")
+    snapshot = table.current_snapshot()
+    assert snapshot is None or tablecount.max_offsets(table, snapshot) == {}

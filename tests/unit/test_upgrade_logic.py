@@ -36,8 +36,7 @@ def test_unmapped_source_and_committer_state_take_the_offsets_path():
     assert check.path == PATH_OFFSETS
     assert [u["recoverable"] for u in check.unmapped] == [True, True]
     assert check.message.endswith(
-        "the new job starts from the consumer group's committed offsets (records that arrive during the stop "
-        "can be stored twice: `verify` counts them)"
+        "the new job starts without state and reads on after the last records the tables hold"
     )
 
 
@@ -170,4 +169,29 @@ def test_the_upgrade_report_in_text():
         " savepoint     /sp/savepoint-aaaaaa-1",
         " timing        checks 61 s before the stop; stop to healthy 48 s",
         " table schema  added discount_amount, coupon_code",
+    ]
+
+
+def test_the_offsets_path_in_text_says_where_the_new_job_reads_on():
+    from rich.console import Console
+
+    from pipectl.cli.render import upgrade_report
+    from pipectl.flink.upgrade import UpgradeReport
+
+    report = UpgradeReport(
+        "a" * 32, "b" * 32, PATH_OFFSETS, "/sp/savepoint-aaaaaa-1", None, {"add": []},
+        message="upgraded in place (without state, read on after the last records the tables hold)",
+        read_from={"1": 3983, "0": 13790}, group_was={"0": 13749, "1": 3954},
+    )
+    console = Console(record=True, width=200)
+    upgrade_report(console, report)
+    lines = [ln.rstrip() for ln in console.export_text().splitlines()]
+    assert lines == [
+        "job upgrade",
+        " old job       " + "a" * 32,
+        " new job       " + "b" * 32,
+        " path          upgraded in place (without state, read on after the last records the tables hold)",
+        " savepoint     /sp/savepoint-aaaaaa-1",
+        " read on from  partition 0 at 13,790, partition 1 at 3,983",
+        " table schema  unchanged",
     ]

@@ -73,6 +73,8 @@ def job_info(console: Console, info: JobInfo) -> None:
         )
     if info.restored_from:
         table.add_row("restored from", info.restored_from)
+    if info.read_from:
+        table.add_row("read on from", _offsets(info.read_from))
     if info.savepoint:
         table.add_row("last savepoint", info.savepoint)
     if info.message:
@@ -84,6 +86,11 @@ def job_info(console: Console, info: JobInfo) -> None:
         )
     elif info.state == "STOPPED":
         console.print("next: pipectl job start (resumes from this savepoint)")
+
+
+def _offsets(by_partition: dict[str, int]) -> str:
+    """Where a job started without state reads on: `partition 0 at 3790, partition 1 at 3983`."""
+    return ", ".join(f"partition {p} at {o:,}" for p, o in sorted(by_partition.items(), key=lambda kv: int(kv[0])))
 
 
 def catalog_tree(console: Console, catalog: dict) -> None:
@@ -155,6 +162,8 @@ def upgrade_report(console: Console, report: UpgradeReport) -> None:
     if report.state is not None:
         table.add_row("state check", report.state.message)
     table.add_row("savepoint", report.savepoint or "-")
+    if report.read_from:
+        table.add_row("read on from", _offsets(report.read_from))
     if report.switch_s is not None:
         table.add_row(
             "timing", f"checks {report.check_s:.0f} s before the stop; stop to healthy {report.switch_s:.0f} s"
