@@ -184,11 +184,70 @@ def count_by(table: Table, snapshot: Snapshot, column: str) -> tuple[int, dict[s
     return sum(counts.values()), counts
 
 
+@dataclass(frozen=True)
+class _FileBounds:
+    task: Any  # pyiceberg FileScanTask
+    partitions: range  # the Kafka partitions its rows may hold (from the manifest's column bounds)
+    highest: int  # the upper bound of its Kafka offsets
+
+
+def _file_bounds(task: Any, partition: Any, offset: Any) -> _FileBounds | None:
+    """A data file's bounds from its manifest entry (`partition`, `offset`: the columns' fields); None when
+    they are not kept."""
+    from pyiceberg.conversions import from_bytes
+
+    lower, upper = task.file.lower_bounds or {}, task.file.upper_bounds or {}
+    pid, oid = partition.field_id, offset.field_id
+    if pid not in lower or pid not in upper or oid not in upper:
+        return None
+    low, high = from_bytes(partition.field_type, lower[pid]), from_bytes(partition.field_type, upper[pid])
+    return _FileBounds(task, range(int(low), int(high) + 1), int(from_bytes(offset.field_type, upper[oid])))
+
+
 def max_offsets(
     table: Table, snapshot: Snapshot, partition_column: str = "kafka_partition", offset_column: str = "kafka_offset"
 ) -> dict[int, int]:
-    """The highest Kafka offset a snapshot holds in each Kafka partition (partitions without rows left out)."""
+    """The highest Kafka offset a snapshot holds in each Kafka partition (partitions without rows left out).
 
+    Read from as few data files as the manifests allow, newest offsets first: files in the order of their
+    highest offset (their column bounds), until no file left can hold a higher offset of any partition it
+    may hold than the one found. After a stop that is the files of the last commits, whatever the size of
+    the table. Files without bounds (or columns of other names in older schemas): every file is read, with
+    DuckDB in bounded memory."""
+    schema = table.schema()
+    partition, offset = schema.find_field(partition_column), schema.find_field(offset_column)
+    current = table.current_snapshot()
+    at = None if current is not None and current.snapshot_id == snapshot.snapshot_id else snapshot.snapshot_id
+    scan = table.scan(snapshot_id=at, selected_fields=(partition_column, offset_column))
+    bounds = [_file_bounds(task, partition, offset) for task in scan.plan_files()]
+    if any(b is None for b in bounds) or not names_stable(table, (partition_column, offset_column)):
+        return _max_offsets_of_all(table, snapshot, partition_column, offset_column)
+    files = sorted((b for b in bounds if b is not None), key=lambda b: b.highest, reverse=True)
+    later: list[set[int]] = [set() for _ in range(len(files) + 1)]  # partitions the files from i on may hold
+    for i in range(len(files) - 1, -1, -1):
+        later[i] = later[i + 1] | set(files[i].partitions)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyiceberg.io.pyarrow import ArrowScan
+
+    reader = ArrowScan(scan.table_metadata, scan.io, scan.projection(), scan.row_filter, scan.case_sensitive)
+    best: dict[int, int] = {}
+    for i, file in enumerate(files):
+        if all(best.get(p, -1) >= file.highest for p in later[i]):
+            break
+        for batch in reader.to_record_batches([file.task]):
+            rows = pa.Table.from_batches([batch]).filter(
+                pc.and_(pc.is_valid(batch.column(partition_column)), pc.is_valid(batch.column(offset_column)))
+            )
+            grouped = rows.group_by(partition_column).aggregate([(offset_column, "max")])
+            for p, o in zip(
+                grouped[partition_column].to_pylist(), grouped[f"{offset_column}_max"].to_pylist(), strict=True
+            ):
+                best[int(p)] = max(int(o), best.get(int(p), int(o)))
+    return best
+
+
+def _max_offsets_of_all(table: Table, snapshot: Snapshot, partition_column: str, offset_column: str) -> dict[int, int]:
     def run(con) -> dict[int, int]:
         _source(con, table, snapshot, (partition_column, offset_column))
         grouped = _aggregate(

@@ -101,6 +101,9 @@ class JobSettings:
     detached: bool = False  # PIPECTL_DETACHED=1: main() submits and returns (`flink run -d`)
     pipeline_jars: str = ""  # PIPELINE_JARS: pipeline.jars for local runs (empty: the Maven build output)
     allow_non_restored_state: bool = False  # ALLOW_NON_RESTORED_STATE=true: `pipectl job upgrade --allow-...`
+    # KAFKA_START_OFFSETS "0:3790,1:3983": where a start without state reads each partition from (pipectl sets it
+    # to one past the last offset the tables hold); other partitions: the group's offsets. Ignored on a restore.
+    start_offsets: tuple[tuple[int, int], ...] = ()
 
     @property
     def is_aws(self) -> bool:
@@ -199,4 +202,27 @@ def _run_settings(values: Mapping[str, str]) -> dict:
         "detached": values.get("PIPECTL_DETACHED") == "1",
         "pipeline_jars": values.get("PIPELINE_JARS", "").strip(),
         "allow_non_restored_state": values.get("ALLOW_NON_RESTORED_STATE") == "true",
+        "start_offsets": parse_start_offsets(values.get("KAFKA_START_OFFSETS", "")),
     }
+
+
+START_OFFSETS_RE = re.compile(r"(\d{1,9}):(\d{1,19})")
+
+
+def parse_start_offsets(text: str) -> tuple[tuple[int, int], ...]:
+    """KAFKA_START_OFFSETS, `partition:offset` pairs separated by commas, into sorted pairs."""
+    pairs: dict[int, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = START_OFFSETS_RE.fullmatch(item)
+        if match is None or int(match.group(1)) in pairs:
+            raise JobConfigError(
+                f"KAFKA_START_OFFSETS must be partition:offset pairs separated by commas, each partition once "
+                f"(e.g. 0:3790,1:3983), got {text!r}"
+            )
+        pairs[int(match.group(1))] = int(match.group(2))
+    return tuple(sorted(pairs.items()))
+
+
+def format_start_offsets(offsets: Mapping[int, int]) -> str:
+    """The KAFKA_START_OFFSETS value for `offsets` (partition -> offset)."""
+    return ",".join(f"{p}:{o}" for p, o in sorted(offsets.items()))

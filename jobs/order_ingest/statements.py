@@ -63,6 +63,9 @@ def kafka_options(s: JobSettings) -> dict[str, str]:
         "scan.topic-partition-discovery.interval": "60 s",
         "format": "raw",
     }
+    if s.start_offsets:  # a start without state: after the last records the tables hold (pipectl/flink/read_on.py)
+        options["scan.startup.mode"] = "specific-offsets"
+        options["scan.startup.specific-offsets"] = ";".join(f"partition:{p},offset:{o}" for p, o in s.start_offsets)
     if s.is_aws:
         options.update(
             {

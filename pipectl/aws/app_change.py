@@ -83,10 +83,13 @@ def update(target: Target, detail: dict, desired: appcfg.Desired, changes: list[
     return detail
 
 
-def start(target: Target, restore: str, allow_non_restored: bool, reporter: Reporter) -> str | None:
-    """Start a READY application; return the snapshot it restores from, if any."""
+def start(
+    target: Target, restore: str, allow_non_restored: bool, reporter: Reporter, *, read_on: bool = False
+) -> str | None:
+    """Start a READY application; return the snapshot it restores from, if any. `read_on`: the job was given
+    the offsets after the tables' last records (KAFKA_START_OFFSETS) for a start without state."""
     name = target.aws.application_name
-    chosen = plan(target, restore, allow_non_restored, reporter, updating=False)
+    chosen = plan(target, restore, allow_non_restored, reporter, updating=False, read_on=read_on)
     reporter.step(
         f"starting '{name}'" + (f" from snapshot {chosen.snapshot}" if chosen.snapshot else " without a snapshot")
     )

@@ -6,6 +6,7 @@ Pure functions over dicts (no boto3), so the request shapes are easy to read and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,26 @@ def _vpc(detail: dict) -> list[dict]:
     return _config(detail).get("VpcConfigurationDescriptions") or []
 
 
+# Set only for the start without state of the offsets path (pipectl/aws/deploy.py): where the job reads on.
+# The job ignores it when it restores a snapshot, so its presence alone is no reason to update the application;
+# the next update for another reason drops it.
+START_OFFSETS = "KAFKA_START_OFFSETS"
+
+
+def _without_start_offsets(groups: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {
+        gid: {k: v for k, v in props.items() if not (gid == JOB_GROUP and k == START_OFFSETS)}
+        for gid, props in groups.items()
+    }
+
+
+def with_start_offsets(d: Desired, offsets: str) -> Desired:
+    """`d` with the job's start offsets (KAFKA_START_OFFSETS) in its property group."""
+    groups = {gid: dict(props) for gid, props in d.property_groups.items()}
+    groups[JOB_GROUP][START_OFFSETS] = offsets
+    return dataclasses.replace(d, property_groups=groups)
+
+
 def _log_options(detail: dict) -> list[dict]:
     return detail.get("CloudWatchLoggingOptionDescriptions") or []
 
@@ -171,7 +192,10 @@ def diff(detail: dict, d: Desired) -> list[str]:
         changes.append("role")
     if code_location(detail) != (d.bucket_arn, d.file_key) or code_version(detail) != d.object_version:
         changes.append("code")
-    if current_groups(detail) != d.property_groups:
+    current = current_groups(detail)
+    if START_OFFSETS not in d.property_groups.get(JOB_GROUP, {}):  # start offsets left there are no change
+        current = _without_start_offsets(current)
+    if current != d.property_groups:
         changes.append("properties")
     flink = _flink(detail)
     want = _flink_config(d)

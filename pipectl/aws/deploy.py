@@ -63,6 +63,9 @@ class DeployResult:
     log_group: str = ""
     console_url: str = ""
     upgrade_check: dict = field(default_factory=dict)  # upgrade.UpgradeCheck of a code change ({}: none)
+    read_from: dict[str, int] | None = (
+        None  # the offsets path: where the job reads on, per partition (KAFKA_START_OFFSETS)
+    )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -261,6 +264,29 @@ def _settled_detail(target: Target, reporter: Reporter) -> dict | None:
     return detail
 
 
+def _read_on(
+    target: Target, want: appcfg.Desired, changes: list[str], result: DeployResult, reporter: Reporter
+) -> tuple[appcfg.Desired, list[str]]:
+    """The offsets path, once the application is stopped: the job's KAFKA_START_OFFSETS, one past the highest
+    offset the tables hold in each partition. The consumer group's offsets lag them (Flink's Kafka source commits
+    them asynchronously, and a stopping job can end before its last commit lands); pipectl cannot set the group's
+    offsets on MSK (its brokers answer inside the VPC only), so the job is told where to start."""
+    from jobs.order_ingest.settings import format_start_offsets
+    from pipectl.aws.tables import next_offsets
+
+    found = next_offsets(target.settings)
+    if not found:
+        return want, changes
+    result.read_from = {str(p): o for p, o in sorted(found.items())}
+    reporter.step(
+        "the new job reads on after the tables' last records: "
+        + ", ".join(f"partition {p} at {o:,}" for p, o in sorted(found.items()))
+    )
+    return appcfg.with_start_offsets(want, format_start_offsets(found)), (
+        changes if "properties" in changes else [*changes, "properties"]
+    )
+
+
 def _apply(
     target: Target,
     detail: dict | None,
@@ -273,7 +299,8 @@ def _apply(
 ) -> tuple[dict, bool]:
     """Create the application, update what changed, or leave it: (its detail, was it running before?)."""
     name = target.aws.application_name
-    if detail is None:
+    if detail is None:  # its first start is without state: after the tables' last records, if they hold any
+        want, _ = _read_on(target, want, [], result, reporter)
         detail = app_change.create(target, want)
         result.action = "created"
         reporter.done(f"created application '{name}' (version {detail['ApplicationVersionId']})")
@@ -284,6 +311,10 @@ def _apply(
         stop(target.settings, reporter=reporter)
         detail = describe(target) or detail
         running = False
+    if (changes and offsets) or (restore == RESTORE_NONE and not running):
+        # a start without state (the offsets path, --restore none of a stopped application): it reads on after
+        # the last records the tables hold
+        want, changes = _read_on(target, want, changes, result, reporter)
     if not changes:
         result.action = "unchanged"
         if running:
@@ -318,7 +349,9 @@ def _start_if_ready(
         app_change.start_without_state(target, reporter)
         result.started = True
     elif status == appcfg.READY:
-        result.restored_from = app_change.start(target, restore, allow_non_restored, reporter)
+        result.restored_from = app_change.start(
+            target, restore, allow_non_restored, reporter, read_on=result.read_from is not None
+        )
         result.started = True
     elif status not in appcfg.SETTLING and status != appcfg.RUNNING:
         raise PipectlError(

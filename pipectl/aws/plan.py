@@ -209,9 +209,9 @@ def plan(
         result.upgrade_check = "the code does not change"
     if check is not None and check.path == upgrade.PATH_OFFSETS:
         result.restore = (
-            "stop with a snapshot, then start without state from the consumer group's committed offsets"
+            "stop with a snapshot, then start without state, reading on after the last records the tables hold"
             if running
-            else "start without state from the consumer group's committed offsets"
+            else "start without state, reading on after the last records the tables hold"
         )
         if result.status == appcfg.READY:
             result.changes.append(Change("status", "", appcfg.READY, appcfg.RUNNING))

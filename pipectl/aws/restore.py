@@ -46,9 +46,12 @@ def _when(snap: dict) -> str:
     return ts.strftime("%Y-%m-%d %H:%M:%SZ") if isinstance(ts, datetime) else str(ts or "?")
 
 
-def plan(target: Target, restore: str, allow_non_restored: bool, reporter: Reporter, *, updating: bool) -> RestorePlan:
+def plan(
+    target: Target, restore: str, allow_non_restored: bool, reporter: Reporter, *, updating: bool, read_on: bool = False
+) -> RestorePlan:
     """The restore configuration for a start (`updating` False) or an update of a RUNNING
-    application (True: the service snapshots it first, so the latest is that snapshot)."""
+    application (True: the service snapshots it first, so the latest is that snapshot). `read_on`: a start
+    without state reads on after the last records the tables hold (deploy gave the job KAFKA_START_OFFSETS)."""
     ready = [s for s in snapshots(target) if s.get("SnapshotStatus") == "READY"]
     latest = ready[0] if ready else None
     if restore != RESTORE_NONE and (latest is not None or updating):
@@ -70,8 +73,12 @@ def plan(target: Target, restore: str, allow_non_restored: bool, reporter: Repor
             reporter.warn(
                 "starting without state (--restore none)"
                 + (f" although snapshot {latest['SnapshotName']} ({_when(latest)}) exists" if latest else "")
-                + ": the job reads the topic again from the consumer group's committed offsets (or the start), "
-                "and rows already in the table may be stored twice"
+                + (
+                    ": the job reads on after the last records the tables hold"
+                    if read_on
+                    else ": the job reads the topic again from the consumer group's committed offsets (or the start), "
+                    "and rows already in the table may be stored twice"
+                )
             )
         return RestorePlan({"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}, allow_non_restored, None, True)
     chosen = next((s for s in ready if s["SnapshotName"] == restore), None)

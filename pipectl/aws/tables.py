@@ -173,8 +173,8 @@ def load_table(settings: Settings, namespace: str, name: str) -> Any:
 
 # --------------------------------------------------------------------------- the sink's lineage
 LINEAGE_HINT = (
-    "start without state, from the consumer group's offsets (after a clean `pipectl aws stop` they match the "
-    "snapshot): `pipectl aws deploy --restore none`; docs/aws.md#s3-tables-maintenance says how to keep the lineage"
+    "start without state, reading on after the last records the tables hold: `pipectl aws deploy --restore none`; "
+    "docs/aws.md#s3-tables-maintenance says how to keep the lineage"
 )
 
 
@@ -209,6 +209,15 @@ def check_restore_lineage(settings: Settings) -> None:
             "again",
             hint=LINEAGE_HINT,
         )
+
+
+def next_offsets(settings: Settings) -> dict[int, int]:
+    """One past the highest Kafka offset the pipeline's two tables hold, per partition: where a start
+    without state reads on (pipectl/flink/read_on.py; tables not there yet hold nothing)."""
+    from pipectl.flink import read_on
+
+    names = settings.names
+    return read_on.tables_next_offsets(settings, lambda name: load_table(settings, names.namespace, name))
 
 
 # --------------------------------------------------------------------------- S3 Tables' own maintenance

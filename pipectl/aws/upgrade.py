@@ -13,8 +13,9 @@ release's ids:
 - some do not, and all of those run in the Kafka source's or an Iceberg committer's task (their state
   is the Kafka offsets and the Iceberg commits): **offsets** path, the application is stopped (the
   service takes a snapshot, its savepoint; like Flink's stop with a savepoint, that commits the Iceberg
-  files and the Kafka offsets of its final checkpoint: AWS does not document which stop it uses),
-  updated, and started without state from the consumer group's committed offsets;
+  files of its final checkpoint: AWS does not document which stop it uses), updated with the job's
+  KAFKA_START_OFFSETS, one past the highest offset the tables hold in each partition, and started
+  without state: it reads on after the last records the tables hold (deploy._read_on);
 - others do not: refused, naming them, before anything changes; `--allow-non-restored-state` drops
   their state on purpose (warned);
 - no record of the running release, or the new release's graph cannot be built: **not checked**, said
@@ -47,7 +48,7 @@ from pipectl.errors import EXIT_USAGE, PipectlError, UnhealthyError
 from pipectl.progress import Reporter
 
 PATH_STATE = "state"  # every recorded operator is in the new release: restored from the update's snapshot
-PATH_OFFSETS = "offsets"  # stop (snapshot), update, start without state from the group's committed offsets
+PATH_OFFSETS = "offsets"  # stop (snapshot), update, start without state after the tables' last records
 PATH_NON_RESTORED = "non-restored"  # --allow-non-restored-state: the state of the missing operators is dropped
 PATH_REFUSED = "refused"  # operators that may hold state are missing (deploy raises; --plan shows it)
 PATH_NOT_CHECKED = "not-checked"  # no record, or the new release's graph could not be built
@@ -195,9 +196,8 @@ def compare(old: list[dict], new: list[dict], *, allow_non_restored: bool, runni
         return UpgradeCheck(
             PATH_OFFSETS,
             f"{len(missing)} operator(s) of the running release are not in the new one ({_names(missing)}), all in "
-            "the Kafka source's or an Iceberg committer's task: stop with a snapshot (commits the Iceberg files and "
-            "the Kafka offsets), then start without state from the consumer group's offsets (records that arrive "
-            "during the stop can be stored twice: `verify` counts them)",
+            "the Kafka source's or an Iceberg committer's task: stop with a snapshot (commits the Iceberg files), "
+            "then start without state, reading on after the last records the tables hold",
             running_code,
             missing,
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipectl import kafka_admin, statefile
 from pipectl.config import Settings
 from pipectl.errors import GaveUpError, NotFoundError, PipectlError, UnhealthyError
+from jobs.order_ingest.settings import format_start_offsets
 from pipectl.flink import read_on, resume
 from pipectl.flink.job_state import ACTIVE_STATES, FAILING_STATES, JOB_NAME, latest_checkpoint, root_exception
 from pipectl.flink.rest import FlinkRest
@@ -257,14 +258,16 @@ def start(
             hint="'pipectl job start --fresh' starts without state and reads on after the last records the tables hold",
         )
     read_from = group_was = None
+    job_env = {**job_environment(settings), **(extra_env or {})}
     if point is None:  # no state: read on after the tables' last records (pipectl/flink/read_on.py)
         alignment = _align_group(settings)
         warnings += alignment.warnings
         if alignment.changed:
             reporter.step(alignment.describe())
-        if alignment.next_offsets:
-            read_from = {str(p): o for p, o in sorted(alignment.next_offsets.items())}
+        if alignment.read_from:
+            read_from = {str(p): o for p, o in sorted(alignment.read_from.items())}
             group_was = {str(p): old for p, (old, _) in sorted(alignment.changed.items())}
+            job_env["KAFKA_START_OFFSETS"] = format_start_offsets(alignment.read_from)
     for w in warnings:
         reporter.warn(w)
 
@@ -272,7 +275,7 @@ def start(
     reporter.step(
         "submitting order_ingest to the Flink cluster" + (f" from {point.describe()} ({point.path})" if point else "")
     )
-    returncode, output = get_stack(settings).submit_job({**job_environment(settings), **(extra_env or {})}, restore)
+    returncode, output = get_stack(settings).submit_job(job_env, restore)
     match = re.search(r"JobID ([0-9a-f]{32})", output)
     if returncode != 0 or not match:
         log = settings.state_dir / "logs" / "job-submit.log"

@@ -7,7 +7,7 @@ so the records after them were stored already (measured: 122 records stored twic
 while 40 events/s flowed). Every record lands in exactly one of the two tables with its
 `kafka_partition` and `kafka_offset`, so the tables say where to read on: one past the highest
 offset they hold in each partition. `align_group` sets the group's offsets there before the job
-starts; the job reads on from them as before.
+starts, and hands the job the same offsets (KAFKA_START_OFFSETS: the Kafka source's specific offsets).
 
 The tables are the pipeline's (its settings name the topic, the two tables and the group together), so
 their offsets are the topic's. Partitions the tables hold no record of keep the group's offsets (a new
@@ -18,7 +18,9 @@ topic was made again since those rows were written, and its offsets are not thei
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipectl import kafka_admin, tablecount
 from pipectl.config import Settings
@@ -31,6 +33,7 @@ __all__ = ["Alignment", "align_group", "plan", "tables_next_offsets"]
 @dataclass
 class Alignment:
     next_offsets: dict[int, int] = field(default_factory=dict)  # partition -> one past the highest stored offset
+    read_from: dict[int, int] = field(default_factory=dict)  # ... of those within the topic: where the job reads on
     changed: dict[int, tuple[int | None, int]] = field(default_factory=dict)  # partition -> (committed, set to)
     warnings: list[str] = field(default_factory=list)
 
@@ -42,16 +45,19 @@ class Alignment:
         return f"the consumer group's offsets set to read on after the tables' last records ({moves})"
 
 
-def tables_next_offsets(settings: Settings) -> dict[int, int]:
-    """One past the highest Kafka offset stored in the orders and rejected tables, per partition."""
+def tables_next_offsets(settings: Settings, load: Callable[[str], Any] | None = None) -> dict[int, int]:
+    """One past the highest Kafka offset stored in the orders and rejected tables, per partition.
+    `load(name)` gives a table (pyiceberg), NotFoundError when there is none: the local warehouse's by
+    default, S3 Tables' on AWS."""
     highest: dict[int, int] = {}
-    for name in (settings.pipeline.table, settings.pipeline.rejected_table):
+    for name in (settings.names.table, settings.names.rejected_table):
         try:
-            table = load_local_table(settings, name)
+            table = load(name) if load is not None else load_local_table(settings, name)
         except NotFoundError:
             continue
         snapshot = table.current_snapshot()
-        if snapshot is None:
+        names = {f.name for f in table.schema().fields}
+        if snapshot is None or not {"kafka_partition", "kafka_offset"} <= names:  # not a table of this job's
             continue
         for partition, offset in tablecount.max_offsets(table, snapshot).items():
             highest[partition] = max(offset, highest.get(partition, offset))
@@ -83,6 +89,7 @@ def plan(
                 f"{topic} partition {partition} begins at offset {begin[partition]}: its records from {offset} on were "
                 "deleted by the topic's retention before they were stored"
             )
+        alignment.read_from[partition] = offset
         if committed.get(partition) != offset:
             alignment.changed[partition] = (committed.get(partition), offset)
     return alignment

@@ -87,6 +87,11 @@ def render(settings: Settings, endpoint_url: str) -> Rendered:
     )
 
 
+def set_job_property(rendered: Rendered, key: str, value: str) -> None:
+    """Set one property of the job's group (PipelineConfig), as an UpdateApplication would."""
+    next(g for g in rendered.groups if g["PropertyGroupId"] == appcfg.JOB_GROUP)["PropertyMap"][key] = value
+
+
 def write(rendered: Rendered, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rendered.groups, indent=2) + "\n")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipectl import build, bytecode, procs
+from pipectl.aws import application as appcfg
 from pipectl.aws import upgrade
 from pipectl.aws.commits import CommitCheck
 from pipectl.config import Settings
@@ -191,6 +192,14 @@ def _restore(
         settings, running.region, running.bootstrap_servers, running.table_bucket_arn
     )
     rendered = properties.render(target_settings, running.egress_url or running.endpoint_url)
+    read_from: dict[int, int] = {}
+    if offsets:  # as `aws deploy` does: the job reads on after the last records the tables hold
+        from jobs.order_ingest.settings import format_start_offsets
+        from pipectl.aws.tables import next_offsets
+
+        read_from = next_offsets(restore.pointed(settings))
+        if read_from:
+            properties.set_job_property(rendered, appcfg.START_OFFSETS, format_start_offsets(read_from))
     if check is not None:  # the new release's code, as UpdateApplication replaces it
         _unzip_checked(zip_file, folder, rendered.jarfile, reporter)
     flink = RehearsalFlink(
@@ -199,7 +208,10 @@ def _restore(
     savepoint = "" if offsets else running.savepoint
     non_restored = check is not None and check.path == upgrade.PATH_NON_RESTORED
     if offsets:
-        reporter.step("starting the new release without state, from the consumer group's committed offsets")
+        reporter.step(
+            "starting the new release without state, reading on after the tables' last records"
+            + (": " + ", ".join(f"partition {p} at {o:,}" for p, o in sorted(read_from.items())) if read_from else "")
+        )
     else:
         reporter.step(f"restoring the {'new release' if check else 'job'} from {running.savepoint}")
     code, output = flink.submit(
@@ -224,7 +236,11 @@ def _restore(
         artifact_sha256=artifact.sha256,
     )
     state.write(settings.state_dir, restored)
-    source = "the consumer group's offsets" if point is None else point.describe()
+    source = (
+        ("the offsets after the tables' last records" if read_from else "the consumer group's offsets")
+        if point is None
+        else point.describe()
+    )
     if check is None:
         reporter.done(f"job {job} restored from {source}; checkpoint {flowing.checkpoint_id} completed")
     else:

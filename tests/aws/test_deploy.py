@@ -303,6 +303,7 @@ def test_json_mode_prints_one_document(world):
         [
             "application", "region", "arn", "action", "changes", "code", "code_version", "uploaded", "started",
             "restored_from", "status", "version", "vpc", "health", "commits", "log_group", "console_url", "upgrade_check",
+            "read_from",
         ]
     )
     assert doc["arn"] == f"arn:aws:kinesisanalytics:{REGION}:123456789012:application/{APP}"

@@ -65,9 +65,8 @@ def test_restore_refused_when_s3_tables_expired_the_lineage(orders):
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: cannot restore from a snapshot: analytics.orders keeps no commit of the Flink job (its snapshots "
         "back to the job's last commit were expired), so the sink would commit the snapshot's last checkpoint "
-        "again -- start without state, from the consumer group's offsets (after a clean `pipectl aws stop` they "
-        "match the snapshot): `pipectl aws deploy --restore none`; docs/aws.md#s3-tables-maintenance says how to "
-        "keep the lineage"
+        "again -- start without state, reading on after the last records the tables hold: `pipectl aws deploy "
+        "--restore none`; docs/aws.md#s3-tables-maintenance says how to keep the lineage"
     )
     assert app_status() == "READY"  # nothing was started
 

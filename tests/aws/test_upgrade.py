@@ -143,7 +143,31 @@ def test_a_release_that_fails_to_start_on_a_stopped_app_is_not_rolled_back(world
 
 # the state check on real releases ------------------------------------------------------------------
 @pytest.mark.skipif(not REAL_ZIP.is_file(), reason="needs target/data-pipeline-aws.zip (make package)")
-def test_upgrade_checks_state_against_the_recorded_operators(world, tmp_path):
+def _stored_offsets(world, moto_url) -> None:
+    """What the running job stored: analytics.orders holds partition 0 up to offset 41 and partition 1 up to 17,
+    the quarantine partition 1 up to 19 (pyiceberg into the emulated table bucket)."""
+    import pyarrow as pa
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import IntegerType, LongType, NestedField
+
+    from tests.aws.conftest import REGION
+    from tests.aws.s3tables_writer import S3TablesTestCatalog
+
+    schema = Schema(NestedField(1, "kafka_partition", IntegerType(), required=False),
+                    NestedField(2, "kafka_offset", LongType(), required=False))
+    catalog = S3TablesTestCatalog(world.table_bucket_arn, REGION, moto_url)
+    for name, rows in (("orders", [(0, 40), (0, 41), (1, 17), (0, 12)]), ("orders_rejected", [(1, 19), (0, 3)])):
+        table = catalog.create_table(("analytics", name), schema)
+        table.append(pa.table({"kafka_partition": pa.array([p for p, _ in rows], pa.int32()),
+                               "kafka_offset": pa.array([o for _, o in rows], pa.int64())}))
+
+
+def job_properties() -> dict:
+    groups = describe()["ApplicationConfigurationDescription"]["EnvironmentPropertyDescriptions"]
+    return {g["PropertyGroupId"]: g["PropertyMap"] for g in groups["PropertyGroupDescriptions"]}["PipelineConfig"]
+
+
+def test_upgrade_checks_state_against_the_recorded_operators(world, tmp_path, moto_url):
     # v1: the real release. Deploy records its operator ids, built by Flink from the zip's own job.
     shutil.copyfile(REAL_ZIP, world.zip)
     v1_key = key_of(world.zip)
@@ -209,7 +233,10 @@ def test_upgrade_checks_state_against_the_recorded_operators(world, tmp_path):
     assert run["FlinkRunConfigurationDescription"] == {"AllowNonRestoredState": True}
 
     # The running release's Kafka source had another id (a graph of another shape): the offsets path.
-    # Stop with a snapshot, update, start without state from the group's committed offsets.
+    # Stop with a snapshot, update, start without state, reading on after the last records the tables hold:
+    # the job is given them (KAFKA_START_OFFSETS), as the group's offsets on MSK cannot be set from here.
+    _stored_offsets(world, moto_url)
+    assert "KAFKA_START_OFFSETS" not in job_properties()
     source = {"id": "d" * 32, "vertex": "Source: kafka_orders[1] -> Calc[2]"}
     put_record(world, v3_key, {"operators": v1_ops + [source]})
     shutil.copyfile(REAL_ZIP, world.zip)  # v1 again (its graph was probed above: the cache answers)
@@ -218,6 +245,9 @@ def test_upgrade_checks_state_against_the_recorded_operators(world, tmp_path):
     assert result["upgrade_check"]["path"] == "offsets"
     assert [m["id"] for m in result["upgrade_check"]["missing"]] == ["d" * 32]
     assert result["started"] is True and result["restored_from"] is None
+    assert result["read_from"] == {"0": 42, "1": 20}
+    assert "properties" in result["changes"]
+    assert job_properties()["KAFKA_START_OFFSETS"] == "0:42,1:20"
     d = describe()
     assert (file_key(d), d["ApplicationStatus"]) == (v1_key, "RUNNING")
     run = d["ApplicationConfigurationDescription"]["RunConfigurationDescription"]
@@ -225,3 +255,36 @@ def test_upgrade_checks_state_against_the_recorded_operators(world, tmp_path):
     snaps = client("kinesisanalyticsv2").list_application_snapshots(ApplicationName=APP)["SnapshotSummaries"]
     new = [s for s in snaps if s not in snaps_before]
     assert [s["SnapshotName"].startswith("stop-snapshot-") for s in new] == [True]  # the clean stop's snapshot
+
+    # The start offsets alone are no change: the next deploy of the same release leaves the application be
+    # (the job ignores them when it restores a snapshot)
+    again = world.json("aws", "deploy", "--skip-build")
+    assert (again["action"], again["changes"], again["read_from"]) == ("unchanged", [], None)
+    assert describe()["ApplicationVersionId"] == d["ApplicationVersionId"]
+
+
+def test_restore_none_of_a_stopped_application_reads_on_after_the_tables(world, moto_url):
+    """`--restore none` of a stopped application (what the lineage check's hint says to run): the job is given
+    the offsets after the tables' last records, not the consumer group's, which can lag them."""
+    assert world.run("aws", "deploy", "--skip-build").returncode == 0
+    assert world.json("aws", "stop")["snapshot"]
+    _stored_offsets(world, moto_url)
+    proc = world.run("aws", "deploy", "--skip-build", "--restore", "none", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert (result["action"], result["changes"], result["started"]) == ("updated", ["properties"], True)
+    assert result["read_from"] == {"0": 42, "1": 20}
+    assert job_properties()["KAFKA_START_OFFSETS"] == "0:42,1:20"
+    run = describe()["ApplicationConfigurationDescription"]["RunConfigurationDescription"]
+    assert run["ApplicationRestoreConfigurationDescription"] == {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: starting without state")]
+    assert len(warnings) == 1 and warnings[0].endswith(": the job reads on after the last records the tables hold")
+
+
+def test_a_new_application_over_kept_tables_reads_on_after_them(world, moto_url):
+    """The tables outlive the application (`aws destroy` keeps them): a new application's first start, without
+    state, reads on after their last records."""
+    _stored_offsets(world, moto_url)
+    result = world.json("aws", "deploy", "--skip-build")
+    assert (result["action"], result["started"], result["read_from"]) == ("created", True, {"0": 42, "1": 20})
+    assert job_properties()["KAFKA_START_OFFSETS"] == "0:42,1:20"

@@ -105,6 +105,12 @@ def test_how_the_run_is_submitted_is_part_of_the_settings():
         ({"ORDER_INGEST_SINK": "kafka"}, "ORDER_INGEST_SINK must be one of iceberg, raw, json, blackhole, naive, got 'kafka'"),
         ({"PARALLELISM": "two"}, "PARALLELISM must be a whole number of at least 1, got 'two'"),
         ({"PARALLELISM": "0"}, "PARALLELISM must be a whole number of at least 1, got '0'"),
+        ({"KAFKA_START_OFFSETS": "0=12"}, "KAFKA_START_OFFSETS must be partition:offset pairs separated by commas, "
+         "each partition once (e.g. 0:3790,1:3983), got '0=12'"),
+        ({"KAFKA_START_OFFSETS": "0:1,0:2"}, "KAFKA_START_OFFSETS must be partition:offset pairs separated by commas, "
+         "each partition once (e.g. 0:3790,1:3983), got '0:1,0:2'"),
+        ({"KAFKA_START_OFFSETS": "0:-1"}, "KAFKA_START_OFFSETS must be partition:offset pairs separated by commas, "
+         "each partition once (e.g. 0:3790,1:3983), got '0:-1'"),
     ],
 )
 def test_bad_run_settings_are_one_line(values, message):
@@ -113,3 +119,13 @@ def test_bad_run_settings_are_one_line(values, message):
     with pytest.raises(JobConfigError) as err:
         load_job_settings(values)
     assert str(err.value) == message
+
+
+def test_start_offsets_are_read_sorted_and_written_back_the_same():
+    from jobs.order_ingest.settings import format_start_offsets, load_job_settings
+
+    s = load_job_settings({"KAFKA_START_OFFSETS": " 1:3983, 0:3790 "})
+    assert s.start_offsets == ((0, 3790), (1, 3983))
+    assert format_start_offsets(dict(s.start_offsets)) == "0:3790,1:3983"
+    assert load_job_settings({}).start_offsets == ()
+    assert load_job_settings({"KAFKA_START_OFFSETS": ""}).start_offsets == ()

@@ -156,8 +156,9 @@ def test_the_upgrade_takes_the_path_the_check_names(tmp_path, releases, monkeypa
     lineage: list[str] = []
 
     def submit(self, app_dir, rendered, props, timeout, savepoint="", allow_non_restored=False):
+        job_group = next(g for g in rendered.groups if g["PropertyGroupId"] == "PipelineConfig")["PropertyMap"]
         submitted.append({"code": (app_dir / "streaming_job.py").read_text(), "savepoint": savepoint,
-                          "allow": allow_non_restored})
+                          "allow": allow_non_restored, "start_offsets": job_group.get("KAFKA_START_OFFSETS")})
         return 0, "Job has been submitted with JobID " + "1" * 32
 
     def lineage_check(aimed, savepoint):
@@ -167,6 +168,9 @@ def test_the_upgrade_takes_the_path_the_check_names(tmp_path, releases, monkeypa
     monkeypatch.setattr(run.RehearsalFlink, "submit", submit)
     monkeypatch.setattr(restore, "check", lineage_check)
     monkeypatch.setattr(restore, "pointed", lambda settings: settings)
+    from pipectl.aws import tables
+
+    monkeypatch.setattr(tables, "next_offsets", lambda settings: {1: 20, 0: 42})  # what the tables hold, plus one
     monkeypatch.setattr(java, "java_home", lambda: tmp_path / "jdk")
     monkeypatch.setattr(health, "wait_flowing", lambda rest, job, *a, **k: health.Flowing(job, 3, 2, 1))
     try:
@@ -185,6 +189,9 @@ def test_the_upgrade_takes_the_path_the_check_names(tmp_path, releases, monkeypa
     if path == upgrade.PATH_STATE:  # from the savepoint, after the lineage check
         assert submitted[0]["savepoint"] == "file:///x/savepoint-1" == result.restored_from
         assert lineage == ["file:///x/savepoint-1"]
-    else:  # without state, from the group's offsets: no lineage to check
+    else:  # without state, after the tables' last records: no lineage to check
         assert submitted[0]["savepoint"] == "" == result.restored_from
         assert lineage == []
+        assert submitted[0]["start_offsets"] == "0:42,1:20"
+    if path == upgrade.PATH_STATE:
+        assert submitted[0]["start_offsets"] is None

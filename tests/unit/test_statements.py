@@ -121,6 +121,15 @@ def test_source_reads_raw_records_with_partition_and_offset():
     assert "JSON_VALUE" not in src and "WATERMARK" not in src  # parsing happens once, in the function
 
 
+def test_a_start_without_state_reads_on_from_the_offsets_it_is_given():
+    for env in ({}, {"DEPLOYMENT_ENV": "aws", "KAFKA_BOOTSTRAP_SERVERS": "b-1.msk:9098", "S3_TABLES_BUCKET_ARN": BUCKET}):
+        options = statements.kafka_options(load_job_settings({**env, "KAFKA_START_OFFSETS": "1:3983,0:3790"}))
+        assert options["scan.startup.mode"] == "specific-offsets"
+        assert options["scan.startup.specific-offsets"] == "partition:0,offset:3790;partition:1,offset:3983"
+        assert options["properties.group.id"] == "pipectl-order-ingest"  # other partitions: the group's offsets
+    assert "scan.startup.specific-offsets" not in statements.kafka_options(local())
+
+
 def test_every_record_is_classified_by_the_java_function_once():
     setup = statements.setup_statements(local())
     assert setup[4] == ("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS classify_order "

@@ -131,17 +131,54 @@ def _offsets(partitions: list[int | None], offsets: list[int | None]) -> pa.Tabl
     return pa.table({"kafka_partition": pa.array(partitions, pa.int32()), "kafka_offset": pa.array(offsets, pa.int64())})
 
 
-@pytest.mark.parametrize("engine", ["direct", "stream"])
-def test_max_offsets_per_partition_over_every_commit(tmp_path, monkeypatch, engine):
+def _offsets_table(tmp_path):
     catalog = _catalog(tmp_path)
     first = _offsets([0] * 500 + [1] * 300, list(range(500)) + list(range(300)))
     table = catalog.create_table("analytics.orders", first.schema)
     table.append(first)
     table.append(_offsets([1, 1, 2, None, 0], [900, 301, 7, 5000, None]))  # partition 2 new; rows without a key
-    table = catalog.load_table("analytics.orders")
+    table.append(_offsets([0] * 11, list(range(500, 511))))
+    return catalog.load_table("analytics.orders")
+
+
+def _reads(monkeypatch) -> list[str]:
+    from pyiceberg.io.pyarrow import ArrowScan
+
+    read: list[str] = []
+    original = ArrowScan.to_record_batches
+
+    def counting(self, tasks):
+        read.extend(t.file.file_path for t in tasks)
+        return original(self, tasks)
+
+    monkeypatch.setattr(ArrowScan, "to_record_batches", counting)
+    return read
+
+
+def test_max_offsets_reads_only_the_files_that_can_hold_the_highest(tmp_path, monkeypatch):
+    table = _offsets_table(tmp_path)
+    read = _reads(monkeypatch)
+    assert tablecount.max_offsets(table, table.current_snapshot()) == {0: 510, 1: 900, 2: 7}
+    # the second commit's file (offsets up to 5000) gives partitions 1 and 2, the third's partition 0; the
+    # first file's offsets (up to 499) cannot be higher than those: never read
+    first = min(table.metadata.snapshots, key=lambda s: s.sequence_number)
+    [first_file] = [t.file.file_path for t in table.scan(snapshot_id=first.snapshot_id).plan_files()]
+    assert len(read) == len(set(read)) == 2 and first_file not in read
+
+
+@pytest.mark.parametrize("engine", ["direct", "stream"])
+def test_max_offsets_without_bounds_read_every_file(tmp_path, monkeypatch, engine):
+    table = _offsets_table(tmp_path)
+    monkeypatch.setattr(tablecount, "_file_bounds", lambda *a: None)  # a writer that keeps no column bounds
     if engine == "stream":
         monkeypatch.setattr(tablecount, "_direct_files", lambda *a: None)
-    assert tablecount.max_offsets(table, table.current_snapshot()) == {0: 499, 1: 900, 2: 7}
+    assert tablecount.max_offsets(table, table.current_snapshot()) == {0: 510, 1: 900, 2: 7}
+
+
+def test_max_offsets_of_an_older_snapshot(tmp_path):
+    table = _offsets_table(tmp_path)
+    first = min(table.metadata.snapshots, key=lambda s: s.sequence_number)
+    assert tablecount.max_offsets(table, first) == {0: 499, 1: 299}
 
 
 def test_max_offsets_of_an_empty_table(tmp_path):
