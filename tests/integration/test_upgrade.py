@@ -89,6 +89,22 @@ def _writer_settings(warehouse: Path) -> dict[str, dict[str, str]]:
     return settings
 
 
+def _upgrade_while_producing(produce_env: dict, upgrade_env: dict, upgrade_args: list[str],
+                             *produce_args: str) -> tuple[dict, dict]:
+    """`job upgrade` while the producer sends 40 events/s, from 5 s before it until 10 s after: (the upgrade's
+    report, the producer's)."""
+    during = _produce(produce_env, "--rate", "40", *produce_args)
+    time.sleep(5)
+    up = run_pipectl(upgrade_env, "job", "upgrade", "--skip-build", *upgrade_args, "--output", "json", timeout=900)
+    time.sleep(10)
+    during.send_signal(signal.SIGINT)
+    out, err = during.communicate(timeout=120)
+    assert up.returncode == 0, up.stderr[-4000:]
+    sent = json.loads(out)
+    assert sent["failed"] == 0 and sent["acked"] == sent["sent"] > 0, err[-2000:]
+    return json.loads(up.stdout), sent
+
+
 def _job(env: dict) -> dict:
     return run_json(env, "job", "status")[1]
 
@@ -108,17 +124,9 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
     assert _writer_settings(warehouse) == {"orders": {}, "rejected": {}}  # the old release's tables have none
 
     # both versions while the job is upgraded: the producer runs until the upgrade is over
-    during = _produce(env_new, "--rate", "40", "--seed", "2", "--schema-version-mix", "0.5", "--malformed-ratio", "0.02")
-    time.sleep(5)
-    up = run_pipectl(env_new, "job", "upgrade", "--skip-build", "--previous", str(old_release), "--output", "json",
-                     timeout=900)
-    time.sleep(10)
-    during.send_signal(signal.SIGINT)
-    out, err = during.communicate(timeout=120)
-    assert up.returncode == 0, up.stderr[-4000:]
-    sent_during = json.loads(out)
-    assert sent_during["failed"] == 0 and sent_during["acked"] == sent_during["sent"] > 0, err[-2000:]
-    report = json.loads(up.stdout)
+    report, sent_during = _upgrade_while_producing(
+        env_new, env_new, ["--previous", str(old_release)], "--seed", "2", "--schema-version-mix", "0.5",
+        "--malformed-ratio", "0.02")
     assert report["old_job_id"] == old_job and report["new_job_id"] not in (None, old_job)
     assert report["path"] in ("state", "offsets"), report
     assert report["schema"]["add"] == ["discount_amount", "coupon_code"]
@@ -237,16 +245,8 @@ def test_upgrade_mid_stream_from_todays_job_then_refusal_then_rollback(native_st
             anchor, anchor + '    config.set("pipeline.operator-chaining.enabled", "false")\n'))
 
     moved = _release_copy(tmp_path, "unchained", unchained)
-    flowing = _produce(env_new, "--rate", "40", "--seed", "5", "--schema-version", "2")
-    time.sleep(5)
-    up = run_pipectl(_env(native_stack, moved), "job", "upgrade", "--skip-build", "--output", "json", timeout=900)
-    time.sleep(10)
-    flowing.send_signal(signal.SIGINT)
-    out, err = flowing.communicate(timeout=120)
-    assert up.returncode == 0, up.stderr[-4000:]
-    sent = json.loads(out)
-    assert sent["failed"] == 0 and sent["acked"] == sent["sent"] > 0, err[-2000:]
-    offsets_path = json.loads(up.stdout)
+    offsets_path, sent = _upgrade_while_producing(env_new, _env(native_stack, moved), [], "--seed", "5",
+                                                  "--schema-version", "2")
     assert offsets_path["path"] == "offsets", offsets_path["state"]
     assert offsets_path["warnings"] == [], offsets_path["warnings"]
     records = topic_records(TEST_BOOTSTRAP, TOPIC, "upgrade-test-moved")

@@ -145,10 +145,17 @@ def test_restore_schema_writes_one_metadata_version(settings):
     assert not (meta / "v5.metadata.json").exists()
 
 
-def test_the_upgrade_report_in_text():
+def _text(report) -> list[str]:
     from rich.console import Console
 
     from pipectl.cli.render import upgrade_report
+
+    console = Console(record=True, width=200)
+    upgrade_report(console, report)
+    return [ln.rstrip() for ln in console.export_text().splitlines()]
+
+
+def test_the_upgrade_report_in_text():
     from pipectl.flink.upgrade import StateCheck, UpgradeReport
 
     report = UpgradeReport(
@@ -157,10 +164,7 @@ def test_the_upgrade_report_in_text():
         {"table": "analytics.orders", "add": ["discount_amount", "coupon_code"]},
         message="upgraded in place (state restored from the savepoint)", check_s=61.2, switch_s=48.0,
     )
-    console = Console(record=True, width=200)
-    upgrade_report(console, report)
-    lines = [ln.rstrip() for ln in console.export_text().splitlines()]
-    assert lines == [
+    assert _text(report) == [
         "job upgrade",
         " old job       " + "a" * 32,
         " new job       " + "b" * 32,
@@ -173,9 +177,6 @@ def test_the_upgrade_report_in_text():
 
 
 def test_the_offsets_path_in_text_says_where_the_new_job_reads_on():
-    from rich.console import Console
-
-    from pipectl.cli.render import upgrade_report
     from pipectl.flink.upgrade import UpgradeReport
 
     report = UpgradeReport(
@@ -183,10 +184,7 @@ def test_the_offsets_path_in_text_says_where_the_new_job_reads_on():
         message="upgraded in place (without state, read on after the last records the tables hold)",
         read_from={"1": 3983, "0": 13790}, group_was={"0": 13749, "1": 3954},
     )
-    console = Console(record=True, width=200)
-    upgrade_report(console, report)
-    lines = [ln.rstrip() for ln in console.export_text().splitlines()]
-    assert lines == [
+    assert _text(report) == [
         "job upgrade",
         " old job       " + "a" * 32,
         " new job       " + "b" * 32,
