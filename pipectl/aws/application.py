@@ -159,7 +159,7 @@ def _vpc(detail: dict) -> list[dict]:
     return _config(detail).get("VpcConfigurationDescriptions") or []
 
 
-# Set only for the start without state of the offsets path (pipectl/aws/deploy.py): where the job reads on.
+# Set for a start without state (pipectl/aws/deploy.py, _read_on): where the job reads on in each partition.
 # The job ignores it when it restores a snapshot, so its presence alone is no reason to update the application;
 # the next update for another reason drops it.
 START_OFFSETS = "KAFKA_START_OFFSETS"

@@ -63,9 +63,7 @@ class DeployResult:
     log_group: str = ""
     console_url: str = ""
     upgrade_check: dict = field(default_factory=dict)  # upgrade.UpgradeCheck of a code change ({}: none)
-    read_from: dict[str, int] | None = (
-        None  # the offsets path: where the job reads on, per partition (KAFKA_START_OFFSETS)
-    )
+    read_from: dict[str, int] | None = None  # a start without state: where the job reads on, per partition
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -267,8 +265,9 @@ def _settled_detail(target: Target, reporter: Reporter) -> dict | None:
 def _read_on(
     target: Target, want: appcfg.Desired, changes: list[str], result: DeployResult, reporter: Reporter
 ) -> tuple[appcfg.Desired, list[str]]:
-    """The offsets path, once the application is stopped: the job's KAFKA_START_OFFSETS, one past the highest
-    offset the tables hold in each partition. The consumer group's offsets lag them (Flink's Kafka source commits
+    """For a start without state, once the application is stopped (the offsets path, --restore none, a new
+    application over kept tables): the job's KAFKA_START_OFFSETS, one past the highest offset the tables hold
+    in each partition. The consumer group's offsets lag them (Flink's Kafka source commits
     them asynchronously, and a stopping job can end before its last commit lands); pipectl cannot set the group's
     offsets on MSK (its brokers answer inside the VPC only), so the job is told where to start."""
     from jobs.order_ingest.settings import format_start_offsets

@@ -9,10 +9,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from jobs.order_ingest.settings import format_start_offsets
 from pipectl import kafka_admin, statefile
 from pipectl.config import Settings
 from pipectl.errors import GaveUpError, NotFoundError, PipectlError, UnhealthyError
-from jobs.order_ingest.settings import format_start_offsets
 from pipectl.flink import read_on, resume
 from pipectl.flink.job_state import ACTIVE_STATES, FAILING_STATES, JOB_NAME, latest_checkpoint, root_exception
 from pipectl.flink.rest import FlinkRest

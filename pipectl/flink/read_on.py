@@ -11,9 +11,9 @@ starts, and hands the job the same offsets (KAFKA_START_OFFSETS: the Kafka sourc
 
 The tables are the pipeline's (its settings name the topic, the two tables and the group together), so
 their offsets are the topic's. Partitions the tables hold no record of keep the group's offsets (a new
-group: the beginning). A
-partition whose stored offset lies at or beyond the topic's end keeps them too, with a warning: the
-topic was made again since those rows were written, and its offsets are not theirs.
+group: the beginning). A partition whose stored offset lies at or beyond the topic's end keeps them too,
+with a warning: the topic was made again since those rows were written, and its offsets are not theirs.
+On AWS pipectl cannot reach MSK's brokers: deploy gives the job the offsets only (pipectl/aws/deploy.py).
 """
 
 from __future__ import annotations
