@@ -184,6 +184,9 @@ def count_by(table: Table, snapshot: Snapshot, column: str) -> tuple[int, dict[s
     return sum(counts.values()), counts
 
 
+_MAX_PARTITION_RANGE = 100_000  # a file's partition bounds wider than this: not a Kafka topic's, read every file
+
+
 @dataclass(frozen=True)
 class _FileBounds:
     task: Any  # pyiceberg FileScanTask
@@ -220,7 +223,9 @@ def max_offsets(
     at = None if current is not None and current.snapshot_id == snapshot.snapshot_id else snapshot.snapshot_id
     scan = table.scan(snapshot_id=at, selected_fields=(partition_column, offset_column))
     bounds = [_file_bounds(task, partition, offset) for task in scan.plan_files()]
-    if any(b is None for b in bounds) or not names_stable(table, (partition_column, offset_column)):
+    if any(b is None or len(b.partitions) > _MAX_PARTITION_RANGE for b in bounds) or not names_stable(
+        table, (partition_column, offset_column)
+    ):
         return _max_offsets_of_all(table, snapshot, partition_column, offset_column)
     files = sorted((b for b in bounds if b is not None), key=lambda b: b.highest, reverse=True)
     later: list[set[int]] = [set() for _ in range(len(files) + 1)]  # partitions the files from i on may hold
