@@ -272,15 +272,13 @@ def _read_on(
     offsets on MSK (its brokers answer inside the VPC only), so the job is told where to start."""
     from jobs.order_ingest.settings import format_start_offsets
     from pipectl.aws.tables import next_offsets
+    from pipectl.flink.read_on import describe_offsets
 
     found = next_offsets(target.settings)
     if not found:
         return want, changes
     result.read_from = {str(p): o for p, o in sorted(found.items())}
-    reporter.step(
-        "the new job reads on after the tables' last records: "
-        + ", ".join(f"partition {p} at {o:,}" for p, o in sorted(found.items()))
-    )
+    reporter.step("the new job reads on after the tables' last records: " + describe_offsets(found))
     return appcfg.with_start_offsets(want, format_start_offsets(found)), (
         changes if "properties" in changes else [*changes, "properties"]
     )

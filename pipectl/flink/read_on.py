@@ -18,7 +18,7 @@ On AWS pipectl cannot reach MSK's brokers: deploy gives the job the offsets only
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,11 @@ class Alignment:
             for p, (old, new) in sorted(self.changed.items())
         )
         return f"the consumer group's offsets set to read on after the tables' last records ({moves})"
+
+
+def describe_offsets(by_partition: Mapping[Any, int]) -> str:
+    """Where a job started without state reads on: `partition 0 at 3,790, partition 1 at 3,983`."""
+    return ", ".join(f"partition {p} at {o:,}" for p, o in sorted(by_partition.items(), key=lambda kv: int(kv[0])))
 
 
 def tables_next_offsets(settings: Settings, load: Callable[[str], Any] | None = None) -> dict[int, int]:

@@ -23,6 +23,7 @@ from typing import Any
 from pipectl import build, bytecode, procs
 from pipectl.aws import application as appcfg
 from pipectl.aws import upgrade
+from pipectl.flink import read_on
 from pipectl.aws.commits import CommitCheck
 from pipectl.config import Settings
 from pipectl.errors import ConfigError, PipectlError, UnhealthyError
@@ -210,7 +211,7 @@ def _restore(
     if offsets:
         reporter.step(
             "starting the new release without state, reading on after the tables' last records"
-            + (": " + ", ".join(f"partition {p} at {o:,}" for p, o in sorted(read_from.items())) if read_from else "")
+            + (": " + read_on.describe_offsets(read_from) if read_from else "")
         )
     else:
         reporter.step(f"restoring the {'new release' if check else 'job'} from {running.savepoint}")

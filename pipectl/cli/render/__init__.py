@@ -89,8 +89,9 @@ def job_info(console: Console, info: JobInfo) -> None:
 
 
 def _offsets(by_partition: dict[str, int]) -> str:
-    """Where a job started without state reads on: `partition 0 at 3790, partition 1 at 3983`."""
-    return ", ".join(f"partition {p} at {o:,}" for p, o in sorted(by_partition.items(), key=lambda kv: int(kv[0])))
+    from pipectl.flink.read_on import describe_offsets
+
+    return describe_offsets(by_partition)
 
 
 def catalog_tree(console: Console, catalog: dict) -> None:
