@@ -4,7 +4,8 @@
 compares the application it would make (desired.desired_for, shared with deploy) with DescribeApplication: create or
 update, each property-group key that changes (old -> new, secret-looking values masked), the code
 (by content hash), parallelism, checkpointing, the VPC, and the snapshot a start or restart would
-restore from, and whether the new release can take the running application's state (the same
+restore from (for a start without state, where the job reads on: one past the highest offset the
+tables hold), and whether the new release can take the running application's state (the same
 check deploy runs before UpdateApplication, upgrade.check). `diff` is the same comparison without
 the code: drift between the settings and the deployed application.
 
@@ -33,6 +34,7 @@ from pipectl.progress import SILENT, Reporter
 
 SECRET_RE = re.compile(r"secret|password|passwd|token|credential|private|api[_-]?key", re.IGNORECASE)
 MASK = "****"
+READS_ON = "reading on after the last records the tables hold"
 
 
 @dataclass
@@ -66,6 +68,9 @@ class PlanResult:
     upgrade_check: str = ""  # the state check deploy would run before UpdateApplication (upgrade.check)
     upgrade_path: str = ""  # state | offsets | non-restored | refused | not-checked ("" : no code change)
     mode: str = "plan"  # plan | diff
+    # a start without state: where the job would read on in each partition (one past the highest offset the
+    # tables hold now; deploy reads them again once the application is stopped)
+    read_from: dict[str, int] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -160,6 +165,29 @@ def _desired(target: Target, reporter: Reporter, artifact: build.Artifact | None
     return desired_for(target, key, stored.version if same and stored else None, servers, vpc, arn), same
 
 
+def _reads_on(target: Target, result: PlanResult, *, final: bool) -> None:
+    """A start without state reads on after the tables' last records (deploy._read_on): say where, from the
+    tables as they stand. `final`: nothing writes to them any more (the application is not running), so
+    deploy will read the same offsets; else deploy reads them again after the stop."""
+    from jobs.order_ingest.settings import format_start_offsets
+    from pipectl.aws.tables import next_offsets
+    from pipectl.flink.read_on import describe_offsets
+
+    found = next_offsets(target.settings)
+    if not found:  # no table holds a record yet
+        result.restore = result.restore.replace(f", {READS_ON}", " (the tables hold no records yet)")
+        return
+    result.read_from = {str(p): o for p, o in sorted(found.items())}
+    where = describe_offsets(found)
+    if READS_ON not in result.restore:
+        result.restore += f", {READS_ON}"
+    result.restore += f": {where}" if final else f" (now {where}; read again after the stop)"
+    key = f"{appcfg.JOB_GROUP}.{appcfg.START_OFFSETS}"
+    result.changes.append(
+        Change("properties", key, None, format_start_offsets(found) if final else "(read after the stop)")
+    )
+
+
 def plan(
     settings: Settings,
     *,
@@ -182,6 +210,7 @@ def plan(
         result.changes = [Change("application", "", "", f"create ({appcfg.RUNTIME})")]
         result.restore = "start without a snapshot (a new application has none)"
         result.upgrade_check = "nothing runs yet: no state to check"
+        _reads_on(target, result, final=True)
         return result
     result.status = detail["ApplicationStatus"]
     if not stored and appcfg.code_version(detail):
@@ -209,12 +238,13 @@ def plan(
         result.upgrade_check = "the code does not change"
     if check is not None and check.path == upgrade.PATH_OFFSETS:
         result.restore = (
-            "stop with a snapshot, then start without state, reading on after the last records the tables hold"
+            f"stop with a snapshot, then start without state, {READS_ON}"
             if running
-            else "start without state, reading on after the last records the tables hold"
+            else f"start without state, {READS_ON}"
         )
         if result.status == appcfg.READY:
             result.changes.append(Change("status", "", appcfg.READY, appcfg.RUNNING))
+        _reads_on(target, result, final=not running)
     elif result.action == "update" and running:
         chosen = restore_plan(target, restore, allow_non_restored_state, reporter, updating=True)
         kind = chosen.restore.get("ApplicationRestoreType")
@@ -223,13 +253,19 @@ def plan(
             if chosen.snapshot
             else "restart from the snapshot the update takes"
             if kind == "RESTORE_FROM_LATEST_SNAPSHOT"
-            else "restart without state"
+            else "restart without state (the job reads on from the consumer group's committed offsets, which can lag "
+            "the tables: stop the application first to read on after the tables' last records)"
         )
     elif result.status == appcfg.READY:
-        chosen = restore_plan(target, restore, allow_non_restored_state, reporter, updating=False)
+        chosen = restore_plan(
+            target, restore, allow_non_restored_state, reporter, updating=False, read_on=restore == RESTORE_NONE
+        )
         result.restore = f"start from snapshot {chosen.snapshot}" if chosen.snapshot else "start without a snapshot"
         result.changes.append(Change("status", "", appcfg.READY, appcfg.RUNNING))
         result.action = "update"
+        if restore == RESTORE_NONE:
+            result.restore = f"start without state, {READS_ON}"
+            _reads_on(target, result, final=True)
     else:
         result.restore = "no restart (nothing changes)" if running else f"none: the application is {result.status}"
     return result

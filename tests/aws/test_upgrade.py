@@ -162,6 +162,11 @@ def _stored_offsets(world, moto_url) -> None:
                                "kafka_offset": pa.array([o for _, o in rows], pa.int64())}))
 
 
+def _start_offsets_change(planned: dict) -> dict:
+    [change] = [c for c in planned["changes"] if c["key"] == "PipelineConfig.KAFKA_START_OFFSETS"]
+    return change
+
+
 def job_properties() -> dict:
     groups = describe()["ApplicationConfigurationDescription"]["EnvironmentPropertyDescriptions"]
     return {g["PropertyGroupId"]: g["PropertyMap"] for g in groups["PropertyGroupDescriptions"]}["PipelineConfig"]
@@ -241,6 +246,15 @@ def test_upgrade_checks_state_against_the_recorded_operators(world, tmp_path, mo
     put_record(world, v3_key, {"operators": v1_ops + [source]})
     shutil.copyfile(REAL_ZIP, world.zip)  # v1 again (its graph was probed above: the cache answers)
     snaps_before = client("kinesisanalyticsv2").list_application_snapshots(ApplicationName=APP)["SnapshotSummaries"]
+    # --plan says where the job reads on, from the tables as they stand (the running job still writes to them)
+    planned = world.json("aws", "deploy", "--plan", "--skip-build", code=8)
+    assert (planned["upgrade_path"], planned["read_from"]) == ("offsets", {"0": 42, "1": 20})
+    assert planned["restore"] == (
+        "stop with a snapshot, then start without state, reading on after the last records the tables hold "
+        "(now partition 0 at 42, partition 1 at 20; read again after the stop)"
+    )
+    assert _start_offsets_change(planned) == {
+        "part": "properties", "key": "PipelineConfig.KAFKA_START_OFFSETS", "old": None, "new": "(read after the stop)"}
     result = world.json("aws", "deploy", "--skip-build")
     assert result["upgrade_check"]["path"] == "offsets"
     assert [m["id"] for m in result["upgrade_check"]["missing"]] == ["d" * 32]
@@ -269,6 +283,13 @@ def test_restore_none_of_a_stopped_application_reads_on_after_the_tables(world, 
     assert world.run("aws", "deploy", "--skip-build").returncode == 0
     assert world.json("aws", "stop")["snapshot"]
     _stored_offsets(world, moto_url)
+    planned = world.json("aws", "deploy", "--plan", "--skip-build", "--restore", "none", code=8)
+    assert (planned["action"], planned["read_from"]) == ("update", {"0": 42, "1": 20})
+    assert planned["restore"] == (
+        "start without state, reading on after the last records the tables hold: partition 0 at 42, partition 1 at 20"
+    )
+    assert _start_offsets_change(planned)["new"] == "0:42,1:20"
+    assert "KAFKA_START_OFFSETS" not in job_properties()  # the plan changed nothing
     proc = world.run("aws", "deploy", "--skip-build", "--restore", "none", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -285,6 +306,12 @@ def test_a_new_application_over_kept_tables_reads_on_after_them(world, moto_url)
     """The tables outlive the application (`aws destroy` keeps them): a new application's first start, without
     state, reads on after their last records."""
     _stored_offsets(world, moto_url)
+    planned = world.json("aws", "deploy", "--plan", "--skip-build", code=8)
+    assert (planned["action"], planned["read_from"]) == ("create", {"0": 42, "1": 20})
+    assert planned["restore"] == (
+        "start without a snapshot (a new application has none), reading on after the last records the tables hold: "
+        "partition 0 at 42, partition 1 at 20"
+    )
     result = world.json("aws", "deploy", "--skip-build")
     assert (result["action"], result["started"], result["read_from"]) == ("created", True, {"0": 42, "1": 20})
     assert job_properties()["KAFKA_START_OFFSETS"] == "0:42,1:20"
