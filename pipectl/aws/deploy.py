@@ -304,7 +304,10 @@ def _apply(
         return detail, False
     changes = appcfg.diff(detail, want)
     running = was_running = detail["ApplicationStatus"] == appcfg.RUNNING
-    if changes and running and offsets:  # stop with a snapshot: the Iceberg files and Kafka offsets commit
+    if changes and running and (offsets or restore == RESTORE_NONE):
+        # a start without state: stop with a snapshot first, so that the Iceberg files and Kafka offsets commit and
+        # the tables are final before the start offsets are read from them (an update of the running application
+        # would restart it at once, from the consumer group's offsets, which can lag the tables)
         stop(target.settings, reporter=reporter)
         detail = describe(target) or detail
         running = False

@@ -236,7 +236,9 @@ def plan(
         result.upgrade_check = ("deploy would refuse: " if check.path == upgrade.PATH_REFUSED else "") + check.message
     else:
         result.upgrade_check = "the code does not change"
-    if check is not None and check.path == upgrade.PATH_OFFSETS:
+    if (check is not None and check.path == upgrade.PATH_OFFSETS) or (
+        result.action == "update" and restore == RESTORE_NONE
+    ):
         result.restore = (
             f"stop with a snapshot, then start without state, {READS_ON}"
             if running
@@ -247,14 +249,10 @@ def plan(
         _reads_on(target, result, final=not running)
     elif result.action == "update" and running:
         chosen = restore_plan(target, restore, allow_non_restored_state, reporter, updating=True)
-        kind = chosen.restore.get("ApplicationRestoreType")
         result.restore = (
             f"restart from snapshot {chosen.snapshot}"
             if chosen.snapshot
             else "restart from the snapshot the update takes"
-            if kind == "RESTORE_FROM_LATEST_SNAPSHOT"
-            else "restart without state (the job reads on from the consumer group's committed offsets, which can lag "
-            "the tables: stop the application first to read on after the tables' last records)"
         )
     elif result.status == appcfg.READY:
         chosen = restore_plan(

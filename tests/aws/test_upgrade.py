@@ -302,6 +302,32 @@ def test_restore_none_of_a_stopped_application_reads_on_after_the_tables(world, 
     assert len(warnings) == 1 and warnings[0].endswith(": the job reads on after the last records the tables hold")
 
 
+def test_restore_none_of_a_running_application_stops_it_then_reads_on_after_the_tables(world, moto_url):
+    """`--restore none` with a change, of a running application: an update would restart the job at once, from the
+    consumer group's offsets, which can lag the tables. Deploy stops it with a snapshot first (its last files
+    commit), then starts it without state after the tables' last records."""
+    assert world.run("aws", "deploy", "--skip-build").returncode == 0
+    _stored_offsets(world, moto_url)
+    write_zip(world.zip, marker="v2")
+    planned = world.json("aws", "deploy", "--plan", "--skip-build", "--restore", "none", code=8)
+    assert planned["restore"] == (
+        "stop with a snapshot, then start without state, reading on after the last records the tables hold "
+        "(now partition 0 at 42, partition 1 at 20; read again after the stop)"
+    )
+    proc = world.run("aws", "deploy", "--skip-build", "--restore", "none", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert (result["action"], result["started"], result["read_from"]) == ("updated", True, {"0": 42, "1": 20})
+    assert sorted(result["changes"]) == ["code", "properties"]
+    assert job_properties()["KAFKA_START_OFFSETS"] == "0:42,1:20"
+    snaps = client("kinesisanalyticsv2").list_application_snapshots(ApplicationName=APP)["SnapshotSummaries"]
+    assert [s["SnapshotName"].startswith("stop-snapshot-") for s in snaps] == [True]
+    d = describe()
+    run = d["ApplicationConfigurationDescription"]["RunConfigurationDescription"]
+    assert (d["ApplicationStatus"], run["ApplicationRestoreConfigurationDescription"]) == (
+        "RUNNING", {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"})
+
+
 def test_a_new_application_over_kept_tables_reads_on_after_them(world, moto_url):
     """The tables outlive the application (`aws destroy` keeps them): a new application's first start, without
     state, reads on after their last records."""
