@@ -99,10 +99,15 @@ def start(
     return chosen.snapshot
 
 
-def start_without_state(target: Target, reporter: Reporter) -> None:
-    """The offsets path: start from the consumer group's offsets the clean stop committed."""
+def start_without_state(target: Target, reporter: Reporter, *, read_on: bool) -> None:
+    """The offsets path: start without state, from the job's KAFKA_START_OFFSETS (`read_on`: one past the tables'
+    last records, deploy._read_on), else from the consumer group's offsets (the tables hold no record yet)."""
     name = target.aws.application_name
-    reporter.step(f"starting '{name}' without state, from the consumer group's committed offsets (offsets path)")
+    reporter.step(
+        f"starting '{name}' without state, "
+        + ("after the tables' last records" if read_on else "from the consumer group's committed offsets")
+        + " (offsets path)"
+    )
     with aws_call(f"start the application '{name}'", not_found=app_not_found(target)):
         target.client("kinesisanalyticsv2").start_application(
             ApplicationName=name,

@@ -346,7 +346,7 @@ def _start_if_ready(
     """Start a READY application (from its state, or from the offsets on the offsets path); its status."""
     status = detail["ApplicationStatus"]
     if status == appcfg.READY and offsets:
-        app_change.start_without_state(target, reporter)
+        app_change.start_without_state(target, reporter, read_on=result.read_from is not None)
         result.started = True
     elif status == appcfg.READY:
         result.restored_from = app_change.start(

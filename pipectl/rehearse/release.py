@@ -8,8 +8,8 @@ with the same functions: when it starts a zip, the zip's operator ids (`upgrade.
 the release's own job graph built without running it) are recorded next to its unzipped code,
 `<state>/rehearsal/app.operators.json`; a restore with another zip compares that record with the
 new zip's ids (`upgrade.compare`) and takes the path it names: state (restore from the savepoint
-`--stop` took), offsets (start without state from the consumer group's offsets that the clean stop
-committed), refused (one line, nothing started), non-restored (`--allow-non-restored-state`) or not
+`--stop` took), offsets (start without state, after the last records the tables hold once the clean
+stop committed: run.py gives the job KAFKA_START_OFFSETS), refused (one line, nothing started), non-restored (`--allow-non-restored-state`) or not
 checked (restore from the savepoint, as deploy does).
 """
 
