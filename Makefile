@@ -7,7 +7,7 @@ UV := $(BIN)/uv
 JAR := target/pyflink-dependencies.jar
 DEMO_EVENTS ?= 1000
 
-.PHONY: help system-deps install build lint test test-java test-unit test-e2e test-aws demo lock clean bench bench-connect bench-ingest soak
+.PHONY: help system-deps install build lint test test-java java-tests test-unit test-e2e test-aws demo lock clean bench bench-connect bench-ingest soak
 
 help:
 	@echo "make demo   - install, build, run the local pipeline end to end and print the verify report"
@@ -44,7 +44,7 @@ build: $(JAR)
 
 $(JAR): pom.xml $(shell find assembly -type f 2>/dev/null) streaming_job.py $(shell find jobs -name '*.py' 2>/dev/null) | system-deps
 	mvn -q -B --strict-checksums package
-	@touch $@
+	@touch $@ $(JAVA_TESTS)
 
 # ruff (lint and format; rules in pyproject.toml) and mypy on pipectl/, producer/, jobs/; the
 # tests and benchmarks are linted too (ruff check).
@@ -56,11 +56,22 @@ lint: install
 	$(BIN)/mypy
 
 # The Java unit tests (JUnit 5, Surefire) also run in every `mvn package` above: no jar is built
-# without them passing. `make test` runs them again so that a test run always reports them.
+# without them passing. `make test-java` runs them again. `make test` reports them: from the build
+# that made the jar when nothing under assembly/ changed since (target/java-tests.passed), else it
+# runs them again.
+JAVA_TESTS := target/java-tests.passed
+SUREFIRE := target/.build/pyflink-dependencies/surefire-reports
 test-java: | system-deps
 	mvn -q -B -ntp --strict-checksums test -pl assembly/pyflink-dependencies
+	@touch $(JAVA_TESTS)
 
-test: lint install build test-java
+java-tests: | system-deps
+	@if [ -f $(JAVA_TESTS) ] && [ -z "$$(find pom.xml assembly -type f -newer $(JAVA_TESTS) | head -1)" ]; then \
+	  echo "Java unit tests: passed in the build of $$(date -u -r $(JAVA_TESTS) '+%F %T UTC') (mvn package runs them)"; \
+	else $(MAKE) --no-print-directory test-java; fi
+	@cat $(SUREFIRE)/*.txt 2>/dev/null | grep -h "^Tests run" || true
+
+test: lint install build java-tests
 	$(BIN)/python -m pytest -q -ra
 
 test-unit: install

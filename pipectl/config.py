@@ -79,6 +79,10 @@ class LocalSettings:
     taskmanager_memory: str = "1984m"
     jobmanager_memory: str = "1024m"
     kafka_heap: str = "512m"
+    # more JVM options for the JVMs pipectl starts on this machine (the native stack's broker, JobManager,
+    # TaskManager and the job's client; the rehearsal's), after its own; e.g. "-XX:TieredStopAtLevel=1", what
+    # the tests use: less JIT work at each start, for less speed in a long run
+    java_opts: str = ""
     start_timeout_s: int = 90
     # a state folder or warehouse outside the project folder (purge deletes them) must be allowed
     allow_outside_project: bool = False
@@ -481,6 +485,8 @@ def load_settings(
         problems.append("pipeline.parallelism must be at least 1")
     if p.partitions < 1:
         problems.append("pipeline.partitions must be at least 1")
+    if any(c in sections["local"].java_opts for c in "\r\n#"):  # one line of Flink's config.yaml
+        problems.append("local.java_opts must be JVM options on one line, without '#'")
     problems += _name_problems(sections)
     problems += _host_problems(sections["local"])
     problems += _path_problems(project, sections["local"], environ)

@@ -4,6 +4,7 @@ rehearsal's IAM broker (pipectl/rehearse/broker.py) share."""
 from __future__ import annotations
 
 import base64
+import shlex
 import subprocess
 import uuid
 from collections.abc import Mapping
@@ -45,14 +46,16 @@ def write_log4j(path: Path) -> Path:
     return path
 
 
-def broker_argv(heap: str, log4j: Path, classpath: str, props: Path) -> list[str]:
-    """`kafka.Kafka server.properties` on the system Java, with a fixed heap and G1."""
+def broker_argv(heap: str, log4j: Path, classpath: str, props: Path, java_opts: str = "") -> list[str]:
+    """`kafka.Kafka server.properties` on the system Java, with a fixed heap and G1 (and `java_opts`, the
+    setting local.java_opts, after them)."""
     return [
         "java",
         f"-Xmx{heap}",
         f"-Xms{heap}",
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
+        *shlex.split(java_opts),
         f"-Dlog4j.configuration=file:{log4j}",
         "-cp",
         classpath,

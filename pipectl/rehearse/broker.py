@@ -173,6 +173,7 @@ def start_iam_broker(
     host: str = "127.0.0.1",
     heap: str = "384m",
     timeout_s: float = 180.0,
+    java_opts: str = "",
 ) -> IamBroker:
     """Start (or reuse) the IAM-auth broker, create `topics`, and wait until an IAM-authenticated client answers."""
     workdir = workdir.resolve()
@@ -201,7 +202,7 @@ def start_iam_broker(
                     hint="stop that process or choose another port",
                     exit_code=EXIT_USAGE,
                 )
-        _spawn(workdir, port, host, credentials, region, partitions, libs, iam_jar, tls, heap)
+        _spawn(workdir, port, host, credentials, region, partitions, libs, iam_jar, tls, heap, java_opts)
     managed = procs.read(workdir, NAME)
     assert managed is not None
     broker = IamBroker(workdir, host, port, region, managed.pid, tls["truststore"], tls["ca_pem"], Path(managed.log))
@@ -410,6 +411,7 @@ def _spawn(
     iam_jar: Path,
     tls: dict[str, Any],
     heap: str,
+    java_opts: str,
 ) -> None:
     data, props, log4j = workdir / "data", workdir / "server.properties", workdir / "log4j.properties"
     internal, controller = port + 1, port + 2
@@ -444,5 +446,5 @@ def _spawn(
         kafka_launch.format_storage(
             classpath, log4j, props, env, what="the IAM broker's data folder", hint=f"delete {data}"
         )
-    argv = kafka_launch.broker_argv(heap, log4j, classpath, props)
+    argv = kafka_launch.broker_argv(heap, log4j, classpath, props, java_opts)
     procs.spawn(workdir, NAME, argv, env=env, log=workdir / "iam-broker.log", marker=str(props), cwd=workdir)

@@ -60,8 +60,8 @@ class RehearsalFlink:
     def write_conf(self, rendered: Rendered, trust: Trust) -> None:
         java_opts = (
             f"-Djava.awt.headless=true -Djavax.net.ssl.trustStore={trust.path} "
-            f"-Djavax.net.ssl.trustStoreType={trust.type}"
-        )
+            f"-Djavax.net.ssl.trustStoreType={trust.type} {self.s.local.java_opts}"
+        ).strip()
         conf: dict[str, object] = {
             "jobmanager.rpc.address": "127.0.0.1",
             "jobmanager.rpc.port": self.s.rehearse.flink_rpc_port,

@@ -35,6 +35,7 @@ def start(
         partitions=settings.pipeline.partitions,
         target_dir=settings.target_dir,
         timeout_s=timeout,
+        java_opts=settings.local.java_opts,
     )
     return Broker(broker.bootstrap, str(broker.ca_pem), Trust(str(broker.truststore), "JKS"))
 

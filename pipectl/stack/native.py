@@ -178,7 +178,7 @@ class NativeStack(StackBase):
                 what="the Kafka data folder",
                 hint=f"delete {data} with 'pipectl local down --purge' and try again",
             )
-        argv = kafka_launch.broker_argv(self.s.local.kafka_heap, log4j, classpath, props)
+        argv = kafka_launch.broker_argv(self.s.local.kafka_heap, log4j, classpath, props, self.s.local.java_opts)
         procs.spawn(
             self.run_dir, "kafka", argv, env=env, log=self.log_path("kafka"), marker=str(props), cwd=self.kafka_dir
         )
@@ -214,7 +214,9 @@ class NativeStack(StackBase):
             "python.client.executable": sys.executable,
             "python.executable": sys.executable,
             # Java 17 needs the distribution's --add-opens/--add-exports list (clients too)
-            "env.java.opts.all": (default_java_opts(home) + " -Djava.awt.headless=true").strip(),
+            "env.java.opts.all": " ".join(
+                filter(None, [default_java_opts(home), "-Djava.awt.headless=true", self.s.local.java_opts.strip()])
+            ),
             "web.submit.enable": "false",
         }
         write_conf(self.conf_dir, conf)

@@ -3,7 +3,8 @@ images (from a local base, offline) and starts Kafka, the JobManager and the Tas
 containers; produce (with malformed records) -> job -> rows in the host's warehouse -> stop -> down.
 Counts are read back with pyiceberg from the files (not from `verify` alone), after consumer lag 0
 and one more completed checkpoint; recovery after a crash is a checkpoint id greater than the last
-one before it."""
+one before it, and a `local up` inside the restart policy's back-off returns on a live, registered
+TaskManager (issue 25 §2; test_docker_recovery.py holds the rest of that issue's docker tests)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import StaticTable
 
+from pipectl.procs import namespace_listening_ports
 from tests.conftest import (
     completed_checkpoint_id,
+    flink_get,
     iceberg_counts,
     run_json,
     run_pipectl,
@@ -156,6 +159,22 @@ def test_docker_pipeline_end_to_end(docker_env):
         job_id = started["job_id"]
         before = completed_checkpoint_id(env, job_id)
         _kill_taskmanager(env)
+        # `local up` at once, inside the restart policy's back-off (issue 25 §2), while the JobManager still
+        # lists the dead TaskManager: it must not say "found running"; it waits, says so, and returns once
+        # the TaskManager running in the container is the registered one, with slots
+        up = run_pipectl(env, "local", "up", timeout=600)
+        assert up.returncode == 0, up.stderr[-4000:]
+        assert "taskmanager: found running" not in up.stdout, up.stdout
+        assert (
+            "taskmanager: not running; Docker's restart policy starts it again" in up.stdout
+            or "taskmanager: container running, its TaskManager not registered yet, waiting for it" in up.stdout
+        ), up.stdout
+        assert "kafka: found running, reusing it" in up.stdout
+        tm = _taskmanager(env)
+        assert tm.status == "running" and int(tm.attrs["RestartCount"]) >= 1
+        ports = namespace_listening_ports(tm.attrs["State"]["Pid"])
+        live = [t for t in flink_get(env, "/taskmanagers")["taskmanagers"] if t["dataPort"] in ports]
+        assert len(live) == 1 and live[0]["slotsNumber"] >= 1, (ports, flink_get(env, "/taskmanagers"))
         _wait(lambda: _restart_count(env) >= 1, 120, "Docker to restart the TaskManager container")
         after = wait_checkpoint_after(env, job_id, before, 300)  # an id greater than the last before the crash
         code, job = run_json(env, "job", "status")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from pipectl.rehearse.broker import IamBroker, IamCredentials, read_iam_broker, start_iam_broker, stop_iam_broker
+from tests.conftest import TEST_JAVA_OPTS
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,7 @@ FAILED = re.compile(r"Failed authentication with \S+ \(channelId=[^)]*\) \((.*)\
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamBroker]:
     workdir = tmp_path_factory.mktemp("iam-broker")
     started = start_iam_broker(workdir, PORT, CREDS, REGION, topics=[TOPIC, ORDERS], partitions=1,
-                               target_dir=REPO / "target")
+                               target_dir=REPO / "target", java_opts=TEST_JAVA_OPTS["PIPECTL_LOCAL_JAVA_OPTS"])
     try:
         yield started
     finally:

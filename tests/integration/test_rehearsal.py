@@ -28,6 +28,7 @@ import pytest
 
 from pipectl import procs
 from tests.conftest import (
+    TEST_JAVA_OPTS,
     REPO,
     topic_records,
     consumer_lag,
@@ -60,6 +61,7 @@ def rehearsal_env(tmp_path: Path) -> dict[str, str]:
         pytest.fail(f"{ZIP} is missing: run `make build` first (make test does)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPECTL_", "AWS_")) and k != "DEPLOYMENT_ENV"}
     env.update(REHEARSAL_PORTS)
+    env.update(TEST_JAVA_OPTS)
     env.update(
         PIPECTL_PROJECT_DIR=str(REPO),
         PIPECTL_CONFIG=str(tmp_path / "pipectl.toml"),  # none: the rehearsal needs no AWS settings

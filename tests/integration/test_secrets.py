@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_pipectl
+from tests.conftest import REPO, TEST_JAVA_OPTS, run_pipectl
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +64,7 @@ def secret_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         PIPECTL_LOCAL_STATE_DIR=str(tmp_path / "state"),
         PIPECTL_LOCAL_WAREHOUSE=str(tmp_path / "warehouse"),
         PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",
+        **TEST_JAVA_OPTS,
         PIPECTL_LOCAL_KAFKA_PORT=str(29110 + _OFFSET),
         PIPECTL_LOCAL_KAFKA_CONTROLLER_PORT=str(29111 + _OFFSET),
         PIPECTL_LOCAL_FLINK_PORT=str(28110 + _OFFSET),

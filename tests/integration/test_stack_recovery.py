@@ -26,7 +26,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, TEST_PORTS, iceberg_counts, run_json, run_pipectl, scenario_env, wait_for
+from tests.conftest import (
+    REPO,
+    TEST_JAVA_OPTS,
+    TEST_PORTS,
+    iceberg_counts,
+    run_json,
+    run_pipectl,
+    scenario_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +49,7 @@ def own_stack(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("recovery")
     env = {k: v for k, v in os.environ.items() if not (k.startswith("PIPECTL_") or k == "DEPLOYMENT_ENV")}
     env.update(OWN_PORTS)
+    env.update(TEST_JAVA_OPTS)
     env.update(
         PIPECTL_PROJECT_DIR=str(REPO),
         PIPECTL_LOCAL_STATE_DIR=str(root / ".pipectl"),

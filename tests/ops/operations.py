@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import (
+    TEST_JAVA_OPTS,
     REPO,
     completed_checkpoint_id,
     flink_get,
@@ -93,6 +94,7 @@ def ops_env(root: Path) -> dict:
         PIPECTL_LOCAL_STATE_DIR=str(root / ".pipectl"),
         PIPECTL_LOCAL_WAREHOUSE=str(root / "warehouse"),
         PIPECTL_LOCAL_ALLOW_OUTSIDE_PROJECT="true",  # the run's folders are its own, under /tmp
+        **TEST_JAVA_OPTS,
         PIPECTL_PIPELINE_CHECKPOINT_INTERVAL_S="3",
         PIPECTL_PIPELINE_TOPIC="orders.created.v1",
         PIPECTL_PIPELINE_TABLE="orders",
