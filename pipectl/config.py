@@ -15,6 +15,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import shlex
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -412,6 +413,18 @@ def _path_problems(project: Path, local: LocalSettings, environ: Mapping[str, st
     return out
 
 
+def _java_opts_problems(opts: str) -> list[str]:
+    """local.java_opts goes into one line of Flink's config.yaml and, split as a shell would, onto the broker's
+    command line."""
+    if any(c in opts for c in "\r\n#"):
+        return ["local.java_opts must be JVM options on one line, without '#'"]
+    try:
+        shlex.split(opts)
+    except ValueError as exc:
+        return [f"local.java_opts cannot be split into options ({exc}): close its quotes"]
+    return []
+
+
 def _env_layer(section: str, cls: type, environ: Mapping[str, str]) -> dict[str, Any]:
     out = {}
     for f in dataclasses.fields(cls):
@@ -485,8 +498,7 @@ def load_settings(
         problems.append("pipeline.parallelism must be at least 1")
     if p.partitions < 1:
         problems.append("pipeline.partitions must be at least 1")
-    if any(c in sections["local"].java_opts for c in "\r\n#"):  # one line of Flink's config.yaml
-        problems.append("local.java_opts must be JVM options on one line, without '#'")
+    problems += _java_opts_problems(sections["local"].java_opts)
     problems += _name_problems(sections)
     problems += _host_problems(sections["local"])
     problems += _path_problems(project, sections["local"], environ)

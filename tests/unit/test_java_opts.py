@@ -50,3 +50,14 @@ def test_options_that_would_break_flinks_config_are_refused(tmp_path):
         with pytest.raises(ConfigError) as caught:
             _settings(tmp_path, bad)
         assert caught.value.problems == ["local.java_opts must be JVM options on one line, without '#'"]
+
+
+def test_options_that_cannot_be_split_are_refused(tmp_path):
+    import pytest
+
+    from pipectl.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _settings(tmp_path, "-Dx='unclosed")
+    assert caught.value.problems == [
+        "local.java_opts cannot be split into options (No closing quotation): close its quotes"]
