@@ -236,9 +236,12 @@ def plan(
         result.upgrade_check = ("deploy would refuse: " if check.path == upgrade.PATH_REFUSED else "") + check.message
     else:
         result.upgrade_check = "the code does not change"
-    if (check is not None and check.path == upgrade.PATH_OFFSETS) or (
-        result.action == "update" and restore == RESTORE_NONE
-    ):
+    offsets_path = check is not None and check.path == upgrade.PATH_OFFSETS
+    # --restore none starts without state whenever deploy starts or updates the application
+    without_state = restore == RESTORE_NONE and (result.action == "update" or result.status == appcfg.READY)
+    if offsets_path or without_state:
+        if without_state and not running:  # the warning deploy's start gives
+            restore_plan(target, restore, allow_non_restored_state, reporter, updating=False, read_on=True)
         result.restore = (
             f"stop with a snapshot, then start without state, {READS_ON}"
             if running
@@ -246,6 +249,7 @@ def plan(
         )
         if result.status == appcfg.READY:
             result.changes.append(Change("status", "", appcfg.READY, appcfg.RUNNING))
+            result.action = "update"
         _reads_on(target, result, final=not running)
     elif result.action == "update" and running:
         chosen = restore_plan(target, restore, allow_non_restored_state, reporter, updating=True)
@@ -255,15 +259,10 @@ def plan(
             else "restart from the snapshot the update takes"
         )
     elif result.status == appcfg.READY:
-        chosen = restore_plan(
-            target, restore, allow_non_restored_state, reporter, updating=False, read_on=restore == RESTORE_NONE
-        )
+        chosen = restore_plan(target, restore, allow_non_restored_state, reporter, updating=False)
         result.restore = f"start from snapshot {chosen.snapshot}" if chosen.snapshot else "start without a snapshot"
         result.changes.append(Change("status", "", appcfg.READY, appcfg.RUNNING))
         result.action = "update"
-        if restore == RESTORE_NONE:
-            result.restore = f"start without state, {READS_ON}"
-            _reads_on(target, result, final=True)
     else:
         result.restore = "no restart (nothing changes)" if running else f"none: the application is {result.status}"
     return result

@@ -78,7 +78,12 @@ def _render_deploy(console: Console, r: aws_deploy.DeployResult) -> None:
 @app.command()
 def deploy(
     skip_build: bool = typer.Option(False, "--skip-build", help="Deploy target/data-pipeline-aws.zip as it is."),
-    restore: str = typer.Option("latest", "--restore", help="latest, none, or a snapshot name to start from."),
+    restore: str = typer.Option(
+        "latest",
+        "--restore",
+        help="latest, none, or a snapshot name to start from. none: without state, reading on after the "
+        "tables' last records (a running application is stopped with a snapshot first).",
+    ),
     allow_non_restored_state: bool = typer.Option(
         False,
         "--allow-non-restored-state",
